@@ -1,0 +1,243 @@
+"""The `gentlenet` command."""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+
+OUT = "out"
+DEFAULT_MODEL = os.path.join(OUT, "model.npz")
+
+
+def _log(*a):
+    print(*a, file=sys.stderr, flush=True)
+
+
+def _data_args(p, test=True):
+    p.add_argument("--data", metavar="PATH", help="a folder of MNIST IDX files, a Rashid-style CSV, or a folder of digit "
+                   "images (default: $GENTLENET_DATA, the cache, a download, the offline sample)")
+    if test:
+        p.add_argument("--test-data", metavar="PATH", help="a separate test set (same kinds as --data)")
+    p.add_argument("--cache", metavar="DIR", help="download cache (default: $GENTLENET_CACHE or ~/.cache/gentlenet)")
+    p.add_argument("--no-download", action="store_true", help="never try to download MNIST")
+
+
+def _find_data(args, log=_log):
+    from trainer import sources
+
+    ds = sources.find(args.data, getattr(args, "test_data", None), args.cache, not args.no_download, log=log)
+    log("data: %s (%d training, %d test digits)" % (ds.source, len(ds.train) if ds.train else 0, len(ds.test) if ds.test else 0))
+    if ds.note:
+        log("NOTE: " + ds.note)
+    return ds
+
+
+def _layers(text):
+    try:
+        sizes = [int(v) for v in text.replace("-", ",").split(",") if v.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError("layer sizes like 784,100,10, not %r" % text) from None
+    if len(sizes) < 2 or sizes[0] != 784 or min(sizes) < 1:
+        raise argparse.ArgumentTypeError("layer sizes start with 784 inputs and have at least two numbers, like 784,100,10")
+    return sizes
+
+
+def _train_settings(args):
+    from trainer import train
+
+    s = dict(train.RASHID) if args.rashid else {}
+    given = {"sizes": args.layers, "hidden": args.hidden_act, "output": args.output, "epochs": args.epochs,
+             "batch": args.batch, "lr": args.lr, "momentum": args.momentum, "schedule": args.schedule,
+             "weight_decay": args.weight_decay, "seed": args.seed}
+    s.update({k: v for k, v in given.items() if v is not None})
+    if args.no_bias:
+        s["bias"] = False
+    if args.no_augment:
+        s["augment"] = False
+    elif args.rotate is not None or args.shift is not None:
+        from trainer.augment import Augment
+
+        a = Augment().settings()
+        a.update({k: v for k, v in (("rotate", args.rotate), ("shift", args.shift)) if v is not None})
+        s["augment"] = a
+    return s
+
+
+def run_train(args, ds=None):
+    from trainer import evaluate, mlp, train
+
+    ds = ds or _find_data(args)
+    if ds.train is None:
+        raise SystemExit("error: %s has no training digits" % ds.source)
+    settings = _train_settings(args)
+    t0 = time.time()
+    model, history, used = train.train(ds.train, ds.test, settings, log=_log, show_progress=None if not args.quiet else False)
+    result = {"seconds": round(time.time() - t0, 2)}
+    if ds.test is not None:
+        pred, _ = evaluate.predict(model, ds.test.images)
+        m = evaluate.metrics(ds.test.labels, pred)
+        result.update(test_accuracy=m["accuracy"], test_n=m["n"])
+    meta = {"training": used, "history": history, "data": {"source": ds.source, "note": ds.note,
+            "train_n": len(ds.train), "test_n": len(ds.test) if ds.test else 0}, "result": result}
+    mlp.save(model, args.out, meta)
+    _log("saved %s" % args.out)
+    return model, meta
+
+
+def cmd_train(args):
+    model, meta = run_train(args)
+    r = meta["result"]
+    arch = "-".join(map(str, model.sizes))
+    if "test_accuracy" in r:
+        print("%s %s: %.2f%% on %d test digits, trained in %.1fs -> %s" % (
+            arch, model.hidden, 100 * r["test_accuracy"], r["test_n"], r["seconds"], args.out))
+    else:
+        print("%s trained in %.1fs -> %s" % (arch, r["seconds"], args.out))
+
+
+def _load_model(path):
+    from trainer import mlp
+
+    try:
+        return mlp.load(path)
+    except mlp.CheckpointError as e:
+        raise SystemExit("error: %s" % e) from None
+
+
+def _test_split(args):
+    ds = _find_data(args)
+    if ds.test is None:
+        raise SystemExit("error: no test digits in %s" % ds.source)
+    return ds.test, ds
+
+
+def cmd_eval(args):
+    from trainer import evaluate
+
+    model, meta = _load_model(args.model)
+    test, ds = _test_split(args)
+    pred, _ = evaluate.predict(model, test.images)
+    m = evaluate.metrics(test.labels, pred)
+    if args.json:
+        m.update(model=args.model, data=ds.source, note=ds.note, architecture=model.architecture())
+        print(json.dumps(m))
+    else:
+        print("model: %s (%s, %s)" % (args.model, "-".join(map(str, model.sizes)), model.hidden))
+        print(evaluate.format_metrics(m))
+
+
+def cmd_report(args):
+    from trainer import report
+
+    model, meta = _load_model(args.model)
+    test, _ = _test_split(args)
+    for p in report.write_all(model, meta, test, args.out, log=lambda s: print(s)):
+        pass
+
+
+def cmd_data(args):
+    ds = _find_data(args, log=print)
+    for name, split in (("train", ds.train), ("test", ds.test)):
+        if split is not None:
+            counts = [int((split.labels == c).sum()) for c in range(10)]
+            print("%-5s %6d digits, per class %s" % (name, len(split), counts))
+
+
+def cmd_demo(args):
+    """The main job: find data, train the default network, evaluate, summarise."""
+    from trainer import evaluate, report
+
+    t0 = time.time()
+    ds = _find_data(args)
+    model, meta = run_train(args, ds)
+    pred, probs = evaluate.predict(model, ds.test.images)
+    m = evaluate.metrics(ds.test.labels, pred)
+    print()
+    print(evaluate.format_metrics(m, "test accuracy"))
+    pictures = []
+    try:
+        pictures = report.write_all(model, meta, ds.test, os.path.join(OUT, "report"), log=lambda s: None)
+    except SystemExit as e:  # no matplotlib: the demo still succeeds
+        _log(str(e))
+    print()
+    print("summary")
+    print("  data:     %s" % ds.source)
+    if ds.note:
+        print("  NOTE:     %s" % ds.note)
+    print("  network:  %s, %s hidden, %s output, %d epochs" % (
+        "-".join(map(str, model.sizes)), model.hidden, model.output, meta["training"]["epochs"]))
+    print("  accuracy: %.2f%% on %d test digits" % (100 * m["accuracy"], m["n"]))
+    print("  model:    %s" % args.out)
+    if pictures:
+        print("  pictures: %s" % ", ".join(pictures))
+    print("  time:     %.1fs" % (time.time() - t0))
+
+
+def _train_args(p):
+    _data_args(p)
+    p.add_argument("--out", default=DEFAULT_MODEL, help="checkpoint to write (default: %(default)s)")
+    p.add_argument("--rashid", action="store_true", help="the book's network: 784-200-10 sigmoid, no biases, lr 0.1, one digit at a time, 5 epochs")
+    p.add_argument("--layers", type=_layers, help="layer sizes (default 784,100,10)")
+    p.add_argument("--hidden-act", choices=("relu", "sigmoid"), help="hidden activation (default relu)")
+    p.add_argument("--output", choices=("softmax", "sigmoid"), help="softmax + cross-entropy (default) or sigmoid + squared error")
+    p.add_argument("--no-bias", action="store_true", help="no biases (as in the book)")
+    p.add_argument("--epochs", type=int, help="epochs (default: about 500,000 digits' worth, 100 for 5,000 digits)")
+    p.add_argument("--batch", type=int, help="mini-batch size (default 64)")
+    p.add_argument("--lr", type=float, help="learning rate (default 0.1)")
+    p.add_argument("--momentum", type=float, help="momentum (default 0.9)")
+    p.add_argument("--schedule", choices=("cosine", "step", "constant"), help="learning-rate schedule (default cosine)")
+    p.add_argument("--weight-decay", type=float, help="L2 weight decay (default 5e-5)")
+    p.add_argument("--no-augment", action="store_true", help="train on the digits as they are")
+    p.add_argument("--rotate", type=float, help="augmentation: +/- degrees of rotation (default 12)")
+    p.add_argument("--shift", type=float, help="augmentation: +/- pixels of shift (default 2.5)")
+    p.add_argument("--seed", type=int, help="random seed: same seed, same network (default 0)")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
+
+
+def parser():
+    ap = argparse.ArgumentParser(prog="gentlenet", description="Train a small digit-reading network and take it down to a microcontroller.")
+    ap.add_argument("--version", action="version", version="gentlenet " + __import__("trainer").__version__)
+    sub = ap.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+    p = sub.add_parser("train", help="train a network", description="example: gentlenet train --data ~/mnist --epochs 50 --out out/model.npz")
+    _train_args(p)
+    p.set_defaults(func=cmd_train)
+    p = sub.add_parser("eval", help="accuracy, per-class accuracy and confusion matrix", description="example: gentlenet eval out/model.npz --json")
+    p.add_argument("model")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    _data_args(p)
+    p.set_defaults(func=cmd_eval)
+    p = sub.add_parser("report", help="PNG pictures: curves, confusion, mistakes, what the network imagines", description="example: gentlenet report out/model.npz --out out/report")
+    p.add_argument("model")
+    p.add_argument("--out", default=os.path.join(OUT, "report"), help="folder for the PNGs (default: %(default)s)")
+    _data_args(p)
+    p.set_defaults(func=cmd_report)
+    p = sub.add_parser("data", help="show (and fetch) the data gentlenet would use", description="example: gentlenet data --data ../shared/datasets/mnist")
+    _data_args(p)
+    p.set_defaults(func=cmd_data)
+    p = sub.add_parser("demo", help="the main job end to end: data, train, evaluate, summary", description="example: gentlenet demo")
+    _train_args(p)
+    p.set_defaults(func=cmd_demo)
+    return ap
+
+
+def main(argv=None):
+    from trainer.data import DataError
+    from trainer.download import DownloadError
+
+    args = parser().parse_args(argv)
+    try:
+        args.func(args)
+    except (DataError, DownloadError, ValueError) as e:
+        print("error: %s" % e, file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,129 @@
+"""Pictures of what the network learned and sees (PNG, needs matplotlib: pip install gentlenet[report])."""
+from __future__ import annotations
+
+import os
+
+import numpy as np
+
+from trainer.data import N_CLASSES
+
+
+def backquery(model, label, lo=0.01, hi=0.99):
+    """Rashid's "peek inside the mind": run the network backwards from the output that says
+    `label` to the input image it "imagines", (28, 28) float in 0..1.
+
+    Each layer: undo the activation (sigmoid -> logit; softmax -> log, centred, since
+    logits are defined only up to a constant; ReLU -> itself), send the signal back through
+    W.T, and for sigmoid layers squeeze it into lo..hi so that the next logit is defined
+    (the book's rescaling). Biases are left out, as in the book's bias-free network."""
+    a = np.full(model.sizes[-1], lo, np.float64)
+    a[label] = hi
+    last = len(model.W) - 1
+    for l in range(last, -1, -1):
+        if l == last:
+            z = np.log(a) - np.log(a).mean() if model.output == "softmax" else np.log(a / (1 - a))
+        else:
+            z = np.log(a / (1 - a)) if model.hidden == "sigmoid" else a
+        a = model.W[l].T.astype(np.float64) @ z  # (n_in,)
+        if l > 0 and model.hidden == "sigmoid":
+            a = (a - a.min()) / max(np.ptp(a), 1e-12) * (hi - lo) + lo
+    return ((a - a.min()) / max(np.ptp(a), 1e-12)).reshape(28, 28)
+
+
+def _plt():
+    try:
+        import matplotlib
+    except ImportError:
+        raise SystemExit("gentlenet report draws with matplotlib: pip install 'gentlenet[report]' (or: make setup)") from None
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def curves(history, path):
+    plt = _plt()
+    ep = [h["epoch"] for h in history]
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(9, 3.4))
+    ax1.plot(ep, [h["loss"] for h in history], color="C0")
+    ax1.set(title="training loss", xlabel="epoch")
+    ax2.plot(ep, [100 * h["train_accuracy"] for h in history], label="training (augmented)")
+    if any("test_accuracy" in h for h in history):
+        ax2.plot(ep, [100 * h.get("test_accuracy", np.nan) for h in history], label="test")
+    ax2.set(title="accuracy %", xlabel="epoch")
+    ax2.legend()
+    for ax in (ax1, ax2):
+        ax.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def confusion(m, path):
+    plt = _plt()
+    cm = np.array(m["confusion"])
+    fig, ax = plt.subplots(figsize=(5.2, 4.6))
+    ax.imshow(np.log1p(cm), cmap="Blues")
+    for i in range(N_CLASSES):
+        for j in range(N_CLASSES):
+            ax.text(j, i, str(cm[i, j]), ha="center", va="center", fontsize=7,
+                    color="white" if cm[i, j] > cm.max() / 3 else "black")
+    ax.set(xticks=range(N_CLASSES), yticks=range(N_CLASSES), xlabel="predicted", ylabel="true digit",
+           title="confusion matrix, %.2f%% of %d" % (100 * m["accuracy"], m["n"]))
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def mistakes(images, labels, predicted, probs, path, count=24):
+    """The mistakes the network was surest of."""
+    plt = _plt()
+    wrong = np.flatnonzero(predicted != labels)
+    wrong = wrong[np.argsort(-probs[wrong, predicted[wrong]])][:count]
+    cols = 8
+    rows = max(1, int(np.ceil(len(wrong) / cols)))
+    fig, axes = plt.subplots(rows, cols, figsize=(cols * 1.2, rows * 1.45))
+    for ax in np.ravel(axes):
+        ax.axis("off")
+    for ax, i in zip(np.ravel(axes), wrong):
+        ax.imshow(images[i], cmap="gray_r", vmin=0, vmax=255)
+        ax.set_title("%d as %d\n%.0f%%" % (labels[i], predicted[i], 100 * probs[i, predicted[i]]), fontsize=8)
+    fig.suptitle("most confident mistakes (true as predicted, confidence)", fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def imagine(model, path):
+    plt = _plt()
+    fig, axes = plt.subplots(1, N_CLASSES, figsize=(N_CLASSES * 1.1, 1.5))
+    for c, ax in enumerate(axes):
+        ax.imshow(backquery(model, c), cmap="gray_r")
+        ax.set_title(str(c), fontsize=9)
+        ax.axis("off")
+    fig.suptitle("what the network imagines for each label (back-query)", fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def write_all(model, meta, test_split, out_dir, log=print):
+    """Every picture into out_dir; returns their paths."""
+    from trainer.evaluate import metrics, predict
+
+    os.makedirs(out_dir, exist_ok=True)
+    paths = []
+    if meta.get("history"):
+        paths.append(os.path.join(out_dir, "curves.png"))
+        curves(meta["history"], paths[-1])
+    if test_split is not None and len(test_split):
+        pred, probs = predict(model, test_split.images)
+        paths.append(os.path.join(out_dir, "confusion.png"))
+        confusion(metrics(test_split.labels, pred), paths[-1])
+        paths.append(os.path.join(out_dir, "mistakes.png"))
+        mistakes(test_split.images, test_split.labels, pred, probs, paths[-1])
+    paths.append(os.path.join(out_dir, "imagine.png"))
+    imagine(model, paths[-1])
+    for p in paths:
+        log("wrote %s" % p)
+    return paths
