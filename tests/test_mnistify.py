@@ -1,0 +1,119 @@
+"""device/mnistify.py: the integer MNIST-style conversion, on CPython and on real MicroPython."""
+import os
+import struct
+import subprocess
+
+import numpy as np
+import pytest
+from conftest import ROOT, micropython
+
+from device import mnistify as m
+from trainer import preprocess
+
+
+def _com(img):
+    img = img.astype(np.float64)
+    s = img.sum()
+    ys, xs = np.mgrid[0:28, 0:28]
+    return (img * xs).sum() / s, (img * ys).sum() / s
+
+
+def test_mnist_digits_survive_conversion(mnist):
+    _, test = mnist
+    diffs = []
+    for img in test.images[:100]:
+        out = preprocess.mnistify(img.tobytes(), 28, 28)
+        diffs.append(np.abs(out.astype(int) - img).mean())
+        cx, cy = _com(out)
+        assert abs(cx - 14) <= 0.5 + 1e-9 and abs(cy - 14) <= 0.5 + 1e-9
+    assert np.mean(diffs) < 6, "MNIST digits should come out nearly as they went in"
+
+
+def test_camera_like_photo_becomes_the_digit(mnist):
+    from PIL import Image
+
+    _, test = mnist
+    digit = test.images[0]
+    # dark ink on lit paper, 4x larger, off centre, with a little noise
+    page = np.full((120, 160), 200, np.int32)
+    big = np.asarray(Image.fromarray(digit).resize((112, 112), Image.BILINEAR), np.int32)
+    page[4:116, 10:122] -= big * 170 // 255
+    page += np.random.default_rng(1).integers(-6, 7, page.shape)
+    out = preprocess.mnistify(np.clip(page, 0, 255).astype(np.uint8).tobytes(), 160, 120)
+    corr = np.corrcoef(out.ravel().astype(float), digit.ravel().astype(float))[0, 1]
+    assert corr > 0.9
+
+
+def test_blank_and_flat_images_give_zeros():
+    assert not preprocess.mnistify(bytes(40 * 30), 40, 30).any()
+    noise = np.random.default_rng(0).integers(120, 130, 40 * 30).astype(np.uint8)
+    assert not preprocess.mnistify(noise.tobytes(), 40, 30).any()
+
+
+def test_bad_sizes_are_refused():
+    with pytest.raises(ValueError, match="bytes for a 10x10 image"):
+        m.mnistify(bytes(50), 10, 10)
+
+
+def test_taps_weights_sum_to_side():
+    for L in (1, 7, 20, 21, 33, 640):
+        taps = m._taps(L)
+        for t in taps:
+            assert sum(t[1::2]) == L
+
+
+def _frames(mnist):
+    """(w, h, pixels) test frames: real digits, enlarged and inverted, noise, stripes, extremes."""
+    from PIL import Image
+
+    _, test = mnist
+    rng = np.random.default_rng(7)
+    frames = [(28, 28, test.images[i].tobytes()) for i in range(40)]
+    for i in range(40, 60):
+        im = Image.fromarray(255 - test.images[i]).resize((80, 60))
+        frames.append((80, 60, im.tobytes()))
+    frames += [(33, 17, rng.integers(0, 256, 33 * 17).astype(np.uint8).tobytes()) for _ in range(10)]
+    frames.append((28, 28, bytes(784)))
+    frames.append((28, 28, b"\xff" * 784))
+    frames.append((5, 3, bytes([0, 255] * 7 + [0])))
+    stripes = np.zeros((30, 40), np.uint8)
+    stripes[:, ::4] = 255
+    frames.append((40, 30, stripes.tobytes()))
+    one = np.zeros((28, 28), np.uint8)
+    one[3, 25] = 255
+    frames.append((28, 28, one.tobytes()))
+    return frames
+
+
+_MP_SCRIPT = """
+import sys
+sys.path.insert(0, %r)
+import mnistify
+f = open(%r, 'rb')
+out = bytearray(784)
+while True:
+    head = f.read(4)
+    if not head:
+        break
+    w = head[0] | head[1] << 8
+    h = head[2] | head[3] << 8
+    px = f.read(w * h)
+    mnistify.mnistify(px, w, h, None, out)
+    print(''.join('%%02x' %% b for b in out))
+"""
+
+
+def test_micropython_gives_the_same_bytes(mnist, tmp_path):
+    frames = _frames(mnist)
+    blob = tmp_path / "frames.bin"
+    with open(blob, "wb") as f:
+        for w, h, px in frames:
+            f.write(struct.pack("<HH", w, h) + px)
+    script = tmp_path / "run.py"
+    script.write_text(_MP_SCRIPT % (os.path.join(ROOT, "device"), str(blob)))
+    r = subprocess.run([micropython(), str(script)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=300)
+    assert r.returncode == 0, r.stderr.decode()
+    lines = r.stdout.decode().split()
+    assert len(lines) == len(frames)
+    for k, ((w, h, px), line) in enumerate(zip(frames, lines)):
+        assert bytes.fromhex(line) == bytes(m.mnistify(px, w, h)), "frame %d (%dx%d) differs" % (k, w, h)
