@@ -13,6 +13,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import zipfile
 
 import numpy as np
 
@@ -104,7 +105,7 @@ class MLP:
         err = error
         for l in range(L - 1, -1, -1):
             gW[l] = delta.T @ acts[l]  # (n_out, n_in)
-            gb[l] = delta.sum(axis=0)
+            gb[l] = delta.sum(axis=0) if self.bias else np.zeros_like(self.b[l])
             if l == 0:
                 break
             a = acts[l]
@@ -161,7 +162,7 @@ def load(path):
         z = np.load(path, allow_pickle=False)
     except FileNotFoundError:
         raise CheckpointError("%s: no such file" % path) from None
-    except (ValueError, OSError, EOFError) as e:
+    except (ValueError, OSError, EOFError, zipfile.BadZipFile) as e:
         raise CheckpointError("%s: not a gentlenet checkpoint (.npz): %s" % (path, e)) from None
     with z:
         try:
@@ -187,7 +188,7 @@ def load(path):
                     if not np.isfinite(a).all():
                         raise CheckpointError("%s: %s contains NaN or infinite values" % (path, name))
                     (model.W if name[0] == "W" else model.b)[l] = a.astype(np.float32)
-        except (KeyError, TypeError, ValueError) as e:
+        except (KeyError, TypeError, ValueError, OSError, EOFError, zipfile.BadZipFile) as e:
             if isinstance(e, CheckpointError):
                 raise
             raise CheckpointError("%s: damaged checkpoint (%s: %s)" % (path, type(e).__name__, e)) from None
