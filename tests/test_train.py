@@ -105,7 +105,7 @@ def test_rashid_preset_learns(mnist):
 
 
 def test_auto_epochs():
-    assert train.auto_epochs(5000) == 100 and train.auto_epochs(60000) == 9 and train.auto_epochs(100) == 200
+    assert train.auto_epochs(5000) == 200 and train.auto_epochs(60000) == 17 and train.auto_epochs(100) == 200
 
 
 def test_augment_identity_and_shapes():

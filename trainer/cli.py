@@ -192,7 +192,7 @@ def _train_args(p):
     p.add_argument("--hidden-act", choices=("relu", "sigmoid"), help="hidden activation (default relu)")
     p.add_argument("--output", choices=("softmax", "sigmoid"), help="softmax + cross-entropy (default) or sigmoid + squared error")
     p.add_argument("--no-bias", action="store_true", help="no biases (as in the book)")
-    p.add_argument("--epochs", type=int, help="epochs (default: about 500,000 digits' worth, 100 for 5,000 digits)")
+    p.add_argument("--epochs", type=int, help="epochs (default: about 1,000,000 digits' worth, 200 for 5,000 digits)")
     p.add_argument("--batch", type=int, help="mini-batch size (default 64)")
     p.add_argument("--lr", type=float, help="learning rate (default 0.1)")
     p.add_argument("--momentum", type=float, help="momentum (default 0.9)")

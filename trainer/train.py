@@ -32,8 +32,8 @@ RASHID = dict(
 )
 SCHEDULES = ("cosine", "step", "constant")
 # Without --epochs: enough epochs to show the network about this many (augmented) digits,
-# 100 epochs of a 5,000-digit set, 9 of a 60,000-digit set.
-AUTO_SAMPLES = 500_000
+# 200 epochs of a 5,000-digit set, 17 of a 60,000-digit set.
+AUTO_SAMPLES = 1_000_000
 
 
 def auto_epochs(n_train):
