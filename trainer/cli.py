@@ -142,8 +142,7 @@ def cmd_report(args):
 
     model, meta = _load_model(args.model)
     test, _ = _test_split(args)
-    for p in report.write_all(model, meta, test, args.out, log=lambda s: print(s)):
-        pass
+    report.write_all(model, meta, test, args.out, log=print)
 
 
 def cmd_data(args):

@@ -68,10 +68,6 @@ class MLP:
             acts.append(a)
         return acts
 
-    def predict_proba(self, x, chunk=2000):
-        """(n, n_in) float32 -> (n, n_classes), a chunk at a time to bound memory."""
-        return np.concatenate([self.forward(x[i:i + chunk])[-1] for i in range(0, len(x), chunk)]) if len(x) else np.zeros((0, self.sizes[-1]), np.float32)
-
     def loss_and_delta(self, out, labels, targets=(0.01, 0.99)):
         """(loss, delta, error): delta = d loss / d z of the output layer, (n, n_classes),
         averaged over the batch; error = the book's output error -(t - o) / n for a sigmoid

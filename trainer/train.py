@@ -50,15 +50,11 @@ def learning_rate(s, step, total):
     raise ValueError("unknown schedule %r (known: %s)" % (s["schedule"], ", ".join(SCHEDULES)))
 
 
-def accuracy(model, split, chunk=2000):
-    """Fraction correct on a Split, converting `chunk` images at a time."""
-    if len(split) == 0:
-        return float("nan")
-    right = 0
-    for i in range(0, len(split), chunk):
-        x = to_input(split.images[i:i + chunk], model.input_scaling)
-        right += int((model.forward(x)[-1].argmax(1) == split.labels[i:i + chunk]).sum())
-    return right / len(split)
+def accuracy(model, split):
+    """Fraction correct on a Split (predicted a chunk at a time)."""
+    from trainer.evaluate import predict
+
+    return float((predict(model, split.images)[0] == split.labels).mean()) if len(split) else float("nan")
 
 
 def train(train_split, test_split=None, settings=None, log=print, show_progress=None):
