@@ -107,12 +107,12 @@ def _load_model(path):
 
 
 def _test_split(args):
-    """The set to evaluate on: --test-data, or --data used whole when it is one file or image
-    folder, or the test half of a folder of IDX files (or of the data gentlenet finds)."""
+    """The set to evaluate on: --test-data or --data (a file or image folder used whole, the
+    test pair of a folder of IDX files), else the test part of the data gentlenet finds."""
     from trainer import data
 
     path = args.test_data or args.data or os.environ.get("GENTLENET_DATA")
-    if path and not (os.path.isdir(path) and data.find_idx_files(path)):
+    if path:
         split = data.load_split(os.path.expanduser(path), "test")
         _log("data: %s (%d test digits)" % (path, len(split)))
         return split, data.Dataset(None, split, path)

@@ -26,8 +26,8 @@ HOLDOUT = 0.2
 def from_path(path, test_path=None, log=print):
     """A Dataset from a user's path (and optional separate test set)."""
     path = os.path.expanduser(path)
-    if os.path.isdir(path) and data.find_idx_files(path):
-        pairs = data.find_idx_files(path)
+    pairs = data.find_idx_files(path) if os.path.isdir(path) else {}
+    if pairs:
         train = data.load_idx_pair(*pairs["train"]) if "train" in pairs else None
         test = data.load_idx_pair(*pairs["test"]) if "test" in pairs else None
         if train is None and test is None:
