@@ -1,0 +1,68 @@
+# Classify a file of raw images with device/gnet.py and write the int8 scores: the
+# device side of `make test-parity`. Runs unchanged on MicroPython and CPython:
+#
+#   micropython firmware_tools/run_model.py MODEL IMAGES SCORES [python|viper] [stream]
+#
+# IMAGES: n * n_in bytes (uint8 pixels); SCORES: n * n_classes bytes (int8), written as
+# it goes. Prints one JSON line: images, backend, milliseconds, peak heap (MicroPython).
+import sys
+
+_here = __file__.rsplit("/", 1)[0] if "/" in __file__ else "."
+sys.path.insert(0, _here + "/../device")
+
+import gc
+import json
+import time
+
+import gnet
+
+
+def _ticks_ms():
+    try:
+        return time.ticks_ms()
+    except AttributeError:
+        return int(time.time() * 1000)
+
+
+def main(argv):
+    if len(argv) < 4:
+        print("usage: run_model.py MODEL IMAGES SCORES [python|viper] [stream]")
+        sys.exit(2)
+    backend = argv[4] if len(argv) > 4 else None
+    stream = len(argv) > 5 and argv[5] == "stream"
+    gc.collect()
+    model = gnet.Model(argv[1], stream=stream, backend=backend)
+    n_in = model.layers[0].n_in
+    image = bytearray(n_in)  # (n_in,) uint8, reused for every image
+    n = 0
+    src = open(argv[2], "rb")
+    dst = open(argv[3], "wb")
+    gc.collect()
+    info = {"backend": model.backend, "stream": stream, "implementation": sys.implementation.name}
+    try:
+        info["heap_total"] = gc.mem_alloc() + gc.mem_free()
+        info["heap_model"] = gc.mem_alloc()  # live bytes: code, model, buffers
+    except AttributeError:  # CPython
+        pass
+    t0 = _ticks_ms()
+    while src.readinto(image) == n_in:
+        if n == 1 and "heap_model" in info:
+            # what one classification allocates (function frames; garbage the GC reclaims)
+            gc.collect()
+            gc.disable()
+            before = gc.mem_alloc()
+            dst.write(model.scores(image))
+            info["heap_per_image"] = gc.mem_alloc() - before
+            gc.enable()
+        else:
+            dst.write(model.scores(image))
+        n += 1
+    info["ms"] = _ticks_ms() - t0
+    info["images"] = n
+    src.close()
+    dst.close()
+    model.close()
+    print(json.dumps(info))
+
+
+main(sys.argv)

@@ -1,0 +1,269 @@
+"""The .gnet binary model file: write it, read it back, reject anything damaged.
+
+weights/FORMAT.md is the specification; this module and device/gnet.py are its two
+readers (numpy on the host, plain Python on the board) and must reject the same files.
+
+    QModel.layers[l]: dict with
+        W     (n_out, n_in) int8, row-major, values in [-127, 127]
+        bias  (n_out,)      int32
+        M     (n_out,)      uint16 >= 1   requantisation multiplier
+        S     (n_out,)      uint8 1..30   requantisation right shift
+        act   "none" | "relu" | "sigmoid"
+        zero  int8          added after requantisation (the output zero point)
+        lut   (256,) int8 for "sigmoid", else None
+"""
+from __future__ import annotations
+
+import binascii
+import os
+import struct
+
+import numpy as np
+
+MAGIC = b"GNTL"
+VERSION = 1
+# header: magic, version, flags, file_size, width, height, channels, input_offset,
+# preprocess, preprocess_version, n_layers, n_classes, output, reserved,
+# labels_offset, labels_size, layers_offset, table_offset
+HEADER = struct.Struct("<4sHHIHHBbBBBBBBIIII")
+# layer: type, act, zero, reserved, n_in, n_out, w_off, b_off, m_off, s_off, lut_off, reserved
+LAYER = struct.Struct("<BBbBHHIIIIII")
+CRC = struct.Struct("<I")
+ACTS = ("none", "relu", "sigmoid")
+OUTPUTS = ("softmax", "sigmoid")
+PREPROCESS = ("none", "mnistify")
+DENSE = 1
+MAX_LAYERS = 16
+LIMIT = (1 << 30) - 1  # every intermediate of the integer arithmetic stays within +/-LIMIT
+TABLE_SIZE = 256 * 2  # output table: 256 uint16
+assert HEADER.size == 40 and LAYER.size == 32
+
+
+class FormatError(ValueError):
+    """A .gnet file that must not be used; the message names what is wrong."""
+
+
+class QModel:
+    """An integer-only network as the .gnet file holds it (no floats anywhere)."""
+
+    def __init__(self, layers, labels, output="softmax", table=None, width=28, height=28, channels=1,
+                 input_offset=-128, preprocess="mnistify", preprocess_version=1):
+        self.layers, self.labels, self.output = layers, list(labels), output
+        self.table = np.zeros(256, np.uint16) if table is None else np.asarray(table, np.uint16)  # (256,) uint16
+        self.width, self.height, self.channels = width, height, channels
+        self.input_offset, self.preprocess, self.preprocess_version = input_offset, preprocess, preprocess_version
+
+    @property
+    def sizes(self):
+        return [self.layers[0]["W"].shape[1]] + [L["W"].shape[0] for L in self.layers]
+
+    @property
+    def hidden(self):
+        return self.layers[0]["act"] if len(self.layers) > 1 else "none"
+
+
+def bounds(W, bias):
+    """Per neuron: (A, B) with A = |bias| + 128*sum|W| (bounds |acc| for any int8 input)
+    and B = |bias| + 384*sum|W| (bounds every partial sum of any summation order, also with
+    the zero point folded into the bias). W: (n_out, n_in) int8; bias: (n_out,) int32."""
+    s = np.abs(W.astype(np.int64)).sum(axis=1)
+    b = np.abs(bias.astype(np.int64))
+    return b + 128 * s, b + 384 * s
+
+
+def _align(n):
+    return (n + 3) & ~3
+
+
+def to_bytes(q):
+    """The file's bytes, CRC included. Checks the model first (same rules as the reader)."""
+    L = len(q.layers)
+    label_bytes = b"".join(struct.pack("<B", len(s.encode())) + s.encode() for s in q.labels)
+    pos = HEADER.size + LAYER.size * L
+    labels_off = pos
+    pos = _align(pos + len(label_bytes))
+    table_off = pos
+    pos += TABLE_SIZE
+    records, blobs = [], []
+    for layer in q.layers:
+        W = np.ascontiguousarray(layer["W"], dtype=np.int8)  # (n_out, n_in) int8
+        n_out, n_in = W.shape
+        parts = [W.tobytes(), np.asarray(layer["bias"], "<i4").tobytes(), np.asarray(layer["M"], "<u2").tobytes(),
+                 np.asarray(layer["S"], np.uint8).tobytes()]
+        if layer["lut"] is not None:
+            parts.append(np.asarray(layer["lut"], np.int8).tobytes())
+        offs = []
+        for p in parts:
+            offs.append(pos)
+            blobs.append((pos, p))
+            pos = _align(pos + len(p))
+        lut_off = offs[4] if len(offs) > 4 else 0
+        records.append(LAYER.pack(DENSE, ACTS.index(layer["act"]), int(layer["zero"]), 0, n_in, n_out,
+                                  offs[0], offs[1], offs[2], offs[3], lut_off, 0))
+    size = pos + CRC.size
+    out = bytearray(size)
+    out[:HEADER.size] = HEADER.pack(MAGIC, VERSION, 0, size, q.width, q.height, q.channels, q.input_offset,
+                                    PREPROCESS.index(q.preprocess), q.preprocess_version, L, len(q.labels),
+                                    OUTPUTS.index(q.output), 0, labels_off, len(label_bytes), HEADER.size, table_off)
+    for l, r in enumerate(records):
+        out[HEADER.size + LAYER.size * l:HEADER.size + LAYER.size * (l + 1)] = r
+    out[labels_off:labels_off + len(label_bytes)] = label_bytes
+    out[table_off:table_off + TABLE_SIZE] = np.asarray(q.table, "<u2").tobytes()
+    for off, p in blobs:
+        out[off:off + len(p)] = p
+    out[-CRC.size:] = CRC.pack(binascii.crc32(bytes(out[:-CRC.size])) & 0xFFFFFFFF)
+    from_bytes(bytes(out), "the model being written")  # never write a file our own reader rejects
+    return bytes(out)
+
+
+def save(q, path):
+    """Write atomically: a temporary file beside `path`, fsync, rename."""
+    data = to_bytes(q)
+    d = os.path.dirname(os.path.abspath(path))
+    os.makedirs(d, exist_ok=True)
+    tmp = os.path.join(d, ".%s.tmp%d" % (os.path.basename(path), os.getpid()))
+    try:
+        with open(tmp, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+    return len(data)
+
+
+def load(path):
+    try:
+        with open(path, "rb") as f:
+            data = f.read()
+    except FileNotFoundError:
+        raise FormatError("%s: no such file" % path) from None
+    return from_bytes(data, path)
+
+
+def is_gnet(path):
+    try:
+        with open(path, "rb") as f:
+            return f.read(4) == MAGIC
+    except OSError:
+        return False
+
+
+def from_bytes(data, name="model"):
+    """Parse and validate everything FORMAT.md says a reader must check; FormatError if not."""
+    def bad(msg, *a):
+        raise FormatError("%s: %s" % (name, msg % a))
+
+    n = len(data)
+    if n < HEADER.size + CRC.size:
+        bad("%d bytes, too short for a .gnet model (the header alone is %d bytes); truncated?", n, HEADER.size)
+    (magic, version, flags, size, width, height, channels, input_offset, prep, prep_version, L, n_classes,
+     output, reserved, labels_off, labels_size, layers_off, table_off) = HEADER.unpack_from(data, 0)
+    if magic != MAGIC:
+        bad("magic %r is not %r: not a gentlenet .gnet model (a float checkpoint is .npz; export it with "
+            "`gentlenet export`)", magic, MAGIC)
+    if version != VERSION:
+        bad("format version %d; this gentlenet reads version %d (%s)", version, VERSION,
+            "update gentlenet" if version > VERSION else "re-export the model")
+    if size != n:
+        bad("the header says %d bytes but the file has %d: %s", size, n, "truncated" if n < size else "extra bytes at the end")
+    crc = CRC.unpack_from(data, n - CRC.size)[0]
+    actual = binascii.crc32(data[:n - CRC.size]) & 0xFFFFFFFF
+    if crc != actual:
+        bad("CRC32 mismatch (stored %08x, computed %08x): the file is corrupt", crc, actual)
+    if flags:
+        bad("unknown flags 0x%04x", flags)
+    if reserved:
+        bad("reserved header byte is %d, must be 0", reserved)
+    if not (1 <= width and 1 <= height and 1 <= channels):
+        bad("input shape %dx%dx%d", width, height, channels)
+    if prep >= len(PREPROCESS):
+        bad("unknown preprocessing code %d", prep)
+    if output >= len(OUTPUTS):
+        bad("unknown output code %d", output)
+    if not (1 <= L <= MAX_LAYERS):
+        bad("%d layers (1 to %d allowed)", L, MAX_LAYERS)
+    if not n_classes:
+        bad("no classes")
+    end = n - CRC.size
+    spans = []
+
+    def span(what, off, length, align=1):
+        if off % align:
+            bad("%s at offset %d is not aligned to %d bytes", what, off, align)
+        if off < HEADER.size or off + length > end:
+            bad("%s at offset %d, %d bytes, lies outside the file's data (%d..%d)", what, off, length, HEADER.size, end)
+        spans.append((off, length, what))
+
+    if layers_off != HEADER.size:
+        bad("layer table at offset %d, expected %d", layers_off, HEADER.size)
+    span("layer table", layers_off, LAYER.size * L, 4)
+    span("labels", labels_off, labels_size)
+    span("output table", table_off, TABLE_SIZE, 4)
+    labels, p, stop = [], labels_off, labels_off + labels_size
+    while p < stop:
+        k = data[p]
+        if p + 1 + k > stop:
+            bad("label %d runs past the labels block", len(labels))
+        try:
+            labels.append(bytes(data[p + 1:p + 1 + k]).decode("utf-8"))
+        except UnicodeDecodeError:
+            bad("label %d is not UTF-8", len(labels))
+        p += 1 + k
+    if len(labels) != n_classes:
+        bad("%d labels for %d classes", len(labels), n_classes)
+    layers, n_prev = [], width * height * channels
+    for l in range(L):
+        (typ, act, zero, res0, n_in, n_out, w_off, b_off, m_off, s_off, lut_off, res1) = LAYER.unpack_from(data, layers_off + LAYER.size * l)
+        if typ != DENSE:
+            bad("layer %d has type %d; only 1 (dense) exists", l, typ)
+        if act >= len(ACTS):
+            bad("layer %d: unknown activation code %d", l, act)
+        if res0 or res1:
+            bad("layer %d: reserved fields must be 0", l)
+        if n_in != n_prev:
+            bad("layer %d takes %d inputs but %s gives %d: shapes do not add up", l, n_in,
+                "the input image" if l == 0 else "layer %d" % (l - 1), n_prev)
+        if not n_out:
+            bad("layer %d has no outputs", l)
+        last = l == L - 1
+        if last and n_out != n_classes:
+            bad("the last layer has %d outputs for %d classes: shapes do not add up", n_out, n_classes)
+        if last and act != 0:
+            bad("the last layer's activation must be none (the scores are its int8 logits), not %s", ACTS[act])
+        span("layer %d weights" % l, w_off, n_out * n_in)
+        span("layer %d bias" % l, b_off, 4 * n_out, 4)
+        span("layer %d multipliers" % l, m_off, 2 * n_out, 2)
+        span("layer %d shifts" % l, s_off, n_out)
+        if ACTS[act] == "sigmoid":
+            if not lut_off:
+                bad("layer %d is sigmoid but has no lookup table", l)
+            span("layer %d lookup table" % l, lut_off, 256)
+        elif lut_off:
+            bad("layer %d is %s but has a lookup table", l, ACTS[act])
+        W = np.frombuffer(data, np.int8, n_out * n_in, w_off).reshape(n_out, n_in)  # (n_out, n_in) int8
+        bias = np.frombuffer(data, "<i4", n_out, b_off).astype(np.int32)  # (n_out,)
+        M = np.frombuffer(data, "<u2", n_out, m_off).astype(np.uint16)  # (n_out,)
+        S = np.frombuffer(data, np.uint8, n_out, s_off).copy()  # (n_out,)
+        lut = np.frombuffer(data, np.int8, 256, lut_off).copy() if lut_off else None
+        if (W == -128).any():
+            bad("layer %d has weight -128; weights are in [-127, 127]", l)
+        if (M == 0).any():
+            bad("layer %d: multiplier 0 for neuron %d", l, int(np.argmax(M == 0)))
+        if ((S < 1) | (S > 30)).any():
+            bad("layer %d: shift %d outside 1..30", l, int(S[(S < 1) | (S > 30)][0]))
+        A, B = bounds(W, bias)
+        over = (B > LIMIT) | (A * M.astype(np.int64) + (np.int64(1) << (S.astype(np.int64) - 1)) > LIMIT)
+        if over.any():
+            bad("layer %d neuron %d: its arithmetic could exceed +/-2^30 (see FORMAT.md, bounds)", l, int(np.argmax(over)))
+        layers.append({"W": W.copy(), "bias": bias, "M": M, "S": S, "act": ACTS[act], "zero": zero, "lut": lut})
+        n_prev = n_out
+    spans.sort()
+    for (o1, n1, w1), (o2, n2, w2) in zip(spans, spans[1:]):
+        if o1 + n1 > o2:
+            bad("%s (offset %d, %d bytes) overlaps %s (offset %d)", w1, o1, n1, w2, o2)
+    table = np.frombuffer(data, "<u2", 256, table_off).astype(np.uint16)
+    return QModel(layers, labels, OUTPUTS[output], table, width, height, channels, input_offset,
+                  PREPROCESS[prep], prep_version)

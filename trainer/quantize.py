@@ -1,0 +1,173 @@
+"""Float MLP -> integer-only QModel (post-training calibration), and the numpy `reference`
+inference: weights/FORMAT.md's arithmetic, vectorised, the answer every runtime must give.
+
+Scheme (TFLite-Micro's int8 scheme, with a 32-bit-safe requantisation):
+    real = s * (q - z)
+    input   q = pixel - 128                                (s = 1/255 or 0.99/255, z = -128)
+    weights q = round(W / s_w[c]), s_w[c] = max|W[c]| / 127 (symmetric, per output neuron)
+    bias    q = round(b / (s_x s_w[c])) - z_x * sum(Wq[c])  (the input zero point folded in)
+    acc[c]  = bias[c] + sum_i Wq[c, i] x[i]
+    y[c]    = zero + ((acc[c] * M[c] + 2^(S[c]-1)) >> S[c]),   M / 2^S ~ s_x s_w[c] / s_y
+    relu: clamp(y, zero, 127); none: clamp(y, -128, 127); sigmoid: lut[clamp(y, -128, 127) + 128]
+M gets as many bits as |acc| * M + 2^(S-1) < 2^30 allows for every possible input (the
+bound A in qformat.bounds); TFLM's 31-bit multiplier and 64-bit product do not fit in a
+MicroPython small int, so `quantize(..., ideal=True)` measures what this costs.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from trainer import qformat
+from trainer.mlp import sigmoid
+from trainer.preprocess import to_input
+
+# The sigmoid pre-activation's int8 range covers at most +/-SIGMOID_RANGE: beyond it the
+# output (in steps of 1/256) has saturated anyway.
+SIGMOID_RANGE = 8.0
+
+
+def requant_params(m, A):
+    """(M, S) for the real multiplier m > 0 of a neuron whose |acc| <= A: the largest shift
+    S in 1..30 with M = round(m 2^S) <= 65535 and A M + 2^(S-1) <= 2^30 - 1."""
+    for S in range(30, 0, -1):
+        M = int(round(m * (1 << S)))
+        if 1 <= M <= 0xFFFF and A * M + (1 << (S - 1)) <= qformat.LIMIT:
+            return M, S
+        if M < 1 and A + (1 << (S - 1)) <= qformat.LIMIT:
+            return 1, S  # m < 2^-30: y is (almost) always the zero point
+    raise ValueError("cannot requantise multiplier %g with |acc| up to %d within 2^30" % (m, A))
+
+
+def _scale_of(values, percentile):
+    v = np.abs(values).ravel()
+    return float(np.percentile(v, percentile)) if percentile < 100 else float(v.max())
+
+
+def calibrate(model, images, percentile=99.99, chunk=2000):
+    """Per layer: the pre-activation range observed on `images` (float, for choosing scales)."""
+    ranges = [[] for _ in model.W]
+    for i in range(0, len(images), chunk):
+        x = to_input(images[i:i + chunk], model.input_scaling)
+        for l, (W, b) in enumerate(zip(model.W, model.b)):
+            z = x @ W.T + (b if model.bias else 0)  # (n, n_out)
+            ranges[l].append(z)
+            x = np.maximum(z, 0) if model.hidden == "relu" else sigmoid(z)
+    return [_scale_of(np.concatenate(r), percentile) for r in ranges]
+
+
+def quantize(model, calib_images, percentile=99.99, labels=None, ideal=False):
+    """A QModel from a float MLP, its activation ranges taken from `calib_images` (training
+    digits, (n, 28, 28) uint8) at `percentile` of |pre-activation| (100 = the maximum).
+    ideal=True returns float multipliers instead (not storable): the precision reference."""
+    ranges = calibrate(model, calib_images, percentile)
+    # input: real = a * pixel + c = a * (q + 128) + c, with q = pixel - 128
+    a, c = (1 / 255, 0.0) if model.input_scaling == "unit" else (0.99 / 255, 0.01)
+    s_x, z_x = a, -128
+    layers, last = [], len(model.W) - 1
+    for l, (W, b) in enumerate(zip(model.W, model.b)):
+        W = W.astype(np.float64)  # (n_out, n_in)
+        b = (b.astype(np.float64) if model.bias else np.zeros(len(W))) + c * W.sum(axis=1)  # input offset folded in
+        c = 0.0
+        s_w = np.maximum(np.abs(W).max(axis=1), 1e-12) / 127  # (n_out,)
+        Wq = np.clip(np.round(W / s_w[:, None]), -127, 127).astype(np.int8)
+        if l == last:
+            act, zero, s_y = "none", 0, max(ranges[l], 1e-6) / 127
+        elif model.hidden == "relu":
+            act, zero, s_y = "relu", -128, max(ranges[l], 1e-6) / 255
+        else:
+            act, zero, s_y = "sigmoid", 0, min(max(ranges[l], 1e-6), SIGMOID_RANGE) / 127
+        bias = np.round(b / (s_x * s_w)) - z_x * Wq.astype(np.int64).sum(axis=1)
+        lim = qformat.LIMIT // 2 - 384 * np.abs(Wq.astype(np.int64)).sum(axis=1)
+        bias = np.clip(bias, -lim, lim).astype(np.int32)
+        m = s_x * s_w / s_y  # (n_out,) real multipliers
+        A = qformat.bounds(Wq, bias)[0]
+        if ideal:
+            M, S = m, None
+        else:
+            MS = [requant_params(float(mi), int(Ai)) for mi, Ai in zip(m, A)]
+            M = np.array([p[0] for p in MS], np.uint16)
+            S = np.array([p[1] for p in MS], np.uint8)
+        lut = None
+        if act == "sigmoid":
+            q = np.arange(-128, 128)
+            lut = np.clip(np.round(sigmoid(q * s_y) * 256) - 128, -128, 127).astype(np.int8)
+            s_x, z_x = 1 / 256, -128  # the next layer's input
+        elif act == "relu":
+            s_x, z_x = s_y, -128
+        layers.append({"W": Wq, "bias": bias, "M": M, "S": S, "act": act, "zero": zero, "lut": lut})
+    output = "softmax" if model.output == "softmax" else "sigmoid"
+    q = qformat.QModel(layers, labels or [str(i) for i in range(model.sizes[-1])], output,
+                       output_table(output, s_y), input_offset=-128)
+    q.scale = s_y  # the logits' scale, for information
+    return q
+
+
+def output_table(output, s):
+    """(256,) uint16. softmax: T[k] = round(32767 exp(-k s)), the weight of a class k steps
+    below the top score; sigmoid: T[q + 128] = round(10000 sigmoid(q s)), in 1/10000."""
+    k = np.arange(256, dtype=np.float64)
+    if output == "softmax":
+        return np.round(32767 * np.exp(-k * s)).astype(np.uint16)
+    return np.round(10000 / (1 + np.exp(-(k - 128) * s))).astype(np.uint16)
+
+
+def confidence(q, scores):
+    """scores (n, n_classes) int8 -> (n,) int, the top class's probability in 1/10000,
+    exactly as the device computes it from the output table."""
+    s = np.asarray(scores, np.int64)
+    top = s.max(axis=1)
+    T = q.table.astype(np.int64)
+    if q.output == "softmax":
+        total = T[top[:, None] - s].sum(axis=1)
+        return (T[0] * 10000 + total // 2) // total
+    return T[top + 128]
+
+
+def reference(q, images, chunk=4096):
+    """(n, 28, 28) or (n, 784) uint8 -> (n, n_classes) int8 scores: FORMAT.md's arithmetic,
+    in int64 numpy (exact, as every intermediate is < 2^30 in magnitude)."""
+    x_all = np.asarray(images, np.uint8).reshape(len(images), -1)
+    out = np.empty((len(x_all), len(q.labels)), np.int8)
+    for i in range(0, len(x_all), chunk):
+        x = x_all[i:i + chunk].astype(np.int64) + q.input_offset  # (n, n_in) int8 values
+        for L in q.layers:
+            acc = x @ L["W"].T.astype(np.int64) + L["bias"].astype(np.int64)  # (n, n_out)
+            if L["S"] is None:  # ideal (float) multiplier: round half up
+                y = np.floor(acc * L["M"] + 0.5).astype(np.int64)
+            else:
+                y = (acc * L["M"].astype(np.int64) + (np.int64(1) << (L["S"].astype(np.int64) - 1))) >> L["S"].astype(np.int64)
+            y += L["zero"]
+            if L["act"] == "relu":
+                y = np.clip(y, L["zero"], 127)
+            else:
+                y = np.clip(y, -128, 127)
+                if L["act"] == "sigmoid":
+                    y = L["lut"].astype(np.int64)[y + 128]
+            x = y
+        out[i:i + chunk] = x
+    return out
+
+
+def argmax(scores):
+    """Index of the highest score; ties go to the lowest index (as np.argmax does)."""
+    return np.asarray(scores).argmax(axis=1)
+
+
+def summary(q):
+    """A few lines about a QModel: shape, sizes, multiplier precision."""
+    lines = ["%s, %s hidden, %s output, %d classes" % ("-".join(map(str, q.sizes)), q.hidden, q.output, len(q.labels))]
+    for l, L in enumerate(q.layers):
+        bits = np.floor(np.log2(L["M"].astype(np.float64))) + 1
+        lines.append("layer %d: %dx%d int8 %s, multiplier bits %d..%d (median %d)" % (
+            l, L["W"].shape[0], L["W"].shape[1], L["act"], bits.min(), bits.max(), np.median(bits)))
+    return "\n".join(lines)
+
+
+def ideal_accuracy_gap(model, calib_images, test):
+    """Accuracy of the stored (32-bit-safe) multipliers vs exact float multipliers."""
+    qs = quantize(model, calib_images)
+    qi = quantize(model, calib_images, ideal=True)
+    a = float((argmax(reference(qs, test.images)) == test.labels).mean())
+    b = float((argmax(reference(qi, test.images)) == test.labels).mean())
+    return a, b
+
