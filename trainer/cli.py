@@ -9,6 +9,7 @@ import time
 
 OUT = "out"
 DEFAULT_MODEL = os.path.join(OUT, "model.npz")
+DEFAULT_GNET = os.path.join(OUT, "model.gnet")
 
 
 def _log(*a):
@@ -122,19 +123,66 @@ def _test_split(args):
     return ds.test, ds
 
 
+def _predictor(path):
+    """(description, predict(images) -> labels) for a float checkpoint or a .gnet model."""
+    from trainer import evaluate, qformat, quantize
+
+    if qformat.is_gnet(path):
+        try:
+            q = qformat.load(path)
+        except qformat.FormatError as e:
+            raise SystemExit("error: %s" % e) from None
+        desc = "%s int8 (.gnet, %d bytes)" % ("-".join(map(str, q.sizes)), os.path.getsize(path))
+        return desc, lambda images: quantize.argmax(quantize.reference(q, images))
+    model, _ = _load_model(path)
+    return "%s %s float" % ("-".join(map(str, model.sizes)), model.hidden), lambda images: evaluate.predict(model, images)[0]
+
+
 def cmd_eval(args):
     from trainer import evaluate
 
-    model, meta = _load_model(args.model)
+    paths = args.model or [p for p in (DEFAULT_MODEL, DEFAULT_GNET) if os.path.exists(p)]
+    if not paths:
+        raise SystemExit("error: no model given and none in %s/ (run `gentlenet train` and `gentlenet export`)" % OUT)
     test, ds = _test_split(args)
-    pred, _ = evaluate.predict(model, test.images)
-    m = evaluate.metrics(test.labels, pred)
+    results, preds = [], []
+    for path in paths:
+        desc, predict = _predictor(path)
+        pred = predict(test.images)
+        m = evaluate.metrics(test.labels, pred)
+        m.update(model=path, description=desc)
+        results.append(m)
+        preds.append(pred)
     if args.json:
-        m.update(model=args.model, data=ds.source, note=ds.note, architecture=model.architecture())
-        print(json.dumps(m))
-    else:
-        print("model: %s (%s, %s)" % (args.model, "-".join(map(str, model.sizes)), model.hidden))
+        for m in results:
+            m.update(data=ds.source, note=ds.note)
+        print(json.dumps(results[0] if len(results) == 1 else results))
+        return
+    for m in results:
+        print("model: %s (%s)" % (m["model"], m["description"]))
         print(evaluate.format_metrics(m))
+        print()
+    if len(results) > 1:
+        print("side by side, %d test digits:" % len(test))
+        for m, pred in zip(results, preds):
+            print("  %-28s %-34s %.2f%%   same answer as the first: %.2f%%" % (
+                m["model"], m["description"], 100 * m["accuracy"], 100 * float((pred == preds[0]).mean())))
+
+
+def cmd_export(args):
+    from trainer import export
+
+    model, meta = _load_model(args.model)
+    ds = _find_data(args)
+    if ds.train is None:
+        raise SystemExit("error: calibration needs training digits; %s has none" % ds.source)
+    q, card = export.export(model, meta, ds.train, ds.test, args.out, args.percentile, source=args.model, log=_log)
+    print("%s: %s, %d bytes, sha256 %s" % (args.out, card["architecture"], card["bytes"], card["sha256"][:16]))
+    if "accuracy" in card:
+        a = card["accuracy"]
+        print("accuracy on %d test digits: float %.2f%%, int8 %.2f%% (same answer %.2f%%)" % (
+            a["test_digits"], 100 * a["float"], 100 * a["int8"], 100 * a["same_prediction"]))
+    print("card: %s" % export.card_path(args.out))
 
 
 def cmd_report(args):
@@ -154,8 +202,8 @@ def cmd_data(args):
 
 
 def cmd_demo(args):
-    """The main job: find data, train the default network, evaluate, summarise."""
-    from trainer import evaluate, report
+    """The main job: find data, train the default network, evaluate, export, summarise."""
+    from trainer import evaluate, export, report
 
     t0 = time.time()
     ds = _find_data(args)
@@ -164,6 +212,8 @@ def cmd_demo(args):
     m = evaluate.metrics(ds.test.labels, pred)
     print()
     print(evaluate.format_metrics(m, "test accuracy"))
+    gnet_path = os.path.splitext(args.out)[0] + ".gnet"
+    q, card = export.export(model, meta, ds.train, ds.test, gnet_path, source=args.out, log=_log)
     pictures = []
     try:
         pictures = report.write_all(model, meta, ds.test, os.path.join(OUT, "report"), log=lambda s: None)
@@ -176,8 +226,9 @@ def cmd_demo(args):
         print("  NOTE:     %s" % ds.note)
     print("  network:  %s, %s hidden, %s output, %d epochs" % (
         "-".join(map(str, model.sizes)), model.hidden, model.output, meta["training"]["epochs"]))
-    print("  accuracy: %.2f%% on %d test digits" % (100 * m["accuracy"], m["n"]))
-    print("  model:    %s" % args.out)
+    print("  accuracy: %.2f%% float, %.2f%% int8, on %d test digits" % (
+        100 * m["accuracy"], 100 * card["accuracy"]["int8"], m["n"]))
+    print("  model:    %s (float), %s (int8, %d bytes, for the board)" % (args.out, gnet_path, card["bytes"]))
     if pictures:
         print("  pictures: %s" % ", ".join(pictures))
     print("  time:     %.1fs" % (time.time() - t0))
@@ -212,11 +263,21 @@ def parser():
     p = sub.add_parser("train", help="train a network", description="example: gentlenet train --data ~/mnist --epochs 50 --out out/model.npz")
     _train_args(p)
     p.set_defaults(func=cmd_train)
-    p = sub.add_parser("eval", help="accuracy, per-class accuracy and confusion matrix", description="example: gentlenet eval out/model.npz --json")
-    p.add_argument("model")
+    p = sub.add_parser("eval", help="accuracy, per-class accuracy and confusion matrix of float and int8 models",
+                       description="example: gentlenet eval out/model.npz out/model.gnet")
+    p.add_argument("model", nargs="*", help="float checkpoints (.npz) and/or .gnet models "
+                   "(default: %s and %s)" % (DEFAULT_MODEL, DEFAULT_GNET))
     p.add_argument("--json", action="store_true", help="print one JSON object")
     _data_args(p)
     p.set_defaults(func=cmd_eval)
+    p = sub.add_parser("export", help="quantise a checkpoint to an integer-only .gnet model for the board",
+                       description="example: gentlenet export out/model.npz --out out/model.gnet")
+    p.add_argument("model", nargs="?", default=DEFAULT_MODEL, help="float checkpoint (default: %(default)s)")
+    p.add_argument("--out", default=DEFAULT_GNET, help=".gnet file to write; its card goes beside it as .json (default: %(default)s)")
+    p.add_argument("--percentile", default="auto", help="calibration: percentile of |activation| that sets each "
+                   "layer's range, 100 = the maximum (default: auto, tries %s)" % ", ".join("%g" % v for v in (99.9, 99.99, 99.999, 100)))
+    _data_args(p)
+    p.set_defaults(func=cmd_export)
     p = sub.add_parser("report", help="PNG pictures: curves, confusion, mistakes, what the network imagines", description="example: gentlenet report out/model.npz --out out/report")
     p.add_argument("model")
     p.add_argument("--out", default=os.path.join(OUT, "report"), help="folder for the PNGs (default: %(default)s)")
