@@ -9,13 +9,14 @@ SHARED_DATA ?= $(abspath ../shared/datasets/mnist)
 PYTEST_ARGS ?=
 export MICROPYTHON
 
-.PHONY: help setup demo train eval report test bench-train check-micropython clean
+.PHONY: help setup demo train export eval report test test-parity bench-train check-micropython clean
 
 help:
 	@echo "make demo               set up, then train, evaluate and summarise (the main job)"
-	@echo "make test               the whole test suite"
+	@echo "make test               the whole test suite (test-parity, then pytest)"
+	@echo "make test-parity        device runtime on real MicroPython and CPython == numpy reference, byte for byte"
 	@echo "make setup              virtualenv in $(VENV) with gentlenet and its extras"
-	@echo "make train / eval / report   the steps of the demo one by one (model in out/)"
+	@echo "make train / export / eval / report   the steps of the demo one by one (models in out/)"
 	@echo "make bench-train        training speed, memory and accuracy (writes bench/results/train.json)"
 	@echo "make check-micropython  which MicroPython interpreter the tests use"
 	@echo "make clean              remove out/ and bench/results/"
@@ -45,14 +46,21 @@ demo: setup
 train: setup
 	$(BIN)/gentlenet train
 
+export: setup
+	$(BIN)/gentlenet export out/model.npz --out out/model.gnet
+
 eval: setup
-	$(BIN)/gentlenet eval out/model.npz
+	$(BIN)/gentlenet eval out/model.npz out/model.gnet
 
 report: setup
 	$(BIN)/gentlenet report out/model.npz
 
-test: setup
+test: test-parity
 	GENTLENET_DATA="$(SHARED_DATA)" $(BIN)/python -m pytest $(PYTEST_ARGS)
+
+test-parity: setup
+	@mkdir -p bench/results
+	GENTLENET_DATA="$(SHARED_DATA)" $(BIN)/python -m firmware_tools.parity --json bench/results/parity.json
 
 bench-train: setup
 	$(BIN)/python bench/train.py --data "$(SHARED_DATA)"

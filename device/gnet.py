@@ -197,24 +197,32 @@ class Model:
         self.table = array("H", bytes(_TABLE_SIZE))  # (256,) uint16 output table
         f.seek(table_off)
         _readinto(f, self.table, "output table")
+        # First the structure of every layer (shapes, codes, where its sections lie) ...
         self.layers = []
         n_prev = self.width * self.height * self.channels
-        zx = self.input_offset  # a black pixel
         self._max_out = 0
-        if stream:
-            self._rows = self._stream_buffer(f, layers_off, n_layers)
         for l in range(n_layers):
             f.seek(layers_off + _LAYER_SIZE * l)
             L = Layer(struct.unpack(_LAYER, f.read(_LAYER_SIZE)), l)
-            self._check_layer(f, L, n_prev, l == n_layers - 1, n_classes, spans, end, zx, stream)
+            self._check_layer(L, n_prev, l == n_layers - 1, n_classes, spans, end)
             self.layers.append(L)
             n_prev = L.n_out
             self._max_out = max(self._max_out, L.n_out)
-            zx = L.zero if L.act == _ACT_RELU else -128
         spans.sort()
         for i in range(1, len(spans)):
             if spans[i - 1][0] + spans[i - 1][1] > spans[i][0]:
                 self._bad("%s overlaps %s" % (spans[i - 1][2], spans[i][2]))
+        # ... then their contents.
+        if stream:
+            n = _STREAM_BYTES
+            for L in self.layers:
+                n = max(n, L.n_in)
+            gc.collect()
+            self._rows = array("b", bytes(n))  # (n,) int8: the buffer streamed rows are read into
+        zx = self.input_offset  # what a black pixel gives
+        for L in self.layers:
+            self._read_layer(f, L, zx, stream)
+            zx = L.zero if L.act == _ACT_RELU else -128
         self.n_classes = n_classes
 
     def _check_crc(self, f, size):
@@ -239,7 +247,7 @@ class Model:
             self._bad("%s at offset %d, %d bytes, lies outside the file's data" % (what, off, length))
         spans.append((off, length, what))
 
-    def _check_layer(self, f, L, n_prev, last, n_classes, spans, end, zx, stream):
+    def _check_layer(self, L, n_prev, last, n_classes, spans, end):
         l = L.index
         if L.typ != _DENSE:
             self._bad("layer %d has type %d; only 1 (dense) exists" % (l, L.typ))
@@ -262,11 +270,15 @@ class Model:
             if not L.lut_off:
                 self._bad("layer %d is sigmoid but has no lookup table" % l)
             self._span(spans, "layer %d lookup table" % l, L.lut_off, 256, 1, end)
+        elif L.lut_off:
+            self._bad("layer %d has a lookup table it does not use" % l)
+
+    def _read_layer(self, f, L, zx, stream):
+        l, n_in, n_out = L.index, L.n_in, L.n_out
+        if L.act == _ACT_SIGMOID:
             L.lut = array("b", bytes(256))  # (256,) int8
             f.seek(L.lut_off)
             _readinto(f, L.lut, "layer %d lookup table" % l)
-        elif L.lut_off:
-            self._bad("layer %d has a lookup table it does not use" % l)
         L.K = array("i", bytes(4 * n_out))  # (n_out,) int32; bias first, K after the loop
         L.M = array("H", bytes(2 * n_out))
         L.S = bytearray(n_out)
@@ -290,15 +302,6 @@ class Model:
             L.chunks.append((c0, k, buf))
             for r in range(k):
                 self._check_row(L, c0 + r, buf, r * n_in, zx)
-
-    def _stream_buffer(self, f, layers_off, n_layers):
-        # the one buffer streamed weights are read into: the largest chunk of any layer
-        n = _STREAM_BYTES
-        for l in range(n_layers):
-            f.seek(layers_off + _LAYER_SIZE * l + 4)
-            n = max(n, struct.unpack("<H", f.read(2))[0])
-        gc.collect()
-        return array("b", bytes(n))  # (n,) int8
 
     def _check_row(self, L, c, buf, base, zx):
         total = 0

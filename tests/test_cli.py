@@ -76,3 +76,28 @@ def test_clear_errors(tmp_path):
     r = gentlenet("train", "--layers", "100,10", "--data", mnist_dir())
     assert r.returncode == 2 and "start with 784" in r.stderr
     assert not os.path.exists(str(tmp_path / "m.npz"))
+
+
+def test_export_then_eval_side_by_side(small_model, tmp_path):
+    model, test = small_model
+    out = str(tmp_path / "m.gnet")
+    r = gentlenet("export", model, "--data", mnist_dir(), "--out", out)
+    assert r.returncode == 0, r.stderr
+    assert "784-32-10" in r.stdout and "int8" in r.stdout and "calibration: 5000 training digits" in r.stderr
+    card = json.load(open(str(tmp_path / "m.json")))
+    assert card["bytes"] == os.path.getsize(out) and card["accuracy"]["test_digits"] == 10000
+    r = gentlenet("eval", model, out, "--data", mnist_dir())
+    assert r.returncode == 0, r.stderr
+    assert "side by side" in r.stdout
+    line = [l for l in r.stdout.splitlines() if l.strip().startswith(out)][0]
+    assert "%.2f%%" % (100 * card["accuracy"]["int8"]) in line
+    r = gentlenet("eval", out, "--data", test, "--json")
+    assert json.loads(r.stdout)["architecture"] == {"sizes": [784, 32, 10], "hidden": "relu", "output": "softmax", "format": "gnet"}
+
+
+def test_eval_refuses_a_damaged_gnet(small_model, tmp_path):
+    _, test = small_model
+    bad = tmp_path / "bad.gnet"
+    bad.write_bytes(open(os.path.join(ROOT, "weights", "mnist-784-100-10.gnet"), "rb").read()[:5000])
+    r = gentlenet("eval", str(bad), "--data", test)
+    assert r.returncode != 0 and "truncated" in r.stderr and "bad.gnet" in r.stderr and "accuracy" not in r.stdout

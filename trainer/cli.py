@@ -124,7 +124,7 @@ def _test_split(args):
 
 
 def _predictor(path):
-    """(description, predict(images) -> labels) for a float checkpoint or a .gnet model."""
+    """(description, architecture, predict(images) -> labels) for a float checkpoint or a .gnet model."""
     from trainer import evaluate, qformat, quantize
 
     if qformat.is_gnet(path):
@@ -133,9 +133,11 @@ def _predictor(path):
         except qformat.FormatError as e:
             raise SystemExit("error: %s" % e) from None
         desc = "%s int8 (.gnet, %d bytes)" % ("-".join(map(str, q.sizes)), os.path.getsize(path))
-        return desc, lambda images: quantize.argmax(quantize.reference(q, images))
+        arch = {"sizes": q.sizes, "hidden": q.hidden, "output": q.output, "format": "gnet"}
+        return desc, arch, lambda images: quantize.argmax(quantize.reference(q, images))
     model, _ = _load_model(path)
-    return "%s %s float" % ("-".join(map(str, model.sizes)), model.hidden), lambda images: evaluate.predict(model, images)[0]
+    return ("%s %s float" % ("-".join(map(str, model.sizes)), model.hidden), model.architecture(),
+            lambda images: evaluate.predict(model, images)[0])
 
 
 def cmd_eval(args):
@@ -147,10 +149,10 @@ def cmd_eval(args):
     test, ds = _test_split(args)
     results, preds = [], []
     for path in paths:
-        desc, predict = _predictor(path)
+        desc, arch, predict = _predictor(path)
         pred = predict(test.images)
         m = evaluate.metrics(test.labels, pred)
-        m.update(model=path, description=desc)
+        m.update(model=path, description=desc, architecture=arch)
         results.append(m)
         preds.append(pred)
     if args.json:
@@ -165,7 +167,7 @@ def cmd_eval(args):
     if len(results) > 1:
         print("side by side, %d test digits:" % len(test))
         for m, pred in zip(results, preds):
-            print("  %-28s %-34s %.2f%%   same answer as the first: %.2f%%" % (
+            print("  %-28s %-36s %.2f%%   same answer as the first: %.2f%%" % (
                 m["model"], m["description"], 100 * m["accuracy"], 100 * float((pred == preds[0]).mean())))
 
 

@@ -214,7 +214,7 @@ def from_bytes(data, name="model"):
         p += 1 + k
     if len(labels) != n_classes:
         bad("%d labels for %d classes", len(labels), n_classes)
-    layers, n_prev = [], width * height * channels
+    layers, records, n_prev = [], [], width * height * channels
     for l in range(L):
         (typ, act, zero, res0, n_in, n_out, w_off, b_off, m_off, s_off, lut_off, res1) = LAYER.unpack_from(data, layers_off + LAYER.size * l)
         if typ != DENSE:
@@ -243,6 +243,13 @@ def from_bytes(data, name="model"):
             span("layer %d lookup table" % l, lut_off, 256)
         elif lut_off:
             bad("layer %d is %s but has a lookup table", l, ACTS[act])
+        records.append((act, zero, n_in, n_out, w_off, b_off, m_off, s_off, lut_off))
+        n_prev = n_out
+    spans.sort()
+    for (o1, n1, w1), (o2, n2, w2) in zip(spans, spans[1:]):
+        if o1 + n1 > o2:
+            bad("%s (offset %d, %d bytes) overlaps %s (offset %d)", w1, o1, n1, w2, o2)
+    for l, (act, zero, n_in, n_out, w_off, b_off, m_off, s_off, lut_off) in enumerate(records):
         W = np.frombuffer(data, np.int8, n_out * n_in, w_off).reshape(n_out, n_in)  # (n_out, n_in) int8
         bias = np.frombuffer(data, "<i4", n_out, b_off).astype(np.int32)  # (n_out,)
         M = np.frombuffer(data, "<u2", n_out, m_off).astype(np.uint16)  # (n_out,)
@@ -259,11 +266,6 @@ def from_bytes(data, name="model"):
         if over.any():
             bad("layer %d neuron %d: its arithmetic could exceed +/-2^30 (see FORMAT.md, bounds)", l, int(np.argmax(over)))
         layers.append({"W": W.copy(), "bias": bias, "M": M, "S": S, "act": ACTS[act], "zero": zero, "lut": lut})
-        n_prev = n_out
-    spans.sort()
-    for (o1, n1, w1), (o2, n2, w2) in zip(spans, spans[1:]):
-        if o1 + n1 > o2:
-            bad("%s (offset %d, %d bytes) overlaps %s (offset %d)", w1, o1, n1, w2, o2)
     table = np.frombuffer(data, "<u2", 256, table_off).astype(np.uint16)
     return QModel(layers, labels, OUTPUTS[output], table, width, height, channels, input_offset,
                   PREPROCESS[prep], prep_version)

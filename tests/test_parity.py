@@ -1,0 +1,78 @@
+"""The parity machinery (firmware_tools/parity.py; `make test-parity` runs it on everything)
+must be able to fail: a one-LSB change in one weight, or in one rounding rule, is caught."""
+import os
+import shutil
+import struct
+
+import numpy as np
+import pytest
+
+from conftest import ROOT, micropython
+from firmware_tools import parity
+from test_qformat import SHIPPED, reseal
+from trainer import qformat, quantize
+
+
+@pytest.fixture(scope="module")
+def images(mnist):
+    _, test = mnist
+    return np.concatenate([test.images[:1500].reshape(1500, -1), parity.edge_cases(n_random=50)])
+
+
+def test_parity_on_the_real_interpreter(images, tmp_path):
+    mp = micropython()
+    rows = parity.run([SHIPPED], images, -np.ones(len(images), int), mp, str(tmp_path))
+    runtimes = {(r["runtime"], r["backend"], r["stream"]) for r in rows}
+    assert {("micropython", "viper", False), ("micropython", "python", False), ("cpython", "python", False),
+            ("micropython", "viper", True), ("numpy", "reference", False)} <= runtimes
+    for r in rows:
+        assert r["compared"] == len(images) and r["mismatches"] == 0, r
+    small = [r for r in rows if r["stream"]][0]
+    assert small["heapsize"] == parity.SMALL_HEAP and small["heap_model"] < 64 * 1024
+
+
+def test_one_lsb_in_one_weight_is_detected(images, tmp_path):
+    data = open(SHIPPED, "rb").read()
+    q = qformat.from_bytes(data)
+    ref = quantize.reference(q, images)
+    # layer 1, class 0, the hidden unit that is most often active: +1 (one LSB)
+    hidden = (quantize.reference(qformat.QModel(q.layers[:1], [str(i) for i in range(100)]), images) > -128).mean(axis=0)
+    j = int(hidden.argmax())
+    w_off = qformat.LAYER.unpack_from(data, qformat.HEADER.size + qformat.LAYER.size)[6]
+    mutated = bytearray(data)
+    w = struct.unpack_from("<b", mutated, w_off + j)[0]
+    struct.pack_into("<b", mutated, w_off + j, w + 1 if w < 127 else w - 1)
+    path = tmp_path / "mutated.gnet"
+    path.write_bytes(reseal(mutated))
+    expected = int((quantize.reference(qformat.load(str(path)), images) != ref).any(axis=1).sum())
+    assert expected > 0  # the change does reach the scores
+    images.tofile(str(tmp_path / "images.bin"))
+    info, got = parity.run_device(micropython(), str(path), str(tmp_path / "images.bin"), str(tmp_path / "out"), "viper")
+    bad, _ = parity.compare(ref, got, 10)
+    assert bad == expected
+
+
+def test_one_rounding_rule_is_detected(images, tmp_path):
+    """A device runtime that rounds down instead of half up must fail parity."""
+    for d in ("device", "firmware_tools"):
+        os.makedirs(tmp_path / d)
+    src = open(os.path.join(ROOT, "device", "gnet.py")).read()
+    rule = "* M[c] + (1 << (s - 1))) >> s)"
+    assert rule in src, "the rounding rule moved: update this test"
+    (tmp_path / "device" / "gnet.py").write_text(src.replace(rule, "* M[c]) >> s)"))
+    shutil.copy(os.path.join(ROOT, "device", "gnet_viper.py"), tmp_path / "device")
+    runner = shutil.copy(parity.RUNNER, tmp_path / "firmware_tools")
+    work = tmp_path / "work"
+    work.mkdir()
+    rows = parity.run([SHIPPED], images, -np.ones(len(images), int), micropython(), str(work), runner=str(runner))
+    device_rows = [r for r in rows if r["runtime"] != "numpy"]
+    assert all(r["mismatches"] > 0 for r in device_rows), device_rows
+
+
+def test_without_mnist_it_makes_at_least_1000_images(tmp_path, capsys):
+    images, labels, train, desc = parity.find_images(str(tmp_path / "nothing-here"), log=print)
+    assert len(images) >= 1000 and train is None
+    assert "WARNING" in capsys.readouterr().out
+    kinds = {"black": (images == 0).all(axis=1).any(), "white": (images == 255).all(axis=1).any(),
+             "single pixel": ((images > 0).sum(axis=1) == 1).any()}
+    assert all(kinds.values()), kinds
