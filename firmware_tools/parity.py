@@ -174,6 +174,7 @@ def run(models, images, labels, micropython, workdir, heapsize=SMALL_HEAP, log=p
                "stream": stream, "heapsize": heap, "images": len(ref), "compared": len(scores), "mismatches": bad,
                "accuracy": acc, "ms_per_image": round(info["ms"] / max(1, info["images"]), 3),
                "heap_model": info.get("heap_model"), "heap_per_image": info.get("heap_per_image"),
+               "heap_peak": info.get("heap_peak"),
                "seconds": round(time.time() - t, 1)}
         return row
 
@@ -194,7 +195,8 @@ def format_rows(rows):
     for r in rows:
         heap = ""
         if r.get("heap_model") is not None:
-            heap = "%d KB live after load, %d B allocated per image" % (r["heap_model"] // 1024, r["heap_per_image"] or 0)
+            heap = "peak %.1f KB: %.1f KB after loading (code included) + %d B per image" % (
+                r["heap_peak"] / 1024, r["heap_model"] / 1024, r["heap_per_image"])
             if r.get("heapsize"):
                 heap += ", heap %s" % r["heapsize"]
         lines.append("%-30s %-12s %-16s %8d %10d %9s %9s  %s" % (

@@ -53,6 +53,7 @@ def main(argv):
             before = gc.mem_alloc()
             dst.write(model.scores(image))
             info["heap_per_image"] = gc.mem_alloc() - before
+            info["heap_peak"] = gc.mem_alloc()  # the most the heap holds while classifying
             gc.enable()
         else:
             dst.write(model.scores(image))

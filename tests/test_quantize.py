@@ -110,3 +110,16 @@ def test_quantize_handles_dead_neurons():
     m.W[0][2] = 0  # a neuron with no weights at all
     q = quantize.quantize(m, np.random.default_rng(0).integers(0, 256, (50, 28, 28), dtype=np.uint8))
     qformat.from_bytes(qformat.to_bytes(q))
+
+
+def test_float32_dot_is_exact_within_the_bounds(models, mnist):
+    """FORMAT.md: a row's dot product in float32 (a ulab board's) is exact when
+    128 * sum|W| < 2^24, in any summation order; true for every shipped-size row."""
+    _, test = mnist
+    for name, (_, q) in models.items():
+        L = q.layers[0]
+        assert (128 * np.abs(L["W"].astype(np.int64)).sum(axis=1) < 2**24).all()
+        x = test.images[:500].reshape(500, -1).astype(np.int64) + q.input_offset
+        exact = x @ L["W"].T.astype(np.int64)
+        as_f32 = x.astype(np.float32) @ L["W"].T.astype(np.float32)
+        assert np.array_equal(as_f32.astype(np.int64), exact), name
