@@ -53,14 +53,17 @@ class VirtualBoard:
         self._spawn(raw=False)
         threading.Thread(target=self._to_board, daemon=True).start()
         threading.Thread(target=self._watch, daemon=True).start()
+        self._ready.wait(10)
         return self
 
     def _spawn(self, raw):
         cmd = [self.micropython, "-X", "heapsize=" + self.heapsize, REPL] + (["raw"] if raw else [])
         with self._lock:
+            self._ready = threading.Event()  # set once MicroPython handles SIGINT (it has printed)
             self._proc = subprocess.Popen(cmd, cwd=self.flash, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                           stderr=subprocess.STDOUT, bufsize=0)
-        threading.Thread(target=self._from_board, args=(self._proc,), daemon=True).start()
+            self._born = time.time()
+        threading.Thread(target=self._from_board, args=(self._proc, self._ready), daemon=True).start()
 
     def _to_board(self):
         while not self._stop.is_set():
@@ -69,23 +72,26 @@ class VirtualBoard:
             except OSError:
                 return
             with self._lock:
-                p = self._proc
+                p, ready, born = self._proc, self._ready, self._born
             try:
                 p.stdin.write(data)
                 p.stdin.flush()
             except (BrokenPipeError, ValueError, OSError):
                 continue  # rebooting: a real board drops bytes while it restarts too
-            if b"\x03" in data:
+            # Before MicroPython has installed its handler, SIGINT would kill it: then the
+            # Ctrl-C byte alone does the job.
+            if b"\x03" in data and (ready.is_set() or time.time() - born > 0.5):
                 try:
                     p.send_signal(signal.SIGINT)
                 except ProcessLookupError:
                     pass
 
-    def _from_board(self, p):
+    def _from_board(self, p, ready):
         while True:
             data = p.stdout.read1(4096) if hasattr(p.stdout, "read1") else p.stdout.read(1)
             if not data:
                 return
+            ready.set()
             try:
                 os.write(self._master, data)
             except OSError:

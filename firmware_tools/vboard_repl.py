@@ -63,28 +63,39 @@ def _raw(env):
     _write(_RAW_BANNER + b">")
     buf = bytearray()
     while True:
-        c = _read1()
-        if c == _CTRL_D:
-            if not buf:
-                _write(b"soft reboot\r\n")
-                sys.exit(_EXIT_RAW)
-            _write(b"OK")
-            _run(bytes(buf), env, True)
-            _write(b">")
-            buf = bytearray()
-        elif c == _CTRL_E and not buf:
-            _IN.read(2)       # "A\x01"
-            _write(b"R\x00")  # raw-paste understood but not supported: plain raw mode
-        elif c == _CTRL_A:
-            buf = bytearray()
-            _write(_RAW_BANNER + b">")
-        elif c == _CTRL_B:
-            _write(b"\r\n")
-            return
-        elif c == _CTRL_C:
-            buf = bytearray()
-        else:
-            buf += c
+        try:
+            if _raw_step(env, buf):
+                return
+        except KeyboardInterrupt:  # SIGINT landed between reads: same as the Ctrl-C byte
+            buf[:] = b""
+
+
+def _raw_step(env, buf):
+    # one byte of the raw REPL; True when it is time to leave it
+    c = _read1()
+    if c == _CTRL_D:
+        if not buf:
+            _write(b"soft reboot\r\n")
+            sys.exit(_EXIT_RAW)
+        _write(b"OK")
+        code = bytes(buf)
+        buf[:] = b""
+        _run(code, env, True)
+        _write(b">")
+    elif c == _CTRL_E and not buf:
+        _IN.read(2)       # "A\x01"
+        _write(b"R\x00")  # raw-paste understood but not supported: plain raw mode
+    elif c == _CTRL_A:
+        buf[:] = b""
+        _write(_RAW_BANNER + b">")
+    elif c == _CTRL_B:
+        _write(b"\r\n")
+        return True
+    elif c == _CTRL_C:
+        buf[:] = b""
+    else:
+        buf += c
+    return False
 
 
 def _friendly(env):
@@ -92,32 +103,39 @@ def _friendly(env):
     _write(_FRIENDLY + b">>> ")
     line = bytearray()
     while True:
-        c = _read1()
-        if c == _CTRL_A:
-            _raw(env)
-            _write(_FRIENDLY + b">>> ")
-        elif c == _CTRL_C:
-            line = bytearray()
-            _write(b"\r\nKeyboardInterrupt\r\n>>> ")
-        elif c == _CTRL_D:
-            _write(b"\r\nsoft reboot\r\n")
-            sys.exit(_EXIT_FRIENDLY)
-        elif c in (b"\r", b"\n"):
-            _write(b"\r\n")
-            if line.strip():
-                try:
-                    _run(compile(bytes(line), "<stdin>", "single"), env, False)
-                except SyntaxError as e:
-                    sys.print_exception(e, sys.stdout)
-            line = bytearray()
-            _write(b">>> ")
-        elif c in (b"\x7f", b"\x08"):
-            if line:
-                line = line[:-1]
-                _write(b"\x08 \x08")
-        else:
-            line += c
-            _write(c)
+        try:
+            _friendly_step(env, line)
+        except KeyboardInterrupt:  # SIGINT landed between reads: same as the Ctrl-C byte
+            line[:] = b""
+
+
+def _friendly_step(env, line):
+    c = _read1()
+    if c == _CTRL_A:
+        _raw(env)
+        _write(_FRIENDLY + b">>> ")
+    elif c == _CTRL_C:
+        line[:] = b""
+        _write(b"\r\nKeyboardInterrupt\r\n>>> ")
+    elif c == _CTRL_D:
+        _write(b"\r\nsoft reboot\r\n")
+        sys.exit(_EXIT_FRIENDLY)
+    elif c in (b"\r", b"\n"):
+        _write(b"\r\n")
+        if line.strip():
+            try:
+                _run(compile(bytes(line), "<stdin>", "single"), env, False)
+            except SyntaxError as e:
+                sys.print_exception(e, sys.stdout)
+        line[:] = b""
+        _write(b">>> ")
+    elif c in (b"\x7f", b"\x08"):
+        if line:
+            line[:] = line[:-1]
+            _write(b"\x08 \x08")
+    else:
+        line += c
+        _write(c)
 
 
 def main():

@@ -236,6 +236,58 @@ def cmd_demo(args):
     print("  time:     %.1fs" % (time.time() - t0))
 
 
+BOARD_DIR = os.path.join(OUT, "board")  # the virtual board's flash
+BOARD_PORT = os.path.join(OUT, "board.port")  # where a running virtual board says which pty it is
+
+
+def cmd_board(args):
+    """Run the virtual board until Ctrl-C: real MicroPython on a pty, a folder as its flash."""
+    from firmware_tools.vboard import VirtualBoard
+
+    board = VirtualBoard(args.flash, heapsize=args.heapsize, log=_log).start()
+    with open(BOARD_PORT, "w") as f:
+        f.write(board.port + "\n")
+    print("virtual board on %s (flash: %s, heap %s)" % (board.port, board.flash, args.heapsize))
+    print("  mpremote connect %s resume repl      # its REPL" % board.port)
+    print("  gentlenet flash                         # copy the runtime and model to it")
+    sys.stdout.flush()
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        board.stop()
+        if os.path.exists(BOARD_PORT):
+            os.remove(BOARD_PORT)
+
+
+def _default_port():
+    """The running virtual board, else one USB MicroPython board."""
+    if os.path.exists(BOARD_PORT):
+        port = open(BOARD_PORT).read().strip()
+        if os.path.exists(port):
+            return port
+    from firmware_tools.ports import find_boards
+
+    boards = find_boards()
+    if len(boards) == 1:
+        return boards[0]
+    if not boards:
+        raise SystemExit("error: no board: start the virtual board (`gentlenet board`) or plug one in and pass --port")
+    raise SystemExit("error: several boards (%s): choose one with --port" % ", ".join(boards))
+
+
+def cmd_flash(args):
+    from firmware_tools import flash
+
+    port = args.port or _default_port()
+    try:
+        flash.flash(port, args.model, show_progress=not args.quiet)
+    except flash.FlashError as e:
+        raise SystemExit("error: %s" % e) from None
+
+
 def _train_args(p):
     _data_args(p)
     p.add_argument("--out", default=DEFAULT_MODEL, help="checkpoint to write (default: %(default)s)")
@@ -280,6 +332,17 @@ def parser():
                    "layer's range, 100 = the maximum (default: auto, tries %s)" % ", ".join("%g" % v for v in (99.9, 99.99, 99.999, 100)))
     _data_args(p)
     p.set_defaults(func=cmd_export)
+    p = sub.add_parser("board", help="run the virtual board: real MicroPython on a pseudo-terminal",
+                       description="example: gentlenet board --flash out/board")
+    p.add_argument("--flash", default=BOARD_DIR, help="folder that is the board's filesystem (default: %(default)s)")
+    p.add_argument("--heapsize", default="192k", help="MicroPython heap, like a Pico's (default: %(default)s)")
+    p.set_defaults(func=cmd_board)
+    p = sub.add_parser("flash", help="copy the runtime and a model to a board (atomic, only what changed)",
+                       description="example: gentlenet flash --port /dev/ttyACM0 --model weights/mnist-784-100-10.gnet")
+    p.add_argument("--port", help="serial port or pty (default: the running virtual board, else the one USB board found)")
+    p.add_argument("--model", default=DEFAULT_GNET, help=".gnet model (default: %(default)s)")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
+    p.set_defaults(func=cmd_flash)
     p = sub.add_parser("report", help="PNG pictures: curves, confusion, mistakes, what the network imagines", description="example: gentlenet report out/model.npz --out out/report")
     p.add_argument("model")
     p.add_argument("--out", default=os.path.join(OUT, "report"), help="folder for the PNGs (default: %(default)s)")

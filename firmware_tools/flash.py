@@ -1,0 +1,181 @@
+"""Copy the runtime and a model onto a MicroPython board: atomic, idempotent, compact.
+
+Over mpremote's raw-REPL transport (the real mpremote, as a library):
+- each file is sent base64-encoded in chunks (4/3 of its size on the wire, where
+  `mpremote cp` sends repr() of the bytes, about 3x for binary data);
+- it is written under a temporary name, its SHA-256 is computed on the board and
+  compared, and only then renamed over the old file: a flash killed at any moment leaves
+  the previous working file in place;
+- a file whose SHA-256 on the board already matches is not sent again.
+"""
+from __future__ import annotations
+
+import base64
+import hashlib
+import os
+import sys
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+RUNTIME = ["gnet.py", "gnet_viper.py", "mnistify.py"]
+CHUNK = 3072  # raw bytes per exec: 4 KB of base64, small enough to compile on a board
+TMP_SUFFIX = ".part"
+
+# Defined on the board once per session (raw REPL, one exec).
+_HELPERS = """
+import os, binascii, hashlib
+def _gl_sha(name):
+    try:
+        f = open(name, 'rb')
+    except OSError:
+        print('-')
+        return
+    h = hashlib.sha256()
+    b = bytearray(512)
+    m = memoryview(b)
+    while True:
+        n = f.readinto(b)
+        if not n:
+            break
+        h.update(m[:n])
+    f.close()
+    print(binascii.hexlify(h.digest()).decode())
+def _gl_open(name):
+    global _gl_f
+    _gl_f = open(name, 'wb')
+def _gl_put(s):
+    _gl_f.write(binascii.a2b_base64(s))
+def _gl_close():
+    _gl_f.close()
+def _gl_commit(tmp, name):
+    try:
+        os.rename(tmp, name)
+    except OSError:
+        os.remove(name)
+        os.rename(tmp, name)
+"""
+
+
+class FlashError(RuntimeError):
+    pass
+
+
+class _Counting:
+    """A pyserial port that counts the bytes written to it (the wire cost)."""
+
+    def __init__(self, port):
+        self._port, self.written = port, 0
+
+    def write(self, data):
+        self.written += len(data)
+        return self._port.write(data)
+
+    def __getattr__(self, name):
+        return getattr(self._port, name)
+
+
+def connect(port, soft_reset=True):
+    """mpremote's serial transport in raw REPL. A soft reset first (as `mpremote` does
+    unless told `resume`) stops a running program and frees its RAM for the transfer."""
+    from mpremote.transport_serial import SerialTransport
+
+    try:
+        t = SerialTransport(port, baudrate=115200)
+    except Exception as e:  # noqa: pyserial and mpremote raise several kinds
+        msg = str(e)
+        if "busy" in msg.lower() or "in use" in msg.lower() or "lock" in msg.lower():
+            raise FlashError("%s is busy: close the other program using it (a terminal, Thonny, mpremote)" % port) from None
+        raise FlashError("no board at %s: %s" % (port, msg)) from None
+    t.serial = _Counting(t.serial)
+    try:
+        t.enter_raw_repl(soft_reset=soft_reset)
+    except Exception as e:  # noqa
+        t.close()
+        raise FlashError("%s does not answer like a MicroPython board (raw REPL: %s)" % (port, e)) from None
+    return t
+
+
+def _exec(t, code):
+    from mpremote.transport import TransportExecError
+
+    try:
+        return t.exec(code).decode().strip()
+    except TransportExecError as e:
+        err = e.error_output
+        if "ENOSPC" in err or "28]" in err:
+            raise FlashError("the board's filesystem is full: remove files (mpremote fs rm) or use a smaller model") from None
+        if "ImportError" in err or "no module named" in err:
+            raise FlashError("this MicroPython lacks a module gentlenet needs (hashlib, binascii): %s" % err.strip().splitlines()[-1]) from None
+        raise FlashError("board error: %s" % err.strip()) from None
+
+
+def sha256_file(path):
+    with open(path, "rb") as f:
+        return hashlib.sha256(f.read()).hexdigest()
+
+
+def send_file(t, local, remote, progress=None):
+    """Send one file if its SHA-256 differs on the board. Returns bytes of data sent (0 if unchanged)."""
+    data = open(local, "rb").read()
+    want = hashlib.sha256(data).hexdigest()
+    if _exec(t, "_gl_sha(%r)" % remote) == want:
+        return 0
+    tmp = remote + TMP_SUFFIX
+    _exec(t, "_gl_open(%r)" % tmp)
+    for i in range(0, len(data), CHUNK):
+        _exec(t, "_gl_put(%r)" % base64.b64encode(data[i:i + CHUNK]).decode())
+        if progress:
+            progress(min(len(data), i + CHUNK), len(data))
+    _exec(t, "_gl_close()")
+    got = _exec(t, "_gl_sha(%r)" % tmp)
+    if got != want:
+        raise FlashError("%s arrived damaged (SHA-256 on the board %s, expected %s); the old %s is untouched" % (
+            remote, got[:16], want[:16], remote))
+    _exec(t, "_gl_commit(%r, %r)" % (tmp, remote))
+    return len(data)
+
+
+def flash(port, model, files=None, log=print, show_progress=True):
+    """Copy the runtime and `model` (as model.gnet) to the board at `port`. Returns a dict:
+    files sent and skipped, data bytes, bytes on the wire, seconds."""
+    from trainer import qformat
+
+    qformat.load(model)  # never send a model our own reader rejects
+    pairs = [(os.path.join(ROOT, "device", f), f) for f in (files or RUNTIME)] + [(model, "model.gnet")]
+    t0 = time.time()
+    t = connect(port)
+    sent, skipped, nbytes = [], [], 0
+    try:
+        _exec(t, _HELPERS)
+        for local, remote in pairs:
+            def bar(done, total, name=remote):
+                if show_progress:
+                    w = 30
+                    k = w * done // max(1, total)
+                    sys.stderr.write("\r  %-16s [%s%s] %6d/%d bytes" % (name, "#" * k, "." * (w - k), done, total))
+                    if done >= total:
+                        sys.stderr.write("\n")
+                    sys.stderr.flush()
+            n = send_file(t, local, remote, bar)
+            (sent if n else skipped).append(remote)
+            nbytes += n
+        t.exit_raw_repl()
+    finally:
+        wire = t.serial.written
+        t.close()
+    r = {"port": port, "sent": sent, "unchanged": skipped, "data_bytes": nbytes, "wire_bytes": wire,
+         "seconds": round(time.time() - t0, 2)}
+    log("flashed %s: sent %s%s; %d bytes of data, %d bytes on the wire, %.1fs" % (
+        port, ", ".join(sent) or "nothing", " (unchanged: %s)" % ", ".join(skipped) if skipped else "",
+        nbytes, wire, r["seconds"]))
+    return r
+
+
+def mpremote_cp_wire_bytes(port, local, remote):
+    """What `mpremote cp` puts on the wire for one file (its fs_writefile), for comparison."""
+    t = connect(port)
+    try:
+        t.fs_writefile(remote, open(local, "rb").read())
+        return t.serial.written
+    finally:
+        t.close()

@@ -1,0 +1,96 @@
+"""The virtual board (real MicroPython on a pty) and flashing it with the real mpremote."""
+import hashlib
+import os
+import subprocess
+import sys
+import time
+
+import pytest
+
+from conftest import ROOT, micropython
+from firmware_tools import flash
+from firmware_tools.vboard import VirtualBoard
+
+MODEL = os.path.join(ROOT, "weights", "mnist-784-100-10.gnet")
+MPREMOTE = os.path.join(os.path.dirname(sys.executable), "mpremote")
+
+
+@pytest.fixture
+def board(tmp_path):
+    b = VirtualBoard(str(tmp_path / "flash"), micropython=micropython()).start()
+    yield b
+    b.stop()
+
+
+def mpremote(port, *args, timeout=60):
+    r = subprocess.run([MPREMOTE, "connect", port, "resume"] + list(args), capture_output=True, text=True, timeout=timeout)
+    return r
+
+
+def test_mpremote_works_against_the_virtual_board(board, tmp_path):
+    r = mpremote(board.port, "exec", "import sys; print(sys.implementation.name, 6 * 7)")
+    assert r.returncode == 0 and r.stdout.strip() == "micropython 42", r.stderr
+    src = tmp_path / "hello.py"
+    src.write_text("GREETING = 'hi from flash'\n")
+    r = mpremote(board.port, "fs", "cp", str(src), ":hello.py", "+", "exec", "import hello; print(hello.GREETING)")
+    assert r.returncode == 0 and "hi from flash" in r.stdout, r.stderr
+    assert (tmp_path / "flash" / "hello.py").read_text() == src.read_text()
+    r = mpremote(board.port, "exec", "1/0")
+    assert r.returncode != 0 and "ZeroDivisionError" in r.stdout + r.stderr
+    r = subprocess.run([MPREMOTE, "connect", board.port, "soft-reset", "exec", "print('back')"],
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0 and r.stdout.strip() == "back" and board.restarts == 1, r.stderr
+
+
+def test_flash_is_compact_and_idempotent(board):
+    r = flash.flash(board.port, MODEL, show_progress=False, log=lambda *a: None)
+    assert r["sent"] == flash.RUNTIME + ["model.gnet"]
+    for name in flash.RUNTIME:
+        assert open(os.path.join(board.flash, name), "rb").read() == open(os.path.join(ROOT, "device", name), "rb").read()
+    assert flash.sha256_file(os.path.join(board.flash, "model.gnet")) == flash.sha256_file(MODEL)
+    # the model alone: base64 on the wire vs mpremote cp's repr()
+    os.remove(os.path.join(board.flash, "model.gnet"))
+    ours = flash.flash(board.port, MODEL, show_progress=False, log=lambda *a: None)
+    assert ours["sent"] == ["model.gnet"]
+    theirs = flash.mpremote_cp_wire_bytes(board.port, MODEL, "cp.gnet")
+    assert ours["wire_bytes"] <= theirs / 2, (ours["wire_bytes"], theirs)
+    again = flash.flash(board.port, MODEL, show_progress=False, log=lambda *a: None)
+    assert again["sent"] == [] and again["data_bytes"] == 0
+    r = mpremote(board.port, "exec", "import gnet; m = gnet.Model('model.gnet'); print(m.backend, m.labels[m.argmax(m.scores(bytes(784)))])")
+    assert r.returncode == 0 and r.stdout.split()[0] == "viper", r.stdout + r.stderr
+
+
+def test_killed_flash_leaves_the_old_model(board, tmp_path):
+    from trainer import mlp, qformat, quantize
+    import numpy as np
+
+    flash.flash(board.port, MODEL, show_progress=False, log=lambda *a: None)
+    other = str(tmp_path / "other.gnet")
+    q = quantize.quantize(mlp.MLP([784, 100, 10], seed=5), np.random.default_rng(0).integers(0, 256, (100, 28, 28), dtype=np.uint8))
+    qformat.save(q, other)
+    part = os.path.join(board.flash, "model.gnet" + flash.TMP_SUFFIX)
+    p = subprocess.Popen([sys.executable, "-m", "trainer.cli", "flash", "--port", board.port, "--model", other, "-q"],
+                         cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    deadline = time.time() + 60
+    while time.time() < deadline and not (os.path.exists(part) and os.path.getsize(part) > 20000):
+        time.sleep(0.02)
+    p.kill()  # mid-transfer
+    p.wait()
+    assert os.path.exists(part) and 0 < os.path.getsize(part) < os.path.getsize(other)
+    assert flash.sha256_file(os.path.join(board.flash, "model.gnet")) == flash.sha256_file(MODEL)
+    r = mpremote(board.port, "exec", "import gnet; m = gnet.Model('model.gnet'); print('loaded', len(m.labels))")
+    assert r.returncode == 0 and "loaded 10" in r.stdout, r.stdout + r.stderr
+    # and the next flash completes
+    r = flash.flash(board.port, other, show_progress=False, log=lambda *a: None)
+    assert r["sent"] == ["model.gnet"] and flash.sha256_file(os.path.join(board.flash, "model.gnet")) == hashlib.sha256(open(other, "rb").read()).hexdigest()
+
+
+def test_flash_errors_are_clear(tmp_path):
+    with pytest.raises(flash.FlashError, match="no board at /dev/nonexistent"):
+        flash.flash("/dev/nonexistent", MODEL, show_progress=False)
+    bad = tmp_path / "bad.gnet"
+    bad.write_bytes(open(MODEL, "rb").read()[:1000])
+    from trainer.qformat import FormatError
+
+    with pytest.raises(FormatError, match="truncated"):
+        flash.flash("/dev/nonexistent", str(bad), show_progress=False)
