@@ -141,7 +141,7 @@ def flash(port, model, files=None, log=print, show_progress=True):
     from trainer import qformat
 
     qformat.load(model)  # never send a model our own reader rejects
-    pairs = [(os.path.join(ROOT, "device", f), f) for f in (files or RUNTIME)] + [(model, "model.gnet")]
+    pairs = [(os.path.join(ROOT, "device", f), f) for f in (RUNTIME if files is None else files)] + [(model, "model.gnet")]
     t0 = time.time()
     t = connect(port)
     sent, skipped, nbytes = [], [], 0
