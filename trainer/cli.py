@@ -245,6 +245,7 @@ def cmd_board(args):
     from firmware_tools.vboard import VirtualBoard
 
     board = VirtualBoard(args.flash, heapsize=args.heapsize, log=_log).start()
+    os.makedirs(OUT, exist_ok=True)
     with open(BOARD_PORT, "w") as f:
         f.write(board.port + "\n")
     print("virtual board on %s (flash: %s, heap %s)" % (board.port, board.flash, args.heapsize))
