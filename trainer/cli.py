@@ -252,6 +252,9 @@ def cmd_board(args):
     print("  mpremote connect %s resume repl      # its REPL" % board.port)
     print("  gentlenet flash                         # copy the runtime and model to it")
     sys.stdout.flush()
+    import signal
+
+    signal.signal(signal.SIGTERM, lambda *a: sys.exit(0))  # `kill` cleans up like Ctrl-C
     try:
         while True:
             time.sleep(3600)
