@@ -9,6 +9,7 @@ import os
 import numpy as np
 
 from trainer import evaluate, qformat, quantize
+from trainer.mlp import write_atomic
 
 PERCENTILES = (99.9, 99.99, 99.999, 100.0)
 # PTQ losing more than this many points of accuracy calls for quantisation-aware training.
@@ -71,9 +72,5 @@ def export(model, meta, calib, test, out, percentile="auto", source=None, log=pr
         if 100 * (fa - ia) > MAX_LOSS_POINTS:
             log("WARNING: the int8 model loses %.2f points (more than %.1f): try another --percentile, "
                 "or more calibration digits" % (100 * (fa - ia), MAX_LOSS_POINTS))
-    tmp = card_path(out) + ".tmp"
-    with open(tmp, "w") as f:
-        json.dump(card, f, indent=1)
-        f.write("\n")
-    os.replace(tmp, card_path(out))
+    write_atomic(card_path(out), (json.dumps(card, indent=1) + "\n").encode())
     return q, card

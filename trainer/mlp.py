@@ -138,12 +138,18 @@ def save(model, path, meta=None):
         arrays["W%d" % l], arrays["b%d" % l] = W, b
     buf = io.BytesIO()
     np.savez(buf, **arrays)
+    write_atomic(path, buf.getvalue())
+
+
+def write_atomic(path, data):
+    """Write bytes to a temporary file beside `path`, fsync, rename: an interrupted write
+    never leaves half a file under `path`."""
     d = os.path.dirname(os.path.abspath(path))
     os.makedirs(d, exist_ok=True)
     tmp = os.path.join(d, ".%s.tmp%d" % (os.path.basename(path), os.getpid()))
     try:
         with open(tmp, "wb") as f:
-            f.write(buf.getvalue())
+            f.write(data)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)

@@ -15,7 +15,6 @@ readers (numpy on the host, plain Python on the board) and must reject the same 
 from __future__ import annotations
 
 import binascii
-import os
 import struct
 
 import numpy as np
@@ -117,20 +116,11 @@ def to_bytes(q):
 
 
 def save(q, path):
-    """Write atomically: a temporary file beside `path`, fsync, rename."""
+    """Write atomically (temporary file, fsync, rename); returns the size in bytes."""
+    from trainer.mlp import write_atomic
+
     data = to_bytes(q)
-    d = os.path.dirname(os.path.abspath(path))
-    os.makedirs(d, exist_ok=True)
-    tmp = os.path.join(d, ".%s.tmp%d" % (os.path.basename(path), os.getpid()))
-    try:
-        with open(tmp, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
+    write_atomic(path, data)
     return len(data)
 
 

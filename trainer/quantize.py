@@ -161,13 +161,3 @@ def summary(q):
         lines.append("layer %d: %dx%d int8 %s, multiplier bits %d..%d (median %d)" % (
             l, L["W"].shape[0], L["W"].shape[1], L["act"], bits.min(), bits.max(), np.median(bits)))
     return "\n".join(lines)
-
-
-def ideal_accuracy_gap(model, calib_images, test):
-    """Accuracy of the stored (32-bit-safe) multipliers vs exact float multipliers."""
-    qs = quantize(model, calib_images)
-    qi = quantize(model, calib_images, ideal=True)
-    a = float((argmax(reference(qs, test.images)) == test.labels).mean())
-    b = float((argmax(reference(qi, test.images)) == test.labels).mean())
-    return a, b
-
