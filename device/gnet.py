@@ -129,10 +129,7 @@ class Model:
         if backend not in ("python", "viper"):
             raise ModelError("unknown backend %r (python or viper)" % backend)
         self.backend = backend
-        n = 0
-        for L in self.layers:
-            n = max(n, L.n_in)
-        self._pairs = array("h", bytes(4 * n))  # (2 * nnz,) int16: input index, x - zx
+        self._pairs = array("h", bytes(4 * self._max_in))  # (2 * nnz,) int16: input index, x - zx
         self._acc = array("i", bytes(4 * self._max_out))  # (n_out,) int32 accumulators
         self._params = array("i", [0, 0, 0, 0])  # n_in, rows, nnz, c0 for the viper kernel
 
@@ -200,7 +197,7 @@ class Model:
         # First the structure of every layer (shapes, codes, where its sections lie) ...
         self.layers = []
         n_prev = self.width * self.height * self.channels
-        self._max_out = 0
+        self._max_out = self._max_in = 0
         for l in range(n_layers):
             f.seek(layers_off + _LAYER_SIZE * l)
             L = Layer(struct.unpack(_LAYER, f.read(_LAYER_SIZE)), l)
@@ -208,17 +205,16 @@ class Model:
             self.layers.append(L)
             n_prev = L.n_out
             self._max_out = max(self._max_out, L.n_out)
+            self._max_in = max(self._max_in, L.n_in)
         spans.sort()
         for i in range(1, len(spans)):
             if spans[i - 1][0] + spans[i - 1][1] > spans[i][0]:
                 self._bad("%s overlaps %s" % (spans[i - 1][2], spans[i][2]))
         # ... then their contents.
         if stream:
-            n = _STREAM_BYTES
-            for L in self.layers:
-                n = max(n, L.n_in)
             gc.collect()
-            self._rows = array("b", bytes(n))  # (n,) int8: the buffer streamed rows are read into
+            # (n,) int8: the buffer streamed rows are read into (a layer's chunk never exceeds it)
+            self._rows = array("b", bytes(max(_STREAM_BYTES, self._max_in)))
         zx = self.input_offset  # what a black pixel gives
         for L in self.layers:
             self._read_layer(f, L, zx, stream)

@@ -13,7 +13,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import os
-import sys
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -135,10 +134,10 @@ def send_file(t, local, remote, progress=None):
     return len(data)
 
 
-def flash(port, model, files=None, log=print, show_progress=True):
+def flash(port, model, files=None, log=print, show_progress=None):
     """Copy the runtime and `model` (as model.gnet) to the board at `port`. Returns a dict:
     files sent and skipped, data bytes, bytes on the wire, seconds."""
-    from trainer import qformat
+    from trainer import progress, qformat
 
     qformat.load(model)  # never send a model our own reader rejects
     pairs = [(os.path.join(ROOT, "device", f), f) for f in (RUNTIME if files is None else files)] + [(model, "model.gnet")]
@@ -148,15 +147,9 @@ def flash(port, model, files=None, log=print, show_progress=True):
     try:
         _exec(t, _HELPERS)
         for local, remote in pairs:
-            def bar(done, total, name=remote):
-                if show_progress:
-                    w = 30
-                    k = w * done // max(1, total)
-                    sys.stderr.write("\r  %-16s [%s%s] %6d/%d bytes" % (name, "#" * k, "." * (w - k), done, total))
-                    if done >= total:
-                        sys.stderr.write("\n")
-                    sys.stderr.flush()
-            n = send_file(t, local, remote, bar)
+            bar = progress.Bar(os.path.getsize(local), "  %-16s" % remote, enabled=show_progress)
+            n = send_file(t, local, remote, lambda done, total: bar.update(done, "%d/%d bytes" % (done, total)))
+            bar.close()
             (sent if n else skipped).append(remote)
             nbytes += n
         t.exit_raw_repl()

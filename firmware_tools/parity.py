@@ -143,6 +143,15 @@ def compare(ref, got, n_classes):
     return bad, a
 
 
+def _accuracy(scores, labels):
+    """Accuracy over the labelled images (label >= 0) among the first len(scores); None if none."""
+    from trainer.quantize import argmax
+
+    labels = labels[:len(scores)]
+    known = labels >= 0
+    return float((argmax(scores)[known] == labels[known]).mean()) if known.any() else None
+
+
 def run(models, images, labels, micropython, workdir, heapsize=SMALL_HEAP, log=print, runner=RUNNER):
     """Every runtime on every model; returns the list of result rows."""
     from trainer import qformat, quantize
@@ -168,11 +177,9 @@ def run(models, images, labels, micropython, workdir, heapsize=SMALL_HEAP, log=p
         info, got = run_device(interp, m, images_file, out, backend, stream, heap, runner)
         q, ref = refs[m]
         bad, scores = compare(ref, got, len(q.labels))
-        labelled = labels >= 0
-        acc = float((quantize.argmax(scores)[labelled[:len(scores)]] == labels[:len(scores)][labelled[:len(scores)]]).mean()) if labelled.any() else None
         row = {"model": os.path.basename(m), "runtime": info.get("implementation"), "backend": info.get("backend"),
                "stream": stream, "heapsize": heap, "images": len(ref), "compared": len(scores), "mismatches": bad,
-               "accuracy": acc, "ms_per_image": round(info["ms"] / max(1, info["images"]), 3),
+               "accuracy": _accuracy(scores, labels), "ms_per_image": round(info["ms"] / max(1, info["images"]), 3),
                "heap_model": info.get("heap_model"), "heap_per_image": info.get("heap_per_image"),
                "heap_peak": info.get("heap_peak"),
                "seconds": round(time.time() - t, 1)}
@@ -182,10 +189,8 @@ def run(models, images, labels, micropython, workdir, heapsize=SMALL_HEAP, log=p
         rows = list(ex.map(one, jobs))
     for m in models:
         q, ref = refs[m]
-        labelled = labels >= 0
         rows.append({"model": os.path.basename(m), "runtime": "numpy", "backend": "reference", "stream": False,
-                     "images": len(ref), "compared": len(ref), "mismatches": 0,
-                     "accuracy": float((quantize.argmax(ref)[labelled] == labels[labelled]).mean()) if labelled.any() else None})
+                     "images": len(ref), "compared": len(ref), "mismatches": 0, "accuracy": _accuracy(ref, labels)})
     return rows
 
 

@@ -287,7 +287,7 @@ def cmd_flash(args):
 
     port = args.port or _default_port()
     try:
-        flash.flash(port, args.model, show_progress=not args.quiet)
+        flash.flash(port, args.model, show_progress=False if args.quiet else None)
     except flash.FlashError as e:
         raise SystemExit("error: %s" % e) from None
 
@@ -332,8 +332,10 @@ def parser():
                        description="example: gentlenet export out/model.npz --out out/model.gnet")
     p.add_argument("model", nargs="?", default=DEFAULT_MODEL, help="float checkpoint (default: %(default)s)")
     p.add_argument("--out", default=DEFAULT_GNET, help=".gnet file to write; its card goes beside it as .json (default: %(default)s)")
+    from trainer.export import PERCENTILES
+
     p.add_argument("--percentile", default="auto", help="calibration: percentile of |activation| that sets each "
-                   "layer's range, 100 = the maximum (default: auto, tries %s)" % ", ".join("%g" % v for v in (99.9, 99.99, 99.999, 100)))
+                   "layer's range, 100 = the maximum (default: auto, tries %s)" % ", ".join("%g" % v for v in PERCENTILES))
     _data_args(p)
     p.set_defaults(func=cmd_export)
     p = sub.add_parser("board", help="run the virtual board: real MicroPython on a pseudo-terminal",

@@ -20,9 +20,10 @@ def choose_percentile(model, calib_images, candidates=PERCENTILES):
     """The calibration percentile whose int8 model agrees most often with the float model
     on the calibration (training) digits: no test labels are used to choose."""
     float_pred = evaluate.predict(model, calib_images)[0]
+    seen = quantize.calibrate(model, calib_images)  # once, for every candidate
     best = None
     for p in candidates:
-        q = quantize.quantize(model, calib_images, p)
+        q = quantize.quantize(model, calib_images, p, seen=seen)
         agree = float((quantize.argmax(quantize.reference(q, calib_images)) == float_pred).mean())
         if best is None or agree > best[1]:
             best = (p, agree, q)
@@ -48,9 +49,9 @@ def export(model, meta, calib, test, out, percentile="auto", source=None, log=pr
             len(calib), percentile, 100 * agree))
     else:
         q = quantize.quantize(model, calib.images, float(percentile))
-    size = qformat.save(q, out)
-    with open(out, "rb") as f:
-        sha = hashlib.sha256(f.read()).hexdigest()
+    data = qformat.to_bytes(q)
+    write_atomic(out, data)
+    size, sha = len(data), hashlib.sha256(data).hexdigest()
     card = {
         "model": os.path.basename(out), "format": "gnet", "format_version": qformat.VERSION, "bytes": size,
         "sha256": sha, "architecture": "-".join(map(str, q.sizes)), "hidden": q.hidden, "output": q.output,

@@ -38,28 +38,25 @@ def requant_params(m, A):
     raise ValueError("cannot requantise multiplier %g with |acc| up to %d within 2^30" % (m, A))
 
 
-def _scale_of(values, percentile):
-    v = np.abs(values).ravel()
-    return float(np.percentile(v, percentile)) if percentile < 100 else float(v.max())
-
-
-def calibrate(model, images, percentile=99.99, chunk=2000):
-    """Per layer: the pre-activation range observed on `images` (float, for choosing scales)."""
-    ranges = [[] for _ in model.W]
+def calibrate(model, images, chunk=2000):
+    """Per layer: the |pre-activations| observed on `images`, (n * n_out,) float32 each."""
+    seen = [[] for _ in model.W]
     for i in range(0, len(images), chunk):
         x = to_input(images[i:i + chunk], model.input_scaling)
         for l, (W, b) in enumerate(zip(model.W, model.b)):
             z = x @ W.T + (b if model.bias else 0)  # (n, n_out)
-            ranges[l].append(z)
+            seen[l].append(np.abs(z).ravel())
             x = np.maximum(z, 0) if model.hidden == "relu" else sigmoid(z)
-    return [_scale_of(np.concatenate(r), percentile) for r in ranges]
+    return [np.concatenate(s) for s in seen]
 
 
-def quantize(model, calib_images, percentile=99.99, labels=None, ideal=False):
+def quantize(model, calib_images, percentile=99.99, labels=None, ideal=False, seen=None):
     """A QModel from a float MLP, its activation ranges taken from `calib_images` (training
     digits, (n, 28, 28) uint8) at `percentile` of |pre-activation| (100 = the maximum).
+    seen: calibrate(model, calib_images) when already computed.
     ideal=True returns float multipliers instead (not storable): the precision reference."""
-    ranges = calibrate(model, calib_images, percentile)
+    seen = calibrate(model, calib_images) if seen is None else seen
+    ranges = [float(np.percentile(v, percentile)) if percentile < 100 else float(v.max()) for v in seen]
     # input: real = a * pixel + c = a * (q + 128) + c, with q = pixel - 128
     a, c = (1 / 255, 0.0) if model.input_scaling == "unit" else (0.99 / 255, 0.01)
     s_x, z_x = a, -128
@@ -96,10 +93,8 @@ def quantize(model, calib_images, percentile=99.99, labels=None, ideal=False):
             s_x, z_x = s_y, -128
         layers.append({"W": Wq, "bias": bias, "M": M, "S": S, "act": act, "zero": zero, "lut": lut})
     output = "softmax" if model.output == "softmax" else "sigmoid"
-    q = qformat.QModel(layers, labels or [str(i) for i in range(model.sizes[-1])], output,
-                       output_table(output, s_y), input_offset=-128)
-    q.scale = s_y  # the logits' scale, for information
-    return q
+    return qformat.QModel(layers, labels or [str(i) for i in range(model.sizes[-1])], output,
+                          output_table(output, s_y), input_offset=-128)
 
 
 def output_table(output, s):
@@ -151,13 +146,3 @@ def reference(q, images, chunk=4096):
 def argmax(scores):
     """Index of the highest score; ties go to the lowest index (as np.argmax does)."""
     return np.asarray(scores).argmax(axis=1)
-
-
-def summary(q):
-    """A few lines about a QModel: shape, sizes, multiplier precision."""
-    lines = ["%s, %s hidden, %s output, %d classes" % ("-".join(map(str, q.sizes)), q.hidden, q.output, len(q.labels))]
-    for l, L in enumerate(q.layers):
-        bits = np.floor(np.log2(L["M"].astype(np.float64))) + 1
-        lines.append("layer %d: %dx%d int8 %s, multiplier bits %d..%d (median %d)" % (
-            l, L["W"].shape[0], L["W"].shape[1], L["act"], bits.min(), bits.max(), np.median(bits)))
-    return "\n".join(lines)
