@@ -19,6 +19,8 @@
 #     (14, 14), rounding half up, kept inside the field.
 # Every intermediate stays below 255 * L * L < 2**30 for L <= _MAX_SIDE.
 
+from array import array
+
 try:
     from micropython import const
 except ImportError:
@@ -37,7 +39,7 @@ VERSION = _VERSION
 
 def _levels(grey, n):
     # (lo, hi): median and maximum grey, from a 256-bin histogram.
-    hist = [0] * 256
+    hist = array("i", bytes(1024))  # (256,) int32
     for v in grey:
         hist[v] += 1
     half = n // 2
@@ -85,9 +87,11 @@ def _taps(L):
     return taps
 
 
-def mnistify(grey, w, h, invert=None, out=None):
+def mnistify(grey, w, h, invert=None, out=None, inplace=False):
     """grey: w*h bytes, row-major, 0 black .. 255 white. Returns out, a bytearray(784),
-    MNIST style (0 background, 255 ink). invert: None decides from the border."""
+    MNIST style (0 background, 255 ink). invert: None decides from the border.
+    inplace: grey is a writable buffer this call may invert in place (no copy: on a
+    board a second frame-sized block of RAM may not be there)."""
     n = w * h
     if w < 1 or h < 1 or len(grey) < n:
         raise ValueError("mnistify: %d bytes for a %dx%d image" % (len(grey), w, h))
@@ -98,7 +102,10 @@ def mnistify(grey, w, h, invert=None, out=None):
             out[i] = 0
     if invert is None:
         invert = _border_is_bright(grey, w, h)
-    if invert:
+    if invert and inplace:
+        for i in range(n):
+            grey[i] = 255 - grey[i]
+    elif invert:
         grey = bytes(255 - v for v in grey[:n])
     # 2. levels
     lo, hi = _levels(memoryview(grey)[:n], n)
@@ -134,8 +141,12 @@ def mnistify(grey, w, h, invert=None, out=None):
     sx = x0 - (L - bw) // 2
     sy = y0 - (L - bh) // 2
     taps = _taps(L)
-    # 4a. horizontal pass: rows[r * 20 + i] = sum of lut[pixel] * weight, <= 255 * L
-    rows = [0] * (L * _BOX)
+    # 4a. horizontal pass, one source row at a time: row[i] = sum of lut[pixel] * weight,
+    #     <= 255 * L; 4b. each row added, times its overlap, into the (at most ceil(20/L)+1)
+    #     output rows it covers: acc <= 255 * L * L. The same integer sum as a
+    #     separable resample, without an (L, 20) buffer a small board may not have.
+    row = array("i", bytes(4 * _BOX))          # (20,) int32
+    acc = array("i", bytes(4 * _BOX * _BOX))   # (20, 20) int32
     for r in range(L):
         y = sy + r
         if y < 0 or y >= h:
@@ -148,17 +159,17 @@ def mnistify(grey, w, h, invert=None, out=None):
                 x = sx + t[k]
                 if 0 <= x < w:
                     s += lut[grey[base + x]] * t[k + 1]
-            rows[r * _BOX + i] = s
-    # 4b. vertical pass into a 20x20 box, <= 255 * L * L before the division
+            row[i] = s
+        # source row r covers [20r, 20r + 20), output row j covers [jL, jL + L) (1/20 px)
+        for j in range(r * _BOX // L, (r * _BOX + _BOX - 1) // L + 1):
+            wt = min(j * L + L, r * _BOX + _BOX) - max(j * L, r * _BOX)
+            o = j * _BOX
+            for i in range(_BOX):
+                acc[o + i] += row[i] * wt
     area = L * L
     box = bytearray(_BOX * _BOX)
-    for i in range(_BOX):
-        t = taps[i]
-        for c in range(_BOX):
-            s = 0
-            for k in range(0, len(t), 2):
-                s += rows[t[k] * _BOX + c] * t[k + 1]
-            box[i * _BOX + c] = (s + area // 2) // area
+    for i in range(_BOX * _BOX):
+        box[i] = (acc[i] + area // 2) // area
     # 5. centre of mass -> offset in the 28x28 field
     m = 0
     mx = 0

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import os
 import pty
+import select
 import signal
 import subprocess
 import threading
@@ -53,7 +54,8 @@ class VirtualBoard:
         tty.setraw(self._slave)  # bytes pass untouched: no echo, no line editing, no signals
         self.port = os.ttyname(self._slave)
         self._spawn(raw=False)
-        threading.Thread(target=self._to_board, daemon=True).start()
+        self._pump = threading.Thread(target=self._to_board, daemon=True)
+        self._pump.start()
         threading.Thread(target=self._watch, daemon=True).start()
         self._ready.wait(10)
         return self
@@ -69,6 +71,8 @@ class VirtualBoard:
 
     def _to_board(self):
         while not self._stop.is_set():
+            if not select.select([self._master], [], [], 0.1)[0]:
+                continue
             try:
                 data = os.read(self._master, 4096)
             except OSError:
@@ -118,6 +122,7 @@ class VirtualBoard:
         if p and p.poll() is None:
             p.kill()
             p.wait()
+        self._pump.join(2)  # before closing: a closed fd number is soon reused by the next pty
         for fd in (self._master, self._slave):
             try:
                 os.close(fd)

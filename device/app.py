@@ -1,0 +1,329 @@
+# The board application: serve a host over the board's serial line (the USB REPL stream
+# on a real board, stdin/stdout on the unix port). main.py on the board runs `app.main()`.
+# The protocol is in device/PROTOCOL.md; in short, a request is one ASCII line
+#
+#   GNT1 <seq> <COMMAND> [args]\n          (CLASSIFY: then the base64 payload and \n)
+#
+# and the answer is one JSON line {"seq": .., "ok": true|false, ...}. Everything the host
+# sends is ASCII, so no byte of it is Ctrl-C (0x03): the REPL's Ctrl-C always interrupts
+# the app and mpremote can always reconnect.
+#
+# Bad input never stops the service: bytes before the magic are skipped (resync), a bad
+# CRC or header is answered with an error, a frame larger than the frame buffer is
+# rejected from its header (its payload is skipped, never stored), and a sender that
+# stops mid-frame is answered with a timeout. Buffers are allocated once, at start.
+import gc
+import sys
+import time
+
+try:
+    from micropython import const
+except ImportError:
+    def const(x):
+        return x
+
+try:
+    import select
+except ImportError:
+    import uselect as select
+
+import binascii
+import json
+
+import gnet
+import mnistify
+
+_MAGIC = b"GNT1"
+_VERSION = const(1)
+_LINE = const(96)           # longest request line after the magic
+_FRAME = const(19200)       # frame buffer: 160x120 grey, the largest raw uCAM-II frame
+_B64_CHUNK = const(256)     # base64 characters decoded at a time (a multiple of 4)
+_TIMEOUT_MS = const(2000)   # silence inside a request that abandons it
+_NL = const(10)             # "\n" ends a request line and a payload
+_CR = const(13)             # "\r" (a terminal's Enter) is taken as "\n"
+
+_FORMATS = {"grey8": 1, "mnist": 1}  # pixel format -> bytes per pixel
+
+
+def _ticks_us():
+    try:
+        return time.ticks_us()
+    except AttributeError:
+        return time.perf_counter_ns() // 1000
+
+
+def _ticks_diff(a, b):
+    try:
+        return time.ticks_diff(a, b)
+    except AttributeError:
+        return a - b
+
+
+class Abandon(Exception):
+    # a request that cannot be served: (code, message) for the error answer
+    pass
+
+
+class App:
+    def __init__(self, model="model.gnet", inp=None, out=None, frame_bytes=_FRAME):
+        self.inp = inp or sys.stdin.buffer
+        self.out = out or sys.stdout
+        self._poll = select.poll()
+        self._poll.register(self.inp, select.POLLIN)
+        self._one = bytearray(1)                  # the byte just read
+        self._line = bytearray(_LINE)             # the request line after the magic
+        self._b64 = bytearray(_B64_CHUNK)         # base64 text waiting to be decoded
+        self.frame = bytearray(frame_bytes)       # (h, w) uint8 grey, row-major
+        self.digit = bytearray(784)               # (28, 28) uint8: what the network sees
+        self.camera = None
+        self.model_path = model
+        self.model_error = None
+        try:
+            self.model = gnet.Model(model)
+        except (gnet.ModelError, OSError) as e:
+            self.model = None
+            self.model_error = str(e)
+        self.commands = {                         # name -> (handler, argument counts allowed)
+            "INFO": (self.info, (0,)),
+            "CLASSIFY": (self.classify, (5, 6)),
+            "SNAP": (self.snap, (0, 1)),
+            "CAMERA": (self.set_camera, (2, 3, 4)),
+            "REPL": (self.leave, (0,)),
+        }
+        gc.collect()
+
+    # ------------------------------------------------------------ the wire
+    def _getc(self, timeout_ms):
+        # one byte, or -1 after timeout_ms of silence
+        if not self._poll.poll(timeout_ms):
+            return -1
+        if not self.inp.readinto(self._one):
+            raise SystemExit  # the host closed the line (unix port)
+        return self._one[0]
+
+    def _need(self, what):
+        c = self._getc(_TIMEOUT_MS)
+        if c < 0:
+            raise Abandon("timeout", "the sender stopped in the middle of %s (%d ms)" % (what, _TIMEOUT_MS))
+        return c
+
+    def answer(self, seq, **fields):
+        fields["seq"] = seq
+        if "ok" not in fields:
+            fields["ok"] = True
+        self.out.write(json.dumps(fields))
+        self.out.write("\n")
+
+    def _wait_magic(self):
+        # skip everything up to the magic: garbage, a half request, a terminal's typing
+        k = 0
+        while k < 4:
+            c = self._getc(1000)
+            if c < 0:
+                continue
+            if c == _MAGIC[k]:
+                k += 1
+            else:
+                k = 1 if c == _MAGIC[0] else 0
+
+    def _read_line(self):
+        # the rest of the request line, as a list of str fields
+        n = 0
+        while True:
+            c = self._need("a request line")
+            if c == _NL or c == _CR:
+                break
+            if n == _LINE:
+                self._skip_line()
+                raise Abandon("header", "request line longer than %d bytes" % _LINE)
+            if c < 32 or c > 126:
+                raise Abandon("header", "byte 0x%02x in a request line" % c)
+            self._line[n] = c
+            n += 1
+        return str(self._line[:n], "ascii").split()
+
+    def _skip_line(self):
+        # discard up to the end of the line (a rejected payload), without storing it
+        while self._need("a payload being skipped") != _NL:
+            pass
+
+    # ------------------------------------------------------------ serving
+    def serve(self):
+        self.answer(0, event="ready", app=_VERSION, model=self.model_path, error=self.model_error)
+        while True:
+            if self.serve_one():
+                return
+
+    def serve_one(self):
+        # one request; True when the host asked to leave
+        self._wait_magic()
+        seq = -1
+        try:
+            fields = self._read_line()
+            if len(fields) < 2 or not fields[0].isdigit():
+                raise Abandon("header", "expected `GNT1 <seq> <COMMAND> ...`, got %r" % " ".join(fields))
+            seq = int(fields[0])
+            name = fields[1].upper()
+            if name not in self.commands:
+                raise Abandon("command", "unknown command %r (%s)" % (name, " ".join(sorted(self.commands))))
+            handler, counts = self.commands[name]
+            if len(fields) - 2 not in counts:
+                raise Abandon("command", "%s takes %s arguments, got %d" % (name, counts, len(fields) - 2))
+            return handler(seq, fields[2:])
+        except Abandon as e:
+            self.answer(seq, ok=False, error=e.args[0], message=e.args[1])
+        except (ValueError, OSError, MemoryError) as e:  # noqa: a bad request never stops the app
+            self.answer(seq, ok=False, error="failed", message="%s: %s" % (type(e).__name__, e))
+        return False
+
+    # ------------------------------------------------------------ commands
+    def info(self, seq, args):
+        gc.collect()
+        m = self.model
+        model = None
+        if m is not None:
+            f = open(self.model_path, "rb")
+            f.seek(-4, 2)
+            crc = f.read(4)  # the file's own CRC-32, little-endian: which model this is
+            f.close()
+            model = {"file": self.model_path, "crc32": "%08x" % (crc[0] | crc[1] << 8 | crc[2] << 16 | crc[3] << 24), "labels": m.labels, "output": m.output,
+                     "shape": [m.layers[0].n_in] + [L.n_out for L in m.layers],
+                     "input": [m.width, m.height, m.channels], "preprocess": m.preprocess,
+                     "preprocess_version": m.preprocess_version, "stream": m.stream}
+        impl = sys.implementation
+        self.answer(seq, app=_VERSION, model=model, model_error=self.model_error,
+                    runtime="%s %s" % (impl.name, ".".join(str(v) for v in impl.version[:3])),
+                    platform=sys.platform, backend=m.backend if m else None,
+                    mem_free=gc.mem_free() if hasattr(gc, "mem_free") else None,
+                    mem_alloc=gc.mem_alloc() if hasattr(gc, "mem_alloc") else None,
+                    frame_bytes=len(self.frame), mnistify=mnistify.VERSION,
+                    camera=self.camera.describe() if self.camera else None)
+        return False
+
+    def classify(self, seq, args):
+        # CLASSIFY <w> <h> <fmt> <length> <crc32> [digit], then base64(payload) and "\n"
+        try:
+            w, h, n = int(args[0]), int(args[1]), int(args[3])
+            crc = int(args[4], 16)
+        except ValueError:
+            self._skip_line()
+            raise Abandon("header", "CLASSIFY <w> <h> <fmt> <length> <crc32 hex>: bad number in %r" % " ".join(args))
+        fmt = args[2]
+        bpp = _FORMATS.get(fmt)
+        problem = None
+        if bpp is None:
+            problem = ("format", "pixel format %r: this board takes %s" % (fmt, ", ".join(sorted(_FORMATS))))
+        elif w < 1 or h < 1 or n != w * h * bpp:
+            problem = ("header", "%dx%d %s is %d bytes, the header says %d" % (w, h, fmt, w * h * bpp, n))
+        elif fmt == "mnist" and (w, h) != (28, 28):
+            problem = ("header", "mnist frames are 28x28, not %dx%d" % (w, h))
+        elif n > len(self.frame):
+            problem = ("too-big", "%dx%d %s is %d bytes; this board's frame buffer holds %d" % (
+                w, h, fmt, n, len(self.frame)))
+        if problem:
+            self._skip_line()
+            raise Abandon(*problem)
+        self._read_payload(n)
+        got = binascii.crc32(memoryview(self.frame)[:n]) & 0xFFFFFFFF
+        if got != crc:
+            raise Abandon("crc", "CRC32 of the %d bytes received is %08x, the header says %08x" % (n, got, crc))
+        self._classify_frame(seq, w, h, fmt == "mnist", {}, args[5:] == ["digit"])
+        return False
+
+    def _read_payload(self, n):
+        # base64 text -> self.frame[:n], decoded _B64_CHUNK characters at a time
+        done = 0
+        k = 0
+        while True:
+            c = self._need("a payload")
+            if c == _NL or c == _CR:
+                break
+            self._b64[k] = c
+            k += 1
+            if k == _B64_CHUNK:
+                done = self._decode(k, done, n)
+                k = 0
+        if k:
+            done = self._decode(k, done, n)
+        if done != n:
+            raise Abandon("short", "payload of %d bytes, the header says %d" % (done, n))
+
+    def _decode(self, k, done, n):
+        try:
+            data = binascii.a2b_base64(self._b64[:k])
+        except ValueError:
+            self._skip_line()
+            raise Abandon("payload", "the payload is not base64")
+        if done + len(data) > n:
+            self._skip_line()
+            raise Abandon("long", "payload longer than the %d bytes the header says" % n)
+        self.frame[done:done + len(data)] = data
+        return done + len(data)
+
+    def _classify_frame(self, seq, w, h, is_digit, extra, show=False):
+        # preprocess self.frame (in place: it may be inverted) and answer with the class
+        if self.model is None:
+            raise Abandon("no-model", "no model loaded: %s" % self.model_error)
+        gc.collect()  # a whole heap for the preprocessing's temporaries: fragments kill small boards
+        t0 = _ticks_us()
+        if is_digit:
+            self.digit[:] = memoryview(self.frame)[:784]
+        else:
+            mnistify.mnistify(memoryview(self.frame)[:w * h], w, h, None, self.digit, True)
+        t1 = _ticks_us()
+        k, label, conf, scores = self.model.classify(self.digit)
+        t2 = _ticks_us()
+        fields = {"label": label, "class": k, "scores": list(scores), "confidence": conf / 10000,
+                  "us": _ticks_diff(t2, t0), "us_preprocess": _ticks_diff(t1, t0),
+                  "us_model": _ticks_diff(t2, t1), "width": w, "height": h,
+                  "digit_crc": binascii.crc32(self.digit) & 0xFFFFFFFF}
+        if show:
+            fields["digit"] = binascii.b2a_base64(self.digit).decode().strip()
+        fields.update(extra)
+        self.answer(seq, **fields)
+
+    def snap(self, seq, args):
+        # capture a frame from the board's camera, preprocess, classify
+        if self.camera is None:
+            raise Abandon("no-camera", "no camera: send CAMERA <kind> <port> [baud] [WxH] first")
+        t0 = _ticks_us()
+        try:
+            w, h = self.camera.capture(self.frame)
+        except OSError as e:
+            raise Abandon("camera", str(e))
+        extra = {"us_capture": _ticks_diff(_ticks_us(), t0),
+                 "frame_crc": binascii.crc32(memoryview(self.frame)[:w * h]) & 0xFFFFFFFF}
+        self._classify_frame(seq, w, h, False, extra, args and args[0] == "digit")
+        return False
+
+    def set_camera(self, seq, args):
+        # CAMERA ucam <port> [baud] [WxH]: port is a UART number on a board, a path on unix
+        import ucam
+        if args[0] != "ucam":
+            raise Abandon("camera", "camera kind %r: the board drives ucam (uCAM-II/III raw grey)" % args[0])
+        baud = int(args[2]) if len(args) > 2 else 115200
+        res = args[3] if len(args) > 3 else "80x60"
+        if self.camera:
+            self.camera.close()
+            self.camera = None
+        try:
+            self.camera = ucam.UCam(ucam.open_port(args[1], baud), res)
+            self.camera.sync()
+            self.camera.init_raw()
+        except (OSError, ValueError) as e:
+            self.camera = None
+            raise Abandon("camera", str(e))
+        self.answer(seq, camera=self.camera.describe())
+        return False
+
+    def leave(self, seq, args):
+        self.answer(seq, event="bye", message="back to the REPL")
+        return True
+
+
+def main(model="model.gnet"):
+    app = App(model)
+    try:
+        app.serve()
+    except KeyboardInterrupt:  # Ctrl-C from the REPL's terminal: back to the REPL
+        pass

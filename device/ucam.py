@@ -1,0 +1,219 @@
+# 4D Systems uCAM-II / uCAM-III serial camera, raw 8-bit grey, over any stream: a
+# machine.UART on a board, a pty or file on the unix port (and pyserial on the host, see
+# firmware_tools/cameras.py, which adds JPEG). Runs unchanged on MicroPython and CPython.
+#
+# Every command and answer is 6 bytes: 0xAA, the command ID, four parameters.
+#   host SYNC (up to 60 times, 5 ms more wait each) -> camera ACK(SYNC) + SYNC -> host ACK
+#   INITIAL(grey8, raw size) -> ACK
+#   SNAPSHOT(uncompressed) -> ACK                  (the frame is frozen in the camera)
+#   GET PICTURE(snapshot) -> ACK, DATA(length: 3 bytes little-endian), then the pixels
+#   (row-major, one byte each) -> host ACK(DATA)
+# A NAK carries an error number. An idle camera sleeps (15 s by default) and then needs a
+# new SYNC: capture() re-synchronises once when the camera stops answering.
+# Raw pictures carry no checksum, so the frozen snapshot is read until two reads in a row
+# have the same CRC-32 (at most _READS): line noise is caught, never classified.
+try:
+    from micropython import const
+except ImportError:
+    def const(x):
+        return x
+
+from binascii import crc32
+
+try:
+    import select
+except ImportError:
+    import uselect as select
+
+_HEAD = const(0xAA)          # first byte of every command and answer
+_INITIAL = const(0x01)       # AA 01 00 colour raw-size jpeg-size
+_GET_PICTURE = const(0x04)   # AA 04 type 00 00 00
+_SNAPSHOT = const(0x05)      # AA 05 type skip-lo skip-hi 00
+_PACKAGE_SIZE = const(0x06)  # AA 06 08 size-lo size-hi 00
+_RESET = const(0x08)         # AA 08 type 00 00 FF
+_DATA = const(0x0A)          # AA 0A type len0 len1 len2 (length little-endian)
+_SYNC = const(0x0D)          # AA 0D 00 00 00 00
+_ACK = const(0x0E)           # AA 0E command-id ack-counter package-lo package-hi
+_NAK = const(0x0F)           # AA 0F 00 nak-counter error 00
+_GREY8 = const(0x03)         # INITIAL colour: 8-bit grey
+_JPEG = const(0x07)          # INITIAL colour: JPEG
+_PIC_SNAPSHOT = const(0x01)  # GET PICTURE: the last SNAPSHOT
+_SYNC_TRIES = const(60)      # the datasheet's limit
+_ACK_MS = const(500)         # wait for an answer to a command
+_DATA_MS = const(1000)       # silence inside picture data that means the camera stopped
+_READS = const(3)            # reads of one snapshot looking for two that agree
+_SNAP_RAW = const(0x01)      # SNAPSHOT: uncompressed
+
+RAW_SIZES = {"80x60": 0x01, "160x120": 0x03, "128x128": 0x09, "128x96": 0x0B}
+JPEG_SIZES = {"160x128": 0x03, "320x240": 0x05, "640x480": 0x07}
+NAK_ERRORS = {
+    0x01: "picture type error", 0x02: "picture up scale", 0x03: "picture scale error",
+    0x04: "unexpected reply", 0x05: "send picture timeout", 0x06: "unexpected command",
+    0x07: "SRAM JPEG type error", 0x08: "SRAM JPEG size error", 0x09: "picture format error",
+    0x0A: "picture size error", 0x0B: "parameter error", 0x0C: "send register timeout",
+    0x0D: "command ID error", 0x0F: "picture not ready", 0x10: "transfer package number error",
+    0x11: "set transfer package size wrong", 0xF0: "command header error",
+    0xF1: "command length error", 0xF5: "send picture error", 0xFF: "send command error",
+}
+
+
+class PollWire:
+    # A stream read with a timeout: select.poll, then one byte at a time (a blocking
+    # read of more could wait forever on a camera that stopped).
+    def __init__(self, stream):
+        self.stream = stream
+        self._poll = select.poll()
+        self._poll.register(stream, select.POLLIN)
+        self._one = bytearray(1)
+
+    def write(self, data):
+        self.stream.write(data)
+
+    def fill(self, buf, start, n, timeout_ms):
+        # buf[start:start+n] from the stream; returns how many arrived before a silence
+        one = self._one
+        for i in range(start, start + n):
+            if not self._poll.poll(timeout_ms) or not self.stream.readinto(one):
+                return i - start
+            buf[i] = one[0]
+        return n
+
+    def drain(self):
+        # discard what is waiting (a half answer from before)
+        while self._poll.poll(0) and self.stream.readinto(self._one):
+            pass
+
+    def close(self):
+        try:
+            self.stream.close()
+        except AttributeError:
+            pass
+
+
+def open_port(spec, baud=115200):
+    # "1" or "1,4,5" (UART id, tx pin, rx pin) on a board; a path (a pty) on the unix port
+    if spec[0].isdigit():
+        import machine
+        parts = [int(p) for p in spec.split(",")]
+        if len(parts) == 3:
+            uart = machine.UART(parts[0], baud, tx=machine.Pin(parts[1]), rx=machine.Pin(parts[2]))
+        else:
+            uart = machine.UART(parts[0], baud)
+        return PollWire(uart)
+    return PollWire(open(spec, "r+b"))
+
+
+class UCam:
+    def __init__(self, wire, res="80x60"):
+        if res not in RAW_SIZES:
+            raise ValueError("uCAM raw size %r: one of %s" % (res, ", ".join(sorted(RAW_SIZES))))
+        self.wire = wire
+        self.res = res
+        w, h = res.split("x")
+        self.width, self.height = int(w), int(h)
+        self.synced = False
+        self._cmd = bytearray(6)   # the command being sent
+        self._ans = bytearray(6)   # the answer being read
+        self.syncs = 0             # SYNC commands sent, for the curious
+
+    def describe(self):
+        return "ucam %s grey8" % self.res
+
+    def close(self):
+        self.wire.close()
+
+    # ------------------------------------------------------------ the 6-byte packets
+    def send(self, cid, p1=0, p2=0, p3=0, p4=0):
+        c = self._cmd
+        c[0] = _HEAD
+        c[1] = cid
+        c[2] = p1
+        c[3] = p2
+        c[4] = p3
+        c[5] = p4
+        self.wire.write(c)
+
+    def answer(self, timeout_ms=_ACK_MS):
+        # the next 6-byte packet (bytes before 0xAA are skipped), or None on silence
+        a = self._ans
+        while True:
+            if self.wire.fill(a, 0, 1, timeout_ms) < 1:
+                return None
+            if a[0] == _HEAD:
+                break
+        if self.wire.fill(a, 1, 5, timeout_ms) < 5:
+            return None
+        return a
+
+    def command(self, cid, p1=0, p2=0, p3=0, p4=0, what="command"):
+        # send and wait for its ACK; a NAK or silence raises OSError
+        self.send(cid, p1, p2, p3, p4)
+        a = self.answer()
+        if a is None:
+            raise OSError("uCAM: no answer to %s (0x%02x)" % (what, cid))
+        if a[1] == _NAK:
+            raise OSError("uCAM: %s refused: NAK %s" % (what, NAK_ERRORS.get(a[4], "error 0x%02x" % a[4])))
+        if a[1] != _ACK or a[2] != cid:
+            raise OSError("uCAM: %s answered with %02x %02x instead of ACK" % (what, a[1], a[2]))
+        return a
+
+    def sync(self, tries=_SYNC_TRIES):
+        # SYNC until the camera ACKs and sends its own SYNC, then ACK that
+        self.wire.drain()
+        for i in range(tries):
+            self.syncs += 1
+            self.send(_SYNC)
+            a = self.answer(5 + i)  # the datasheet's growing wait
+            if a is None or a[1] != _ACK or a[2] != _SYNC:
+                continue
+            a = self.answer()
+            if a is not None and a[1] == _SYNC:
+                self.send(_ACK, _SYNC)
+                self.synced = True
+                return i + 1
+        raise OSError("uCAM: no answer to %d SYNCs: check wiring (camera TX -> board RX), power and baud rate" % tries)
+
+    def init_raw(self):
+        self.command(_INITIAL, 0, _GREY8, RAW_SIZES[self.res], 0, "INITIAL")
+
+    # ------------------------------------------------------------ pictures
+    def capture(self, buf):
+        # a raw grey frame into buf; returns (width, height). Re-syncs once if needed.
+        try:
+            if not self.synced:
+                raise OSError("not synchronised")
+            return self._raw(buf)
+        except OSError:
+            self.synced = False
+            self.sync()
+            self.init_raw()
+            return self._raw(buf)
+
+    def _raw(self, buf):
+        n = self.width * self.height
+        if len(buf) < n:
+            raise ValueError("frame buffer of %d bytes for a %s frame" % (len(buf), self.res))
+        self.wire.drain()
+        self.command(_SNAPSHOT, _SNAP_RAW, 0, 0, 0, "SNAPSHOT")
+        last = None
+        for i in range(_READS):
+            crc = self._read_snapshot(buf, n)
+            if crc == last:
+                return self.width, self.height
+            last = crc
+        raise OSError("uCAM: %d reads of one snapshot all differ: noise on the line (check wiring, lower the baud rate)" % _READS)
+
+    def _read_snapshot(self, buf, n):
+        # GET PICTURE(snapshot) into buf[:n]; returns its CRC-32
+        self.command(_GET_PICTURE, _PIC_SNAPSHOT, 0, 0, 0, "GET PICTURE")
+        a = self.answer(_DATA_MS)
+        if a is None or a[1] != _DATA:
+            raise OSError("uCAM: no DATA after GET PICTURE")
+        length = a[3] | a[4] << 8 | a[5] << 16
+        if length != n:
+            raise OSError("uCAM: DATA of %d bytes, a %s grey frame is %d" % (length, self.res, n))
+        got = self.wire.fill(buf, 0, n, _DATA_MS)
+        if got != n:
+            raise OSError("uCAM: picture stopped after %d of %d bytes" % (got, n))
+        self.send(_ACK, _DATA, 0, 1, 0)  # ACK(DATA): picture received
+        return crc32(memoryview(buf)[:n])
