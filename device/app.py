@@ -36,7 +36,7 @@ import mnistify
 _MAGIC = b"GNT1"
 _VERSION = const(1)
 _LINE = const(96)           # longest request line after the magic
-_FRAME = const(19200)       # frame buffer: 160x120 grey, the largest raw uCAM-II frame
+_FRAME = const(20480)       # frame buffer: 160x128 grey (every uCAM raw size, the smallest JPEG's)
 _B64_CHUNK = const(256)     # base64 characters decoded at a time (a multiple of 4)
 _TIMEOUT_MS = const(2000)   # silence inside a request that abandons it
 _NL = const(10)             # "\n" ends a request line and a payload
@@ -238,6 +238,9 @@ class App:
             c = self._need("a payload")
             if c == _NL or c == _CR:
                 break
+            if not (65 <= c <= 90 or 97 <= c <= 122 or 48 <= c <= 57 or c == 43 or c == 47 or c == 61):
+                self._skip_line()  # A-Z a-z 0-9 + / = only
+                raise Abandon("payload", "byte 0x%02x in the base64 payload" % c)
             self._b64[k] = c
             k += 1
             if k == _B64_CHUNK:

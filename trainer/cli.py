@@ -292,6 +292,82 @@ def cmd_flash(args):
         raise SystemExit("error: %s" % e) from None
 
 
+CAMERA_PORT = os.path.join(OUT, "camera.port")  # where a running simulated camera says which pty it is
+
+
+def cmd_camera_sim(args):
+    """Run a simulated serial camera until Ctrl-C: a pty that speaks uCAM-II, VC0706 or stream."""
+    import signal
+
+    from firmware_tools import camsim, scene
+
+    sc = scene.load_scene(args.digits, seed=args.seed, log=_log)
+    sim = camsim.KINDS[args.kind](sc, start_index=args.start, log=_log).start()
+    os.makedirs(OUT, exist_ok=True)
+    with open(CAMERA_PORT, "w") as f:
+        f.write("%s %s\n" % (sim.port, args.kind))
+    print("simulated %s camera on %s (%d digits to show)" % (args.kind, sim.port, len(sc)))
+    print("  gentlenet classify --camera %s --kind %s" % (sim.port, args.kind))
+    sys.stdout.flush()
+    signal.signal(signal.SIGTERM, lambda *a: sys.exit(0))
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        sim.stop()
+        if os.path.exists(CAMERA_PORT):
+            os.remove(CAMERA_PORT)
+
+
+def _camera_port(args):
+    if args.camera:
+        return args.camera, args.kind or "ucam"
+    if os.path.exists(CAMERA_PORT):
+        port, kind = open(CAMERA_PORT).read().split()
+        if os.path.exists(port):
+            return port, args.kind or kind
+    raise SystemExit("error: no camera: pass --camera PORT (or start one: gentlenet camera-sim)")
+
+
+def cmd_classify(args):
+    """Frames from a serial camera, classified on the board (or the host with --local)."""
+    from firmware_tools import boardclient, cameras, classify
+    from trainer import qformat
+
+    q = qformat.load(args.model)
+    port, kind = _camera_port(args)
+    board = None
+    try:
+        cam = cameras.open_camera(kind, port, args.baud, args.res)
+        _log("camera: %s on %s" % (cam.describe(), port))
+        if not args.local:
+            bport = args.board or _default_port()
+            board = boardclient.BoardClient(bport, log=_log).start()
+            info = board.info()
+            mine = "%08x" % qformat.crc32_of(args.model)
+            theirs = (info.get("model") or {}).get("crc32")
+            if theirs != mine:
+                raise SystemExit("error: the board at %s runs a different model (CRC %s) than %s (CRC %s): "
+                                 "gentlenet flash --model %s" % (bport, theirs, args.model, mine, args.model))
+            _log("board: %s, %s backend, %s bytes free" % (info["runtime"], info["backend"], info["mem_free"]))
+        result = classify.run(cam, args.frames, q, board, args.save, log=print)
+    except (cameras.CameraError, boardclient.BoardError) as e:
+        raise SystemExit("error: %s" % e) from None
+    finally:
+        if board is not None:
+            board.close()
+    if board is not None:
+        print("%d frames classified on the board; %d equal to the host reference (scores and 28x28 input)" % (
+            result["frames"], result["agree"]))
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(result, f, indent=1)
+    if board is not None and result["agree"] != result["frames"]:
+        raise SystemExit("error: the board and the host reference disagree on %d frames" % (result["frames"] - result["agree"]))
+
+
 def _train_args(p):
     _data_args(p)
     p.add_argument("--out", default=DEFAULT_MODEL, help="checkpoint to write (default: %(default)s)")
@@ -349,6 +425,28 @@ def parser():
     p.add_argument("--model", default=DEFAULT_GNET, help=".gnet model (default: %(default)s)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=cmd_flash)
+    p = sub.add_parser("camera-sim", help="a simulated serial camera on a pseudo-terminal (uCAM-II, VC0706, stream)",
+                       description="example: gentlenet camera-sim --kind ucam")
+    p.add_argument("--kind", choices=("ucam", "vc0706", "stream"), default="ucam", help="what it speaks (default: %(default)s)")
+    p.add_argument("--digits", metavar="PATH", help="digits to show: MNIST IDX folder (its test set), CSV, or image folder "
+                   "(default: the test digits gentlenet evaluates on)")
+    p.add_argument("--seed", type=int, default=0, help="scene seed: lighting, size, position, noise (default 0)")
+    p.add_argument("--start", type=int, default=0, help="first digit to show (default 0)")
+    p.set_defaults(func=cmd_camera_sim)
+    p = sub.add_parser("classify", help="classify frames from a serial camera on the board (or the host)",
+                       description="example: gentlenet classify --camera /dev/ttyUSB0 --kind ucam --board /dev/ttyACM0 --save out/frames")
+    p.add_argument("--camera", metavar="PORT", help="camera port: /dev/ttyUSB0, a pty, loop:// (default: the running camera-sim)")
+    p.add_argument("--kind", choices=("ucam", "ucam-jpeg", "vc0706", "stream"), help="camera protocol (default: ucam, or the camera-sim's)")
+    p.add_argument("--res", help="camera resolution, e.g. 80x60, 160x120 (default: the smallest)")
+    p.add_argument("--baud", type=int, help="camera baud rate (default 115200; VC0706 38400)")
+    where = p.add_mutually_exclusive_group()
+    where.add_argument("--board", metavar="PORT", help="board port (default: the running virtual board, else the one USB board found)")
+    where.add_argument("--local", action="store_true", help="classify on this computer with the numpy reference")
+    p.add_argument("--model", default=DEFAULT_GNET, help="the .gnet model the board runs (default: %(default)s)")
+    p.add_argument("--frames", type=int, default=10, help="frames to classify (default: %(default)s)")
+    p.add_argument("--save", metavar="DIR", help="write each frame and the 28x28 the network saw as PNGs")
+    p.add_argument("--json", metavar="FILE", help="write every frame's answer as JSON")
+    p.set_defaults(func=cmd_classify)
     p = sub.add_parser("report", help="PNG pictures: curves, confusion, mistakes, what the network imagines", description="example: gentlenet report out/model.npz --out out/report")
     p.add_argument("model")
     p.add_argument("--out", default=os.path.join(OUT, "report"), help="folder for the PNGs (default: %(default)s)")

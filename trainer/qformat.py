@@ -133,6 +133,14 @@ def load(path):
     return from_bytes(data, path)
 
 
+def crc32_of(path):
+    """The CRC-32 a .gnet file carries in its last 4 bytes: which model it is (the board's
+    INFO reports the same number)."""
+    with open(path, "rb") as f:
+        f.seek(-CRC.size, 2)
+        return CRC.unpack(f.read(CRC.size))[0]
+
+
 def is_gnet(path):
     try:
         with open(path, "rb") as f:

@@ -1,0 +1,218 @@
+"""Serial cameras (simulated byte for byte on ptys) -> the virtual board (real MicroPython)
+running device/app.py: end to end, against the host's reference pipeline, and with faults."""
+import base64
+import binascii
+import os
+import time
+
+import numpy as np
+import pytest
+import serial
+
+from conftest import ROOT, micropython, mnist_dir
+from firmware_tools import boardclient, camsim, cameras, classify, flash, scene
+from firmware_tools.vboard import VirtualBoard
+from trainer import qformat, quantize
+
+MODEL = os.path.join(ROOT, "weights", "mnist-784-100-10.gnet")
+FRAMES = 200
+
+
+@pytest.fixture(scope="module")
+def digits():
+    return scene.load_scene(mnist_dir(), seed=1)
+
+
+@pytest.fixture(scope="module")
+def q():
+    return qformat.load(MODEL)
+
+
+@pytest.fixture(scope="module")
+def board(tmp_path_factory):
+    b = VirtualBoard(str(tmp_path_factory.mktemp("flash")), micropython=micropython()).start()
+    flash.flash(b.port, MODEL, show_progress=False, log=lambda *a: None)
+    c = boardclient.BoardClient(b.port).start()
+    yield c
+    c.close()
+    b.stop()
+
+
+def clean_accuracy(q, sc, n):
+    pred = quantize.reference(q, sc.images[:n]).argmax(axis=1)
+    return float((pred == sc.labels[:n]).mean())
+
+
+def end_to_end(board, q, sc, sim_cls, kind, n=FRAMES):
+    with sim_cls(sc) as sim:
+        cam = cameras.open_camera(kind, sim.port)
+        try:
+            r = classify.run(cam, n, q, board, on_frame=lambda row: None)
+        finally:
+            cam.close()
+        truth = [label for _, label, _ in sim.sent]
+    # every frame rendered was classified once (a re-read of the same frozen frame renders nothing new)
+    assert len(truth) == n
+    acc = np.mean([int(row["label"]) == t for row, t in zip(r["rows"], truth)])
+    return r, acc
+
+
+def test_ucam_frames_on_the_board_match_the_reference_and_clean_accuracy(board, q, digits):
+    r, acc = end_to_end(board, q, digits, camsim.UCamSim, "ucam")
+    assert r["agree"] == FRAMES, [row for row in r["rows"] if not row["agree"]][:3]
+    clean = clean_accuracy(q, digits, FRAMES)
+    assert acc >= clean - 0.03, (acc, clean)
+    assert all(row["width"] == 80 and row["height"] == 60 for row in r["rows"])
+
+
+def test_vc0706_jpeg_frames_on_the_board_match_the_reference_and_clean_accuracy(board, q, digits):
+    r, acc = end_to_end(board, q, digits, camsim.VC0706Sim, "vc0706")
+    assert r["agree"] == FRAMES
+    assert all(row["jpeg_bytes"] and (row["width"], row["height"]) == (160, 120) for row in r["rows"])
+    clean = clean_accuracy(q, digits, FRAMES)
+    assert acc >= clean - 0.03, (acc, clean)
+
+
+@pytest.mark.parametrize("kind,sim_cls", [("ucam-jpeg", camsim.UCamSim), ("stream", camsim.StreamSim)])
+def test_other_cameras_end_to_end(board, q, digits, kind, sim_cls):
+    r, acc = end_to_end(board, q, digits, sim_cls, kind, n=20)
+    assert r["agree"] == 20 and acc >= 0.85
+
+
+def test_snap_on_the_board_with_its_own_ucam(board, q, digits):
+    # the camera wired to the board (a pty on the unix port, a UART on a Pico): device/ucam.py
+    with camsim.UCamSim(digits, start_index=500) as sim:
+        board.camera("ucam", sim.port, 115200, "80x60")
+        for _ in range(15):
+            a = board.snap(digit=True)
+            index, label, crc = sim.sent[-1]
+            frame = digits.frame(index, 80, 60)
+            assert a["frame_crc"] == binascii.crc32(frame.tobytes()) == crc
+            ref = classify.reference(q, frame)
+            assert a["scores"] == ref["scores"] and base64.b64decode(a["digit"]) == ref["digit"]
+        # faults on the board's camera line: recovered (same frame as the camera sent) ...
+        for fault in ("corrupt", "drop", "garbage", "sleep", "stop"):
+            sim.fault(fault)
+            a = board.snap()
+            assert a["frame_crc"] == sim.sent[-1][2], fault
+        # ... or a clear error, after which the board keeps serving
+        sim.fault("silent")
+        with pytest.raises(boardclient.BoardError) as e:
+            board.snap()
+        assert e.value.code == "camera" and "SYNC" in str(e.value)
+        assert board.info()["ok"]
+        sim.fault("wake")
+        assert board.snap()["frame_crc"] == sim.sent[-1][2]
+
+
+@pytest.mark.parametrize("kind,sim_cls", [("ucam", camsim.UCamSim), ("ucam-jpeg", camsim.UCamSim),
+                                          ("vc0706", camsim.VC0706Sim), ("stream", camsim.StreamSim)])
+def test_camera_faults_recover_or_fail_clearly(digits, kind, sim_cls):
+    with sim_cls(digits) as sim:
+        cam = cameras.open_camera(kind, sim.port)
+        try:
+            for fault in ("corrupt", "drop", "stop", "garbage"):
+                sim.fault(fault)
+                f = cam.grab()
+                i, _, crc = sim.sent[-1]
+                if f.jpeg is None:
+                    assert binascii.crc32(f.grey.tobytes()) == crc, fault  # exactly the frame sent
+                else:
+                    w, h = f.grey.shape[1], f.grey.shape[0]
+                    assert f.jpeg == digits.jpeg(i, w, h), fault
+            sim.fault("silent")
+            t0 = time.time()
+            with pytest.raises(cameras.CameraError):
+                cam.grab()
+            assert time.time() - t0 < 15
+            sim.fault("wake")
+            cam.grab()
+        finally:
+            cam.close()
+
+
+def test_camera_ports_open_by_url(digits):
+    with pytest.raises(cameras.CameraError, match="no answer"):
+        cameras.open_camera("vc0706", "loop://")  # a line that only echoes is not a camera
+    with pytest.raises(cameras.CameraError, match="cannot open"):
+        cameras.open_camera("ucam", "/dev/does-not-exist")
+
+
+# ------------------------------------------------------------------ the board's protocol
+def raw_request(board, text):
+    board.ser.write(text)
+    return board._read_answer(-1, 5, "an error answer")
+
+
+def test_board_protocol_survives_bad_input(board, q, digits):
+    frame = digits.frame(3, 80, 60)
+    good = board.classify(frame)
+    data = frame.tobytes()
+    crc = "%08x" % binascii.crc32(data)
+    b64 = base64.b64encode(data)
+    # garbage before a request: skipped, the request is served
+    board.ser.write(b"\x00\xffnoise GNT GN\r\n")
+    assert board.classify(frame)["scores"] == good["scores"]
+    # a CRC error is reported, and the board keeps serving
+    with pytest.raises(boardclient.BoardError) as e:
+        board.request("CLASSIFY", [80, 60, "grey8", len(data), "%08x" % (int(crc, 16) ^ 1)], payload=data)
+    assert e.value.code == "crc"
+    # a frame larger than the board's buffer is refused from its header; its payload is skipped
+    big = np.zeros((480, 640), np.uint8)
+    with pytest.raises(boardclient.BoardError) as e:
+        board.classify(big)
+    assert e.value.code == "too-big" and "frame buffer" in str(e.value)
+    # header that lies about the length; unknown command; unknown pixel format; not base64
+    for args, payload, code in [([80, 60, "grey8", 100, crc], data, "header"),
+                                ([80, 60, "rgb888", len(data), crc], data, "format"),
+                                ([80, 60, "grey8", len(data), crc], data[:-30], "short")]:
+        with pytest.raises(boardclient.BoardError) as e:
+            board.request("CLASSIFY", args, payload=payload)
+        assert e.value.code == code, (args, e.value)
+    with pytest.raises(boardclient.BoardError) as e:
+        board.request("DANCE")
+    assert e.value.code == "command"
+    board.seq += 1
+    board.ser.write(b"GNT1 %d CLASSIFY 80 60 grey8 4800 %s\n" % (board.seq, crc.encode()) + b"!!!!" * 1600 + b"\n")
+    a = board._read_answer(board.seq, 5, "bad base64")
+    assert not a["ok"] and a["error"] == "payload"
+    # a sender that stops mid-frame: answered with a timeout, then served again
+    board.seq += 1
+    board.ser.write(b"GNT1 %d CLASSIFY 80 60 grey8 %d %s\n" % (board.seq, len(data), crc.encode()) + b64[:1000])
+    t0 = time.time()
+    a = board._read_answer(board.seq, 10, "a timeout")
+    assert not a["ok"] and a["error"] == "timeout" and time.time() - t0 < 5
+    assert board.classify(frame)["scores"] == good["scores"]
+    # a clean 28x28 digit goes straight to the network
+    d = digits.images[0]
+    a = board.classify(d, fmt="mnist")
+    assert a["scores"] == [int(s) for s in quantize.reference(q, d[None])[0]]
+
+
+def test_board_info_and_the_way_back_to_the_repl(board, q):
+    info = board.info()
+    assert info["model"]["crc32"] == "%08x" % qformat.crc32_of(MODEL)
+    assert info["backend"] == "viper" and info["runtime"].startswith("micropython")
+    assert info["mem_free"] > 10000 and info["frame_bytes"] == 160 * 128
+    assert board.leave()["event"] == "bye"
+    # the REPL is back: mpremote (resume: no reset) runs code on it
+    from firmware_tools.flash import connect
+
+    board.ser.close()
+    t = connect(board.url, soft_reset=False)
+    assert t.exec("print(6 * 7)").strip() == b"42"
+    t.exit_raw_repl()
+    t.close()
+    board.ser = serial.serial_for_url(board.url, baudrate=115200, timeout=0.2)
+    assert board.start().info()["ok"]  # soft reset: main.py serves again
+    # Ctrl-C interrupts the app at any time, even inside a frame
+    board.ser.write(b"GNT1 77 CLASSIFY 80 60 grey8 4800 00000000\nAAAA")
+    board.ser.write(b"\x03")
+    time.sleep(0.5)
+    board.ser.close()
+    t = connect(board.url, soft_reset=False)
+    assert t.exec("print('repl')").strip() == b"repl"
+    t.exit_raw_repl()
+    t.close()
+    board.ser = serial.serial_for_url(board.url, baudrate=115200, timeout=0.2)
+    assert board.start().info()["ok"]
