@@ -9,7 +9,7 @@ SHARED_DATA ?= $(abspath ../shared/datasets/mnist)
 PYTEST_ARGS ?=
 export MICROPYTHON
 
-.PHONY: help setup demo train export eval report test test-parity bench-train check-micropython clean
+.PHONY: help setup demo train export eval report test test-parity bench-train bench-cameras check-micropython clean
 
 help:
 	@echo "make demo               set up, then train, evaluate and summarise (the main job)"
@@ -18,6 +18,7 @@ help:
 	@echo "make setup              virtualenv in $(VENV) with gentlenet and its extras"
 	@echo "make train / export / eval / report   the steps of the demo one by one (models in out/)"
 	@echo "make bench-train        training speed, memory and accuracy (writes bench/results/train.json)"
+	@echo "make bench-cameras      cameras -> virtual board: accuracy, agreement, time (bench/results/cameras.json)"
 	@echo "make check-micropython  which MicroPython interpreter the tests use"
 	@echo "make clean              remove out/ and bench/results/"
 
@@ -64,6 +65,9 @@ test-parity: setup
 
 bench-train: setup
 	$(BIN)/python bench/train.py --data "$(SHARED_DATA)"
+
+bench-cameras: setup
+	$(BIN)/python bench/cameras.py --data "$(SHARED_DATA)"
 
 clean:
 	rm -rf out bench/results

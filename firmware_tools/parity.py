@@ -3,6 +3,10 @@ CPython, must give the numpy reference's int8 scores byte for byte.
 
     python -m firmware_tools.parity [--data DIR] [--models F.gnet ...] [--json FILE]
 
+Preprocessing: device/mnistify.py on MicroPython turns camera frames (rendered from digits
+by the camera simulators' scene, at the uCAM sizes, plus edge cases) into the same 28x28
+bytes as on CPython (the trainer's conversion).
+
 Images: the official MNIST test set when it can be found, plus edge cases (all black, all
 white, single pixels, stripes, random noise); without MNIST, at least 1,000 made-up and
 real images. Models: every .gnet in weights/ and networks of other shapes trained briefly
@@ -194,6 +198,60 @@ def run(models, images, labels, micropython, workdir, heapsize=SMALL_HEAP, log=p
     return rows
 
 
+MNISTIFY_RUNNER = os.path.join(ROOT, "firmware_tools", "run_mnistify.py")
+FRAME_SIZES = [(80, 60), (160, 120), (128, 128), (160, 128)]  # the uCAM's raw sizes (and a JPEG's)
+
+
+def preprocess_frames(images, n=150, seed=0):
+    """Camera frames for the preprocessing check: n digits rendered by the camera
+    simulators' scene at each camera size, the clean 28x28 digits, and edge cases (flat,
+    noise, white ink on black, tiny, wide, a digit touching the border)."""
+    from firmware_tools.scene import Scene
+
+    sc = Scene(images[:n].reshape(-1, 28, 28), np.zeros(n, np.int64), seed=seed)
+    frames = [sc.frame(i, w, h) for i in range(n) for (w, h) in FRAME_SIZES]
+    frames += [images[i].reshape(28, 28) for i in range(n)]
+    rng = np.random.default_rng(seed)
+    frames += [np.full((60, 80), v, np.uint8) for v in (0, 128, 255)]
+    frames += [rng.integers(0, 256, (60, 80), dtype=np.uint8) for _ in range(5)]
+    frames += [255 - sc.frame(i, 80, 60) for i in range(10)]                  # white ink on black
+    frames += [sc.frame(i, 13, 9) for i in range(5)] + [sc.frame(i, 300, 40) for i in range(3)]
+    edge = sc.frame(0, 80, 60).copy()
+    edge[:, :20] = 20                                                         # ink along the border
+    frames.append(edge)
+    return frames
+
+
+def preprocess_parity(images, micropython, workdir, n=150):
+    """device/mnistify.py on MicroPython (copying and in place) vs CPython, byte for byte."""
+    import struct
+
+    from device import mnistify
+
+    frames = preprocess_frames(images, n)
+    blob = os.path.join(workdir, "frames.bin")
+    with open(blob, "wb") as f:
+        for g in frames:
+            f.write(struct.pack("<HH", g.shape[1], g.shape[0]) + np.ascontiguousarray(g).tobytes())
+    ref = b"".join(bytes(mnistify.mnistify(g.tobytes(), g.shape[1], g.shape[0])) for g in frames)
+    rows = []
+    for mode in ("copy", "inplace"):
+        out = os.path.join(workdir, "frames.%s.out" % mode)
+        t = time.time()
+        r = subprocess.run([micropython, MNISTIFY_RUNNER, blob, out] + (["inplace"] if mode == "inplace" else []),
+                           capture_output=True, text=True, timeout=600)
+        if r.returncode != 0:
+            raise RuntimeError("run_mnistify.py failed on %s:\n%s%s" % (micropython, r.stdout, r.stderr))
+        info = json.loads(r.stdout.strip().splitlines()[-1])
+        got = open(out, "rb").read()
+        bad = sum(got[i * 784:(i + 1) * 784] != ref[i * 784:(i + 1) * 784] for i in range(len(frames)))
+        rows.append({"model": "mnistify v%d (%s)" % (mnistify.VERSION, mode), "runtime": info["implementation"],
+                     "backend": "preprocess", "stream": False, "images": len(frames), "compared": len(frames),
+                     "mismatches": bad, "accuracy": None,
+                     "ms_per_image": round(info["ms"] / max(1, info["frames"]), 3), "seconds": round(time.time() - t, 1)})
+    return rows
+
+
 def format_rows(rows):
     lines = ["%-30s %-12s %-16s %8s %10s %9s %9s  %s" % ("model", "runtime", "backend", "images", "mismatches",
                                                         "accuracy", "ms/image", "heap")]
@@ -236,6 +294,7 @@ def main(argv=None):
             models += make_models(work, train, calib)
         print("models: %s" % ", ".join(os.path.basename(m) for m in models))
         rows = run(models, images, labels, args.micropython, work, args.heapsize)
+        rows += preprocess_parity(images, args.micropython, work)
     print(format_rows(rows))
     total = sum(r["mismatches"] for r in rows)
     compared = sum(r["compared"] for r in rows if r["runtime"] != "numpy")

@@ -204,7 +204,8 @@ def cmd_data(args):
 
 
 def cmd_demo(args):
-    """The main job: find data, train the default network, evaluate, export, summarise."""
+    """The main job: find data, train the default network, evaluate, export, then the
+    board's day (virtual board, flash, simulated camera, classify), summarise."""
     from trainer import evaluate, export, report
 
     t0 = time.time()
@@ -221,6 +222,7 @@ def cmd_demo(args):
         pictures = report.write_all(model, meta, ds.test, os.path.join(OUT, "report"), log=lambda s: None)
     except SystemExit as e:  # no matplotlib: the demo still succeeds
         _log(str(e))
+    day = _demo_board_day(gnet_path, ds.test, args.frames)
     print()
     print("summary")
     print("  data:     %s" % ds.source)
@@ -233,7 +235,52 @@ def cmd_demo(args):
     print("  model:    %s (float), %s (int8, %d bytes, for the board)" % (args.out, gnet_path, card["bytes"]))
     if pictures:
         print("  pictures: %s" % ", ".join(pictures))
+    print("  board:    virtual board (%s, %s backend, %d bytes free); flashed %d bytes in %.1fs" % (
+        day["runtime"], day["backend"], day["mem_free"], day["flash"]["wire_bytes"], day["flash"]["seconds"]))
+    print("  camera:   simulated uCAM-II, %d frames of held-out digits: %d read right (%.0f%%), "
+          "%d equal to the host reference; %.1f ms per frame on the board" % (
+              day["frames"], day["right"], 100 * day["right"] / day["frames"], day["agree"], day["ms_per_frame"]))
+    print("  frames:   %s (each frame beside the 28x28 the network saw)" % day["save"])
     print("  time:     %.1fs" % (time.time() - t0))
+    if day["agree"] != day["frames"]:
+        raise SystemExit("error: the board and the host reference disagree on %d frames" % (day["frames"] - day["agree"]))
+
+
+def _demo_board_day(gnet_path, test, frames):
+    """The rest of the day: virtual board -> flash -> simulated uCAM-II -> classify frames."""
+    import numpy as np
+
+    from firmware_tools import boardclient, cameras, camsim, classify, flash
+    from firmware_tools.scene import Scene
+    from firmware_tools.vboard import VirtualBoard
+    from trainer import qformat
+
+    q = qformat.load(gnet_path)
+    save = os.path.join(OUT, "frames")
+    print()
+    print("the board: virtual board -> flash -> simulated camera -> classify")
+    board = VirtualBoard(BOARD_DIR, log=_log).start()
+    try:
+        fl = flash.flash(board.port, gnet_path, log=_log, show_progress=False)
+        client = boardclient.BoardClient(board.port, log=_log).start()
+        info = client.info()
+        order = np.random.default_rng(0).permutation(len(test))  # held-out digits may be sorted by class
+        with camsim.UCamSim(Scene(test.images[order].reshape(-1, 28, 28), test.labels[order])) as sim:
+            cam = cameras.open_camera("ucam", sim.port)
+            try:
+                r = classify.run(cam, frames, q, client, save, log=print)
+            finally:
+                cam.close()
+            truth = [label for _, label, _ in sim.sent]
+        client.close()
+    except (flash.FlashError, boardclient.BoardError, cameras.CameraError) as e:
+        raise SystemExit("error: %s" % e) from None
+    finally:
+        board.stop()
+    right = sum(int(row["label"]) == t for row, t in zip(r["rows"], truth))
+    return {"runtime": info["runtime"], "backend": info["backend"], "mem_free": info["mem_free"], "flash": fl,
+            "frames": r["frames"], "right": right, "agree": r["agree"], "save": save,
+            "ms_per_frame": sum(row["us"] for row in r["rows"]) / 1000 / max(1, r["frames"])}
 
 
 BOARD_DIR = os.path.join(OUT, "board")  # the virtual board's flash
@@ -455,8 +502,10 @@ def parser():
     p = sub.add_parser("data", help="show (and fetch) the data gentlenet would use", description="example: gentlenet data --data ../shared/datasets/mnist")
     _data_args(p)
     p.set_defaults(func=cmd_data)
-    p = sub.add_parser("demo", help="the main job end to end: data, train, evaluate, summary", description="example: gentlenet demo")
+    p = sub.add_parser("demo", help="the main job end to end: data, train, evaluate, export, virtual board, flash, "
+                       "simulated camera, classify, summary", description="example: gentlenet demo")
     _train_args(p)
+    p.add_argument("--frames", type=int, default=20, help="camera frames to classify on the board (default: %(default)s)")
     p.set_defaults(func=cmd_demo)
     return ap
 
