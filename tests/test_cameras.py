@@ -216,3 +216,33 @@ def test_board_info_and_the_way_back_to_the_repl(board, q):
     t.close()
     board.ser = serial.serial_for_url(board.url, baudrate=115200, timeout=0.2)
     assert board.start().info()["ok"]
+
+
+def test_classify_command(board, digits, tmp_path):
+    import json
+    import subprocess
+    import sys
+
+    def cli(*args):
+        return subprocess.run([sys.executable, "-m", "trainer.cli"] + list(args), cwd=str(tmp_path),
+                              capture_output=True, text=True, timeout=120)
+
+    with camsim.StreamSim(digits) as sim:
+        r = cli("classify", "--camera", sim.port, "--kind", "stream", "--board", board.url, "--model", MODEL,
+                "--frames", "3", "--save", "frames", "--json", "c.json")
+        assert r.returncode == 0, r.stderr
+        assert "3 frames classified on the board; 3 equal to the host reference" in r.stdout
+        saved = sorted(os.listdir(tmp_path / "frames"))
+        out = json.load(open(tmp_path / "c.json"))
+        assert len(saved) == 3 and [row["label"] for row in out["rows"]] == [s.split("-")[2][:-4] for s in saved]
+        r = cli("classify", "--camera", sim.port, "--kind", "stream", "--local", "--model", MODEL, "--frames", "2")
+        assert r.returncode == 0 and r.stdout.count("host") == 2, r.stderr
+        # a board running another model is refused, not trusted
+        other = tmp_path / "other.gnet"
+        q = qformat.load(MODEL)
+        q.labels = list("abcdefghij")
+        qformat.save(q, str(other))
+        r = cli("classify", "--camera", sim.port, "--kind", "stream", "--board", board.url, "--model", str(other), "--frames", "1")
+        assert r.returncode != 0 and "different model" in r.stderr
+    r = cli("classify", "--camera", "/dev/does-not-exist", "--local", "--model", MODEL)
+    assert r.returncode != 0 and "cannot open camera port" in r.stderr
