@@ -29,13 +29,8 @@ class BoardError(RuntimeError):
 
 class BoardClient:
     def __init__(self, url, timeout=10.0, log=None):
-        import serial
-
-        try:
-            self.ser = serial.serial_for_url(url, baudrate=115200, timeout=0.2)
-        except (serial.SerialException, ValueError) as e:
-            raise BoardError("cannot open board port %s: %s" % (url, e)) from None
         self.url = url
+        self.ser = self._open()
         self.timeout = timeout
         self.log = log or (lambda *a: None)
         self.seq = 0
@@ -63,6 +58,32 @@ class BoardClient:
             raise BoardError("the board's app started without a model: %s" % ready["error"], ready)
         return self
 
+    def _open(self):
+        import serial
+
+        try:
+            return serial.serial_for_url(self.url, baudrate=115200, timeout=0.2)
+        except (serial.SerialException, ValueError) as e:
+            raise BoardError("cannot open board port %s: %s" % (self.url, e)) from None
+
+    def reconnect(self, wait=10.0):
+        """After a reset or a wiggled cable: reopen the port (a USB board comes back under
+        the same name within a few seconds) and make sure the app serves again."""
+        try:
+            self.ser.close()
+        except OSError:
+            pass
+        deadline = time.time() + wait
+        while True:
+            try:
+                self.ser = self._open()
+                break
+            except BoardError:
+                if time.time() > deadline:
+                    raise
+                time.sleep(0.5)
+        return self.start()
+
     def close(self):
         self.ser.close()
 
@@ -72,10 +93,13 @@ class BoardClient:
         line = b"%s %d %s" % (MAGIC, self.seq, command.encode())
         if args:
             line += b" " + " ".join(str(a) for a in args).encode()
-        self.ser.write(line + b"\n")
-        if payload is not None:
-            self.ser.write(base64.b64encode(payload) + b"\n")
-        a = self._read_answer(self.seq, timeout or self.timeout, what=command)
+        try:
+            self.ser.write(line + b"\n")
+            if payload is not None:
+                self.ser.write(base64.b64encode(payload) + b"\n")
+            a = self._read_answer(self.seq, timeout or self.timeout, what=command)
+        except OSError as e:  # pyserial's SerialException too: the port went away
+            raise BoardError("board port %s: %s" % (self.url, e)) from None
         if not a.get("ok"):
             raise BoardError("board: %s failed: %s (%s)" % (command, a.get("message"), a.get("error")), a)
         return a

@@ -14,6 +14,8 @@ import time
 
 import numpy as np
 
+from firmware_tools.cameras import CameraError
+
 
 def reference(q, grey):
     """(h, w) uint8 frame -> dict like the board's answer, computed on the host."""
@@ -54,6 +56,25 @@ def save_pair(path, grey, digit, scale=4):
     out.save(path)
 
 
+MAX_FAILS = 3  # camera failures in a row that end a run
+
+
+def classify_on_board(board, grey, log=print):
+    """board.classify, once more after an error: resent if the board reported one (noise on
+    the line), after reconnecting if it did not answer (a reset, a wiggled cable)."""
+    from firmware_tools.boardclient import BoardError
+
+    try:
+        return board.classify(grey)
+    except BoardError as e:
+        if e.code in ("too-big", "format", "no-model"):
+            raise  # resending cannot help
+        log("board: %s; %s" % (e, "sending again" if e.code else "reconnecting"))
+        if e.code is None:
+            board.reconnect()
+        return board.classify(grey)
+
+
 def run(camera, frames, q, board=None, save=None, log=print, on_frame=None):
     """Grab `frames` frames; classify each on `board` (a BoardClient) or, without one, on
     the host. Returns a summary dict with a row per frame."""
@@ -62,14 +83,25 @@ def run(camera, frames, q, board=None, save=None, log=print, on_frame=None):
     rows = []
     t0 = time.time()
     limit = board.info()["frame_bytes"] if board is not None else 1 << 30
+    fails = 0
     for i in range(frames):
-        f = camera.grab()
+        try:
+            f = camera.grab()
+        except CameraError as e:
+            # the driver has already retried; one bad frame does not end the run, three do
+            fails += 1
+            rows.append({"frame": i, "error": str(e)})
+            log("frame %3d: camera: %s" % (i, e))
+            if fails == MAX_FAILS:
+                raise CameraError("%d frames in a row failed; the last: %s" % (fails, e)) from None
+            continue
+        fails = 0
         f.grey = fit(f.grey, limit)
         ref = reference(q, f.grey)
         row = {"frame": i, "width": int(f.grey.shape[1]), "height": int(f.grey.shape[0]),
                "camera_retries": f.retries, "jpeg_bytes": len(f.jpeg) if f.jpeg is not None else None}
         if board is not None:
-            a = board.classify(f.grey)
+            a = classify_on_board(board, f.grey, log)
             agree = a["scores"] == ref["scores"] and a["digit_crc"] == ref["digit_crc"]
             row.update(label=a["label"], confidence=a["confidence"], scores=a["scores"], us=a["us"],
                        us_preprocess=a["us_preprocess"], us_model=a["us_model"], agree=agree,
@@ -85,8 +117,9 @@ def run(camera, frames, q, board=None, save=None, log=print, on_frame=None):
             where = ("board %.1f ms" % (row["us"] / 1000)) if board is not None else "host"
             check = "" if row["agree"] is None else ("  = reference" if row["agree"] else "  DIFFERS from the host reference")
             log("frame %3d: %s (%3.0f%%)  %s%s" % (i, row["label"], 100 * row["confidence"], where, check))
-    s = {"frames": len(rows), "seconds": round(time.time() - t0, 2), "where": "board" if board is not None else "host",
-         "rows": rows}
+    done = [r for r in rows if "error" not in r]
+    s = {"frames": len(done), "failed": len(rows) - len(done), "seconds": round(time.time() - t0, 2),
+         "where": "board" if board is not None else "host", "rows": rows}
     if board is not None:
-        s["agree"] = sum(r["agree"] for r in rows)
+        s["agree"] = sum(r["agree"] for r in done)
     return s

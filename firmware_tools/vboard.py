@@ -115,6 +115,13 @@ class VirtualBoard:
             time.sleep(0.05)
             self._spawn(raw=code == EXIT_RAW)
 
+    def crash(self):
+        """Kill the interpreter at once, as a brown-out or a wiggled cable resets a board;
+        a fresh one starts and runs main.py."""
+        with self._lock:
+            p = self._proc
+        p.kill()
+
     def stop(self):
         self._stop.set()
         with self._lock:

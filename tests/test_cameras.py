@@ -33,6 +33,7 @@ def board(tmp_path_factory):
     b = VirtualBoard(str(tmp_path_factory.mktemp("flash")), micropython=micropython()).start()
     flash.flash(b.port, MODEL, show_progress=False, log=lambda *a: None)
     c = boardclient.BoardClient(b.port).start()
+    c.vboard = b
     yield c
     c.close()
     b.stop()
@@ -77,6 +78,44 @@ def test_vc0706_jpeg_frames_on_the_board_match_the_reference_and_clean_accuracy(
 def test_other_cameras_end_to_end(board, q, digits, kind, sim_cls):
     r, acc = end_to_end(board, q, digits, sim_cls, kind, n=20)
     assert r["agree"] == 20 and acc >= 0.85
+
+
+def test_classify_survives_a_board_reset(board, q, digits):
+    logs = []
+
+    def on_frame(row):
+        if row["frame"] == 2:
+            board.vboard.crash()  # the interpreter dies, a fresh one starts main.py
+
+    board.timeout = 3.0
+    try:
+        with camsim.UCamSim(digits) as sim:
+            cam = cameras.open_camera("ucam", sim.port)
+            r = classify.run(cam, 6, q, board, on_frame=on_frame, log=logs.append)
+            cam.close()
+    finally:
+        board.timeout = 10.0
+    assert r["frames"] == 6 and r["agree"] == 6 and r["failed"] == 0
+    assert any("reconnecting" in line for line in logs), logs
+
+
+def test_classify_goes_on_after_a_camera_failure_and_stops_after_three(q, digits):
+    logs = []
+    with camsim.VC0706Sim(digits) as sim:
+        cam = cameras.open_camera("vc0706", sim.port)
+
+        def log(line):
+            logs.append(line)
+            if "camera:" in line:
+                sim.fault("wake")  # someone fixes the cable
+
+        sim.fault("silent")
+        r = classify.run(cam, 3, q, None, log=log)
+        assert r["failed"] == 1 and r["frames"] == 2 and "error" in r["rows"][0]
+        sim.fault("silent")
+        with pytest.raises(cameras.CameraError, match="3 frames in a row"):
+            classify.run(cam, 5, q, None, log=logs.append)
+        cam.close()
 
 
 def test_snap_on_the_board_with_its_own_ucam(board, q, digits):
