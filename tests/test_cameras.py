@@ -285,3 +285,14 @@ def test_classify_command(board, digits, tmp_path):
         assert r.returncode != 0 and "different model" in r.stderr
     r = cli("classify", "--camera", "/dev/does-not-exist", "--local", "--model", MODEL)
     assert r.returncode != 0 and "cannot open camera port" in r.stderr
+
+
+def test_ucam_nak_is_reported_with_the_datasheet_reason(digits):
+    with camsim.UCamSim(digits) as sim:
+        cam = cameras.open_camera("ucam", sim.port)
+        with pytest.raises(OSError, match="NAK picture not ready"):
+            cam.command(0x04, 0x01, 0, 0, 0, "GET PICTURE")  # a snapshot before any SNAPSHOT
+        with pytest.raises(OSError, match="NAK picture size error"):
+            cam.command(0x01, 0, 0x03, 0x05, 0, "INITIAL")   # grey at a size the camera lacks
+        assert binascii.crc32(cam.grab().grey.tobytes()) == sim.sent[-1][2]  # and it still works
+        cam.close()
