@@ -69,7 +69,7 @@ class App:
         self.inp = inp or sys.stdin.buffer
         self.out = out or sys.stdout
         self._poll = select.poll()
-        self._poll.register(self.inp, select.POLLIN)
+        self._poll.register(sys.stdin if inp is None else inp, select.POLLIN)  # sys.stdin: the documented way to poll the REPL stream
         self._one = bytearray(1)                  # the byte just read
         self._line = bytearray(_LINE)             # the request line after the magic
         self._b64 = bytearray(_B64_CHUNK)         # base64 text waiting to be decoded
