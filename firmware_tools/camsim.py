@@ -23,11 +23,11 @@ from __future__ import annotations
 
 import binascii
 import os
-import pty
 import select
 import threading
 import time
-import tty
+
+from firmware_tools import ptyport
 
 FAULTS = ("drop", "corrupt", "stop", "silent", "sleep", "garbage", "wake")
 
@@ -49,22 +49,15 @@ class _PtySim:
         self._lock = threading.Lock()
 
     def start(self):
-        self._master, self._slave = pty.openpty()
-        tty.setraw(self._slave)  # the driver sees the bytes untouched
-        self.port = os.ttyname(self._slave)
+        self._master, self._slave, self.port = ptyport.open_raw()
         self._thread = threading.Thread(target=self._loop, daemon=True)
         self._thread.start()
         return self
 
     def stop(self):
-        # the thread goes first: a closed fd number is soon reused by the next pty
         self._stop.set()
         self._thread.join(2)
-        for fd in (self._master, self._slave):
-            try:
-                os.close(fd)
-            except OSError:
-                pass
+        ptyport.close(self._master, self._slave)
 
     def __enter__(self):
         return self.start()

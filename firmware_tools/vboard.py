@@ -15,13 +15,13 @@ MicroPython (in raw REPL mode if it was reset from there).
 from __future__ import annotations
 
 import os
-import pty
 import select
 import signal
 import subprocess
 import threading
 import time
-import tty
+
+from firmware_tools import ptyport
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPL = os.path.join(HERE, "vboard_repl.py")
@@ -50,9 +50,7 @@ class VirtualBoard:
         self._lock = threading.Lock()
 
     def start(self):
-        self._master, self._slave = pty.openpty()
-        tty.setraw(self._slave)  # bytes pass untouched: no echo, no line editing, no signals
-        self.port = os.ttyname(self._slave)
+        self._master, self._slave, self.port = ptyport.open_raw()
         self._spawn(raw=False)
         self._pump = threading.Thread(target=self._to_board, daemon=True)
         self._pump.start()
@@ -129,12 +127,8 @@ class VirtualBoard:
         if p and p.poll() is None:
             p.kill()
             p.wait()
-        self._pump.join(2)  # before closing: a closed fd number is soon reused by the next pty
-        for fd in (self._master, self._slave):
-            try:
-                os.close(fd)
-            except OSError:
-                pass
+        self._pump.join(2)
+        ptyport.close(self._master, self._slave)
 
     def __enter__(self):
         return self.start()

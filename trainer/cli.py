@@ -292,15 +292,22 @@ def cmd_board(args):
     from firmware_tools.vboard import VirtualBoard
 
     board = VirtualBoard(args.flash, heapsize=args.heapsize, log=_log).start()
-    os.makedirs(OUT, exist_ok=True)
-    with open(BOARD_PORT, "w") as f:
-        f.write(board.port + "\n")
-    print("virtual board on %s (flash: %s, heap %s)" % (board.port, board.flash, args.heapsize))
-    print("  mpremote connect %s resume repl      # its REPL" % board.port)
-    print("  gentlenet flash                         # copy the runtime and model to it")
-    sys.stdout.flush()
+    _serve_until_stopped(board, BOARD_PORT, board.port, [
+        "virtual board on %s (flash: %s, heap %s)" % (board.port, board.flash, args.heapsize),
+        "  mpremote connect %s resume repl      # its REPL" % board.port,
+        "  gentlenet flash                         # copy the runtime and model to it"])
+
+
+def _serve_until_stopped(thing, port_file, port_line, lines):
+    """Say where `thing` (a virtual board, a simulated camera) is, in port_file and on
+    stdout, then run until Ctrl-C or `kill`; stop it and remove port_file."""
     import signal
 
+    os.makedirs(OUT, exist_ok=True)
+    with open(port_file, "w") as f:
+        f.write(port_line + "\n")
+    print("\n".join(lines))
+    sys.stdout.flush()
     signal.signal(signal.SIGTERM, lambda *a: sys.exit(0))  # `kill` cleans up like Ctrl-C
     try:
         while True:
@@ -308,9 +315,10 @@ def cmd_board(args):
     except KeyboardInterrupt:
         pass
     finally:
-        board.stop()
-        if os.path.exists(BOARD_PORT):
-            os.remove(BOARD_PORT)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)  # a second `kill` must not cut the clean-up short
+        thing.stop()
+        if os.path.exists(port_file):
+            os.remove(port_file)
 
 
 def _default_port():
@@ -345,28 +353,13 @@ CAMERA_PORT = os.path.join(OUT, "camera.port")  # where a running simulated came
 
 def cmd_camera_sim(args):
     """Run a simulated serial camera until Ctrl-C: a pty that speaks uCAM-II, VC0706 or stream."""
-    import signal
-
     from firmware_tools import camsim, scene
 
     sc = scene.load_scene(args.digits, seed=args.seed, log=_log)
     sim = camsim.KINDS[args.kind](sc, start_index=args.start, log=_log).start()
-    os.makedirs(OUT, exist_ok=True)
-    with open(CAMERA_PORT, "w") as f:
-        f.write("%s %s\n" % (sim.port, args.kind))
-    print("simulated %s camera on %s (%d digits to show)" % (args.kind, sim.port, len(sc)))
-    print("  gentlenet classify --camera %s --kind %s" % (sim.port, args.kind))
-    sys.stdout.flush()
-    signal.signal(signal.SIGTERM, lambda *a: sys.exit(0))
-    try:
-        while True:
-            time.sleep(3600)
-    except KeyboardInterrupt:
-        pass
-    finally:
-        sim.stop()
-        if os.path.exists(CAMERA_PORT):
-            os.remove(CAMERA_PORT)
+    _serve_until_stopped(sim, CAMERA_PORT, "%s %s" % (sim.port, args.kind), [
+        "simulated %s camera on %s (%d digits to show)" % (args.kind, sim.port, len(sc)),
+        "  gentlenet classify --camera %s --kind %s" % (sim.port, args.kind)])
 
 
 def _camera_port(args):
