@@ -40,7 +40,7 @@ _FRAME = const(20480)       # frame buffer: 160x128 grey (every uCAM raw size, t
 _B64_CHUNK = const(256)     # base64 characters decoded at a time (a multiple of 4)
 _TIMEOUT_MS = const(2000)   # silence inside a request that abandons it
 _NL = const(10)             # "\n" ends a request line and a payload
-_CR = const(13)             # "\r" (a terminal's Enter) is taken as "\n"
+_CR = const(13)             # "\r" (a terminal's Enter) ends a line too; CRLF counts once
 
 _FORMATS = {"grey8": 1, "mnist": 1}  # pixel format -> bytes per pixel
 
@@ -71,6 +71,7 @@ class App:
         self._poll = select.poll()
         self._poll.register(sys.stdin if inp is None else inp, select.POLLIN)  # sys.stdin: the documented way to poll the REPL stream
         self._one = bytearray(1)                  # the byte just read
+        self._cr = False                          # the last line ended with "\r"
         self._line = bytearray(_LINE)             # the request line after the magic
         self._b64 = bytearray(_B64_CHUNK)         # base64 text waiting to be decoded
         self.frame = bytearray(frame_bytes)       # (h, w) uint8 grey, row-major
@@ -129,9 +130,11 @@ class App:
     def _read_line(self):
         # the rest of the request line, as a list of str fields
         n = 0
+        self._cr = False
         while True:
             c = self._need("a request line")
             if c == _NL or c == _CR:
+                self._cr = c == _CR  # then a payload's first "\n" is the rest of a CRLF
                 break
             if n == _LINE:
                 self._skip_line()
@@ -144,8 +147,14 @@ class App:
 
     def _skip_line(self):
         # discard up to the end of the line (a rejected payload), without storing it
-        while self._need("a payload being skipped") != _NL:
-            pass
+        while True:
+            c = self._need("a payload being skipped")
+            if self._cr:
+                self._cr = False
+                if c == _NL:
+                    continue
+            if c == _NL or c == _CR:
+                return
 
     # ------------------------------------------------------------ serving
     def serve(self):
@@ -236,6 +245,10 @@ class App:
         k = 0
         while True:
             c = self._need("a payload")
+            if self._cr:
+                self._cr = False
+                if c == _NL:
+                    continue
             if c == _NL or c == _CR:
                 break
             if not (65 <= c <= 90 or 97 <= c <= 122 or 48 <= c <= 57 or c == 43 or c == 47 or c == 61):

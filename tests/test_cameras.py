@@ -222,6 +222,19 @@ def test_board_protocol_survives_bad_input(board, q, digits):
     a = board._read_answer(board.seq, 10, "a timeout")
     assert not a["ok"] and a["error"] == "timeout" and time.time() - t0 < 5
     assert board.classify(frame)["scores"] == good["scores"]
+    # CRLF line ends (a terminal, a Windows host) work too
+    board.seq += 1
+    board.ser.write(b"GNT1 %d CLASSIFY 80 60 grey8 %d %s\r\n" % (board.seq, len(data), crc.encode()) + b64 + b"\r\n")
+    assert board._read_answer(board.seq, 5, "CRLF")["scores"] == good["scores"]
+    # a person at a serial terminal: Enter sends "\r"
+    board.seq += 1
+    board.ser.write(b"GNT1 %d INFO\r" % board.seq)
+    assert board._read_answer(board.seq, 5, "INFO typed at a terminal")["ok"]
+    # a refused frame with CRLF ends: its payload is skipped, the next request is served
+    board.seq += 1
+    board.ser.write(b"GNT1 %d CLASSIFY 80 60 bgr 4800 %s\r\n" % (board.seq, crc.encode()) + b64 + b"\r\n")
+    assert board._read_answer(board.seq, 5, "CRLF refused")["error"] == "format"
+    assert board.classify(frame)["scores"] == good["scores"]
     # a clean 28x28 digit goes straight to the network
     d = digits.images[0]
     a = board.classify(d, fmt="mnist")
