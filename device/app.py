@@ -145,16 +145,19 @@ class App:
             n += 1
         return str(self._line[:n], "ascii").split()
 
+    def _line_byte(self, what):
+        # the next byte of a payload line, or -1 at its end ("\n", "\r" or "\r\n")
+        c = self._need(what)
+        if self._cr:  # the header ended with "\r": a "\n" now is the rest of its CRLF
+            self._cr = False
+            if c == _NL:
+                c = self._need(what)
+        return -1 if c == _NL or c == _CR else c
+
     def _skip_line(self):
         # discard up to the end of the line (a rejected payload), without storing it
-        while True:
-            c = self._need("a payload being skipped")
-            if self._cr:
-                self._cr = False
-                if c == _NL:
-                    continue
-            if c == _NL or c == _CR:
-                return
+        while self._line_byte("a payload being skipped") >= 0:
+            pass
 
     # ------------------------------------------------------------ serving
     def serve(self):
@@ -244,12 +247,8 @@ class App:
         done = 0
         k = 0
         while True:
-            c = self._need("a payload")
-            if self._cr:
-                self._cr = False
-                if c == _NL:
-                    continue
-            if c == _NL or c == _CR:
+            c = self._line_byte("a payload")
+            if c < 0:
                 break
             if not (65 <= c <= 90 or 97 <= c <= 122 or 48 <= c <= 57 or c == 43 or c == 47 or c == 61):
                 self._skip_line()  # A-Z a-z 0-9 + / = only
