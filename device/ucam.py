@@ -114,7 +114,6 @@ class UCam:
         self.synced = False
         self._cmd = bytearray(6)   # the command being sent
         self._ans = bytearray(6)   # the answer being read
-        self.syncs = 0             # SYNC commands sent, for the curious
 
     def describe(self):
         return "ucam %s grey8" % self.res
@@ -161,7 +160,6 @@ class UCam:
         # SYNC until the camera ACKs and sends its own SYNC, then ACK that
         self.wire.drain()
         for i in range(tries):
-            self.syncs += 1
             self.send(_SYNC)
             a = self.answer(5 + i)  # the datasheet's growing wait
             if a is None or a[1] != _ACK or a[2] != _SYNC:

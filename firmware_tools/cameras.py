@@ -86,7 +86,6 @@ class UCamHost(ucam.UCam):
             self.res = res
         else:
             super().__init__(SerialWire(ser), res or "80x60")
-        self.frames = 0
 
     def describe(self):
         return "ucam %s %s" % (self.res, "jpeg" if self.mode == "jpeg" else "grey8")

@@ -35,14 +35,14 @@ FAULTS = ("drop", "corrupt", "stop", "silent", "sleep", "garbage", "wake")
 class _PtySim:
     kind = "?"
 
-    def __init__(self, scene, start_index=0, log=None):
+    def __init__(self, scene, start_index=0):
         self.scene = scene
         self.index = start_index  # the next digit to show
         self.sent = []            # (index, label, crc32 of the grey frame) per picture rendered
-        self.log = log or (lambda *a: None)
         self.faults = []
         self.silent = False
         self.asleep = False
+        self._stopped = False     # silent because the "stop" fault cut a picture short
         self.bytes_in = 0
         self.bytes_out = 0
         self._stop = threading.Event()
@@ -129,6 +129,11 @@ class _PtySim:
             return None
         return data
 
+    def _resume(self):
+        # a camera stopped half way by the "stop" fault answers a new request again
+        if self._stopped:
+            self._stopped = self.silent = False
+
     def _render(self, w, h, jpeg=False, quality=85):
         i = self.index
         self.index += 1
@@ -158,7 +163,7 @@ class UCamSim(_PtySim):
         self.raw_size = self.jpeg_size = None
         self.package = 64
         self.snapshot = None  # (kind, bytes) frozen by SNAPSHOT
-        self._stopped = False
+        self._jpeg = None     # the JPEG being sent in packages
         self._acks = 0
         self._naks = 0
 
@@ -180,8 +185,8 @@ class UCamSim(_PtySim):
                 continue  # not a command start: the camera ignores it
             cmd = self._read(5)
             cid, p = cmd[0], cmd[1:]
-            if self._stopped and cid in (0x0D, 0x04, 0x05):
-                self._stopped = self.silent = False  # a stopped camera recovers on a new request
+            if cid in (0x0D, 0x04, 0x05):  # SYNC, GET PICTURE, SNAPSHOT
+                self._resume()
             if self.silent:
                 continue
             if self.asleep:
@@ -262,8 +267,6 @@ class UCamSim(_PtySim):
             return self._ack(cid)
         self._nak(0x0D)  # command ID error
 
-    _jpeg = None
-
     def _send_package(self, pid):
         # package: id (2, LE), size (2, LE), data, verify (low byte of the sum of all before, 00)
         if pid == 0xF0F0:
@@ -290,7 +293,6 @@ class VC0706Sim(_PtySim):
         super().__init__(scene, **kw)
         self.size = 0x00   # 640x480 after power-up, as the real camera
         self.frame = None  # the JPEG frozen by FBUF_CTRL stop
-        self._stopped = False
 
     def _reply(self, cmd, status=0, data=b""):
         self._write(bytes([0x76, 0x00, cmd, status, len(data)]) + data)
@@ -302,8 +304,9 @@ class VC0706Sim(_PtySim):
                 continue
             serial, cmd, n = self._read(3)
             args = self._read(n) if n else b""
-            if cmd == 0x26 and not (self.silent and not self._stopped):
-                self._stopped = self.silent = self.asleep = False  # reset wakes a sleeping or stuck camera
+            if cmd == 0x26:  # reset wakes a sleeping or stuck camera (not a dead one)
+                self._resume()
+                self.asleep = self.asleep and self.silent
             if self.silent or self.asleep:
                 continue
             self._command(cmd, args)
@@ -364,8 +367,7 @@ class StreamSim(_PtySim):
                 line = (line + c)[-64:]
                 continue
             cmd, line = line.strip(), b""
-            if self._stopped_by_fault():
-                continue
+            self._resume()
             if self.silent or self.asleep:
                 continue
             if cmd == b"snap":
@@ -378,11 +380,6 @@ class StreamSim(_PtySim):
                     self._write(data)
             elif cmd:
                 self._write(b"ERR unknown command %r\n" % cmd[:20])
-
-    def _stopped_by_fault(self):
-        if getattr(self, "_stopped", False):
-            self._stopped = self.silent = False  # a new request after a stop is answered
-        return False
 
 
 KINDS = {"ucam": UCamSim, "vc0706": VC0706Sim, "stream": StreamSim}

@@ -356,7 +356,7 @@ def cmd_camera_sim(args):
     from firmware_tools import camsim, scene
 
     sc = scene.load_scene(args.digits, seed=args.seed, log=_log)
-    sim = camsim.KINDS[args.kind](sc, start_index=args.start, log=_log).start()
+    sim = camsim.KINDS[args.kind](sc, start_index=args.start).start()
     _serve_until_stopped(sim, CAMERA_PORT, "%s %s" % (sim.port, args.kind), [
         "simulated %s camera on %s (%d digits to show)" % (args.kind, sim.port, len(sc)),
         "  gentlenet classify --camera %s --kind %s" % (sim.port, args.kind)])
