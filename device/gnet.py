@@ -57,6 +57,7 @@ _ACT_NONE = const(0)
 _ACT_RELU = const(1)
 _ACT_SIGMOID = const(2)
 _MAX_LAYERS = const(16)
+_MAX_IN = const(32767)            # inputs per layer: indices are int16
 _LIMIT = const(0x3FFFFFFF)        # 2**30 - 1: MicroPython's small-int range on 32-bit boards
 _OUTPUTS = ("softmax", "sigmoid")
 _PREPROCESS = ("none", "mnistify")
@@ -71,6 +72,15 @@ except (ImportError, SyntaxError, ValueError, NotImplementedError):
 
 class ModelError(ValueError):
     pass
+
+
+def _mem_free():
+    # free heap bytes after a collection; -1 where the interpreter does not say (CPython)
+    gc.collect()
+    try:
+        return gc.mem_free()
+    except AttributeError:
+        return -1
 
 
 def _readinto(f, buf, what):
@@ -92,46 +102,91 @@ class Layer:
         self.index, self.act, self.zero = index, act, zero
         self.n_in, self.n_out = n_in, n_out
         self.w_off, self.b_off, self.m_off, self.s_off, self.lut_off = w_off, b_off, m_off, s_off, lut_off
+        # Nothing is allocated until the whole file has been checked (a forged size must
+        # give ModelError, never MemoryError): _read_layer fills these.
         self.chunks = None    # [(first row, rows, (rows, n_in) int8 buffer)]
         self.K = None         # (n_out,) int32: bias + zx * sum(W[c])
         self.M = None         # (n_out,) uint16 multipliers
         self.S = None         # (n_out,) uint8 shifts
         self.lut = None       # (256,) int8 for sigmoid
         self.zx = 0           # the zero point of this layer's input
-        self.out = array("b", bytes(n_out))  # (n_out,) int8: this layer's output, reused
+        self.out = None       # (n_out,) int8: this layer's output, reused
+
+
+def _utf8_ok(b):
+    # Strict UTF-8 as CPython's decoder reads it: no overlong forms (C0 80), no surrogates
+    # (ED A0..BF), nothing above U+10FFFF. MicroPython's str() does not check all of this.
+    i = 0
+    n = len(b)
+    while i < n:
+        c = b[i]
+        if c < 0x80:
+            i += 1
+            continue
+        lo, hi = 0x80, 0xBF          # the allowed range of the second byte
+        if 0xC2 <= c <= 0xDF:
+            k = 1
+        elif 0xE0 <= c <= 0xEF:
+            k = 2
+            if c == 0xE0:
+                lo = 0xA0            # E0 80..9F would be overlong
+            elif c == 0xED:
+                hi = 0x9F            # ED A0..BF would be a surrogate
+        elif 0xF0 <= c <= 0xF4:
+            k = 3
+            if c == 0xF0:
+                lo = 0x90            # overlong
+            elif c == 0xF4:
+                hi = 0x8F            # above U+10FFFF
+        else:
+            return False             # 80..C1 (continuation or overlong lead), F5..FF
+        if i + k >= n:
+            return False             # cut short
+        if not lo <= b[i + 1] <= hi:
+            return False
+        for j in range(i + 2, i + k + 1):
+            if not 0x80 <= b[j] <= 0xBF:
+                return False
+        i += k + 1
+    return True
 
 
 class Model:
     def __init__(self, source, stream=False, backend=None):
         # source: a path or an open binary file (kept open when streaming).
-        self._own = isinstance(source, str)
-        f = open(source, "rb") if self._own else source
-        self.name = source if self._own else "model"
-        try:
-            self._rows = None
-            self._load(f, stream)
-        except ModelError:
-            if self._own:
-                f.close()
-            raise
-        except (ValueError, IndexError, OSError) as e:  # struct errors, seek past the end
-            if self._own:
-                f.close()
-            raise ModelError("%s: damaged model (%s)" % (self.name, e))
-        self.stream = stream
-        self._f = f if stream else None
-        if not stream and self._own:
-            f.close()
         if backend is None:
             backend = "viper" if _viper is not None else "python"
         if backend == "viper" and _viper is None:
             raise ModelError("the viper backend needs MicroPython's native emitter")
         if backend not in ("python", "viper"):
             raise ModelError("unknown backend %r (python or viper)" % backend)
+        self._own = isinstance(source, str)
+        f = open(source, "rb") if self._own else source
+        self.name = source if self._own else "model"
+        self.stream = stream
+        free = _mem_free()
+        try:
+            self._rows = None
+            self._load(f, stream)
+            self._pairs = array("h", bytes(4 * self._max_in))  # (2 * nnz,) int16: input index, x - zx
+            self._acc = array("i", bytes(4 * self._max_out))  # (n_out,) int32 accumulators
+            self._params = array("i", [0, 0, 0, 0])  # n_in, rows, nnz, c0 for the viper kernel
+        except BaseException as e:
+            if self._own:
+                f.close()
+            if isinstance(e, ModelError):
+                raise
+            if isinstance(e, MemoryError):
+                raise ModelError("%s: not enough RAM to load it %s (%d bytes of weights, %d bytes of heap free)%s" % (
+                    self.name, "streamed" if stream else "into RAM", self.weight_bytes, free,
+                    "" if stream else "; stream=True keeps the weights in the file"))
+            if isinstance(e, (ValueError, IndexError, OSError)):  # struct errors, seek past the end
+                raise ModelError("%s: damaged model (%s)" % (self.name, e))
+            raise
+        self._f = f if stream else None
+        if not stream and self._own:
+            f.close()
         self.backend = backend
-        self._pairs = array("h", bytes(4 * self._max_in))  # (2 * nnz,) int16: input index, x - zx
-        self._acc = array("i", bytes(4 * self._max_out))  # (n_out,) int32 accumulators
-        self._params = array("i", [0, 0, 0, 0])  # n_in, rows, nnz, c0 for the viper kernel
 
     def close(self):
         if self._f is not None and self._own:
@@ -143,6 +198,7 @@ class Model:
         raise ModelError("%s: %s" % (self.name, msg))
 
     def _load(self, f, stream):
+        self.weight_bytes = 0
         size = f.seek(0, 2)
         if size < _HEADER_SIZE + 4:
             self._bad("%d bytes, too short for a .gnet model (truncated?)" % size)
@@ -167,6 +223,8 @@ class Model:
             self._bad("%d layers and %d classes" % (n_layers, n_classes))
         if self.width < 1 or self.height < 1 or self.channels < 1:
             self._bad("input shape %dx%dx%d" % (self.width, self.height, self.channels))
+        if self.input_offset not in (-128, -127):
+            self._bad("input_offset %d: the bounds need -128 or -127 (|x| <= 128)" % self.input_offset)
         if layers_off != _HEADER_SIZE:
             self._bad("layer table at offset %d" % layers_off)
         self.preprocess = _PREPROCESS[prep]
@@ -176,24 +234,6 @@ class Model:
         self._span(spans, "layer table", layers_off, _LAYER_SIZE * n_layers, 4, end)
         self._span(spans, "labels", labels_off, labels_size, 1, end)
         self._span(spans, "output table", table_off, _TABLE_SIZE, 4, end)
-        f.seek(labels_off)
-        raw = f.read(labels_size)
-        self.labels = []
-        p = 0
-        while p < labels_size:
-            k = raw[p]
-            if p + 1 + k > labels_size:
-                self._bad("label %d runs past the labels block" % len(self.labels))
-            try:
-                self.labels.append(str(raw[p + 1:p + 1 + k], "utf-8"))
-            except UnicodeError:
-                self._bad("label %d is not UTF-8" % len(self.labels))
-            p += 1 + k
-        if len(self.labels) != n_classes:
-            self._bad("%d labels for %d classes" % (len(self.labels), n_classes))
-        self.table = array("H", bytes(_TABLE_SIZE))  # (256,) uint16 output table
-        f.seek(table_off)
-        _readinto(f, self.table, "output table")
         # First the structure of every layer (shapes, codes, where its sections lie) ...
         self.layers = []
         n_prev = self.width * self.height * self.channels
@@ -206,13 +246,20 @@ class Model:
             n_prev = L.n_out
             self._max_out = max(self._max_out, L.n_out)
             self._max_in = max(self._max_in, L.n_in)
+            self.weight_bytes += L.n_out * L.n_in
         spans.sort()
         for i in range(1, len(spans)):
             if spans[i - 1][0] + spans[i - 1][1] > spans[i][0]:
                 self._bad("%s overlaps %s" % (spans[i - 1][2], spans[i][2]))
-        # ... then their contents.
+        # ... then the labels and the output table, in small reads ...
+        self.labels = self._read_labels(f, labels_off, labels_size, n_classes)
+        self.table = array("H", bytes(_TABLE_SIZE))  # (256,) uint16 output table
+        f.seek(table_off)
+        _readinto(f, self.table, "output table")
+        self._check_table()
+        # ... then the layers' contents.
+        gc.collect()
         if stream:
-            gc.collect()
             # (n,) int8: the buffer streamed rows are read into (a layer's chunk never exceeds it)
             self._rows = array("b", bytes(max(_STREAM_BYTES, self._max_in)))
         zx = self.input_offset  # what a black pixel gives
@@ -220,6 +267,43 @@ class Model:
             self._read_layer(f, L, zx, stream)
             zx = L.zero if L.act == _ACT_RELU else -128
         self.n_classes = n_classes
+
+    def _read_labels(self, f, off, size, n_classes):
+        # n_classes labels, each a length byte and that many UTF-8 bytes, read one at a time
+        labels = []
+        one = bytearray(1)
+        f.seek(off)
+        p = 0
+        while p < size:
+            if len(labels) == n_classes:
+                self._bad("more labels than the %d classes" % n_classes)
+            _readinto(f, one, "labels")
+            k = one[0]
+            if p + 1 + k > size:
+                self._bad("label %d runs past the labels block" % len(labels))
+            raw = bytearray(k)
+            _readinto(f, raw, "labels")
+            if not _utf8_ok(raw):
+                self._bad("label %d is not UTF-8" % len(labels))
+            labels.append(str(raw, "utf-8"))
+            p += 1 + k
+        if len(labels) != n_classes:
+            self._bad("%d labels for %d classes" % (len(labels), n_classes))
+        return labels
+
+    def _check_table(self):
+        # The confidence divides by T[0] (softmax) and must stay within 0..10000.
+        T = self.table
+        if self.output == "softmax":
+            if T[0] == 0:
+                self._bad("softmax output table starts with 0 (the confidence would divide by zero)")
+            for k in range(1, 256):
+                if T[k] > T[k - 1]:
+                    self._bad("softmax output table rises at entry %d; it must not increase" % k)
+        else:
+            for k in range(256):
+                if T[k] > 10000 or (k and T[k] < T[k - 1]):
+                    self._bad("sigmoid output table entry %d is %d; it must rise from 0 to at most 10000" % (k, T[k]))
 
     def _check_crc(self, f, size):
         buf = bytearray(_CHUNK)
@@ -251,12 +335,16 @@ class Model:
             self._bad("layer %d: unknown activation code %d" % (l, L.act))
         if L.reserved:
             self._bad("layer %d: reserved fields must be 0" % l)
+        if L.n_in > _MAX_IN:
+            self._bad("layer %d has %d inputs; at most %d (the runtime's int16 index)" % (l, L.n_in, _MAX_IN))
         if L.n_in != n_prev:
             self._bad("layer %d takes %d inputs but gets %d: shapes do not add up" % (l, L.n_in, n_prev))
         if not L.n_out:
             self._bad("layer %d has no outputs" % l)
-        if last and (L.n_out != n_classes or L.act != _ACT_NONE):
-            self._bad("the last layer must give %d int8 logits (activation none)" % n_classes)
+        if last and L.n_out != n_classes:
+            self._bad("the last layer has %d outputs for %d classes: shapes do not add up" % (L.n_out, n_classes))
+        if last and L.act != _ACT_NONE:
+            self._bad("the last layer's activation must be none (the scores are its int8 logits)")
         n_in, n_out = L.n_in, L.n_out
         self._span(spans, "layer %d weights" % l, L.w_off, n_out * n_in, 1, end)
         self._span(spans, "layer %d bias" % l, L.b_off, 4 * n_out, 4, end)
@@ -275,6 +363,7 @@ class Model:
             L.lut = array("b", bytes(256))  # (256,) int8
             f.seek(L.lut_off)
             _readinto(f, L.lut, "layer %d lookup table" % l)
+        L.out = array("b", bytes(n_out))  # (n_out,) int8
         L.K = array("i", bytes(4 * n_out))  # (n_out,) int32; bias first, K after the loop
         L.M = array("H", bytes(2 * n_out))
         L.S = bytearray(n_out)

@@ -33,6 +33,8 @@ OUTPUTS = ("softmax", "sigmoid")
 PREPROCESS = ("none", "mnistify")
 DENSE = 1
 MAX_LAYERS = 16
+MAX_IN = 32767  # inputs per layer: the device runtime indexes them with int16
+INPUT_OFFSETS = (-128, -127)  # |pixel + input_offset| <= 128, which the bounds assume
 LIMIT = (1 << 30) - 1  # every intermediate of the integer arithmetic stays within +/-LIMIT
 TABLE_SIZE = 256 * 2  # output table: 256 uint16
 assert HEADER.size == 40 and LAYER.size == 32
@@ -68,6 +70,23 @@ def bounds(W, bias):
     s = np.abs(W.astype(np.int64)).sum(axis=1)
     b = np.abs(bias.astype(np.int64))
     return b + 128 * s, b + 384 * s
+
+
+def check_table(table, output, bad):
+    """The output table must give a confidence in 0..10000 without dividing by zero:
+    softmax T[0] >= 1 and never rising; sigmoid rising from 0 to at most 10000."""
+    T = np.asarray(table, np.int64)
+    if output == "softmax":
+        if T[0] == 0:
+            bad("softmax output table starts with 0 (the confidence would divide by zero)")
+        up = np.flatnonzero(T[1:] > T[:-1])
+        if len(up):
+            bad("softmax output table rises at entry %d; it must not increase", int(up[0]) + 1)
+    else:
+        wrong = np.flatnonzero((T > 10000) | np.r_[False, T[1:] < T[:-1]])
+        if len(wrong):
+            k = int(wrong[0])
+            bad("sigmoid output table entry %d is %d; it must rise from 0 to at most 10000", k, int(T[k]))
 
 
 def _align(n):
@@ -177,6 +196,8 @@ def from_bytes(data, name="model"):
         bad("reserved header byte is %d, must be 0", reserved)
     if not (1 <= width and 1 <= height and 1 <= channels):
         bad("input shape %dx%dx%d", width, height, channels)
+    if input_offset not in INPUT_OFFSETS:
+        bad("input_offset %d: the bounds need -128 or -127 (|x| <= 128)", input_offset)
     if prep >= len(PREPROCESS):
         bad("unknown preprocessing code %d", prep)
     if output >= len(OUTPUTS):
@@ -221,6 +242,8 @@ def from_bytes(data, name="model"):
             bad("layer %d: unknown activation code %d", l, act)
         if res0 or res1:
             bad("layer %d: reserved fields must be 0", l)
+        if n_in > MAX_IN:
+            bad("layer %d has %d inputs; at most %d (the device runtime's int16 index)", l, n_in, MAX_IN)
         if n_in != n_prev:
             bad("layer %d takes %d inputs but %s gives %d: shapes do not add up", l, n_in,
                 "the input image" if l == 0 else "layer %d" % (l - 1), n_prev)
@@ -265,5 +288,6 @@ def from_bytes(data, name="model"):
             bad("layer %d neuron %d: its arithmetic could exceed +/-2^30 (see FORMAT.md, bounds)", l, int(np.argmax(over)))
         layers.append({"W": W.copy(), "bias": bias, "M": M, "S": S, "act": ACTS[act], "zero": zero, "lut": lut})
     table = np.frombuffer(data, "<u2", 256, table_off).astype(np.uint16)
+    check_table(table, OUTPUTS[output], bad)
     return QModel(layers, labels, OUTPUTS[output], table, width, height, channels, input_offset,
                   PREPROCESS[prep], prep_version)
