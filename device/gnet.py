@@ -74,6 +74,19 @@ class ModelError(ValueError):
     pass
 
 
+def _alloc(n, unit):
+    # array('b') of n zero bytes, or of fewer (a multiple of unit, at least unit) when the
+    # heap has no block that large: halve until it fits, MemoryError only below one unit.
+    while True:
+        try:
+            return array("b", bytes(n))
+        except MemoryError:
+            if n <= unit:
+                raise
+            n = max(unit, (n // 2) // unit * unit)
+            gc.collect()
+
+
 def _mem_free():
     # free heap bytes after a collection; -1 where the interpreter does not say (CPython)
     gc.collect()
@@ -168,9 +181,6 @@ class Model:
         try:
             self._rows = None
             self._load(f, stream)
-            self._pairs = array("h", bytes(4 * self._max_in))  # (2 * nnz,) int16: input index, x - zx
-            self._acc = array("i", bytes(4 * self._max_out))  # (n_out,) int32 accumulators
-            self._params = array("i", [0, 0, 0, 0])  # n_in, rows, nnz, c0 for the viper kernel
         except BaseException as e:
             if self._own:
                 f.close()
@@ -257,11 +267,15 @@ class Model:
         f.seek(table_off)
         _readinto(f, self.table, "output table")
         self._check_table()
-        # ... then the layers' contents.
+        # ... then the layers' contents; the work buffers first, while the heap is least
+        # fragmented.
         gc.collect()
+        self._pairs = array("h", bytes(4 * self._max_in))  # (2 * nnz,) int16: input index, x - zx
+        self._acc = array("i", bytes(4 * self._max_out))  # (n_out,) int32 accumulators
+        self._params = array("i", [0, 0, 0, 0])  # n_in, rows, nnz, c0 for the viper kernel
         if stream:
             # (n,) int8: the buffer streamed rows are read into (a layer's chunk never exceeds it)
-            self._rows = array("b", bytes(max(_STREAM_BYTES, self._max_in)))
+            self._rows = _alloc(max(_STREAM_BYTES, self._max_in), self._max_in)
         zx = self.input_offset  # what a black pixel gives
         for L in self.layers:
             self._read_layer(f, L, zx, stream)
@@ -373,20 +387,25 @@ class Model:
         L.zx = zx
         # Weights in chunks of `per` rows: each chunk is checked (range, row sums, the 2**30
         # bounds of FORMAT.md) and kept in its own small array, or, when streaming, read
-        # into the one shared buffer; small blocks also fit a fragmented heap.
-        per = max(1, _STREAM_BYTES // n_in)
+        # into the one shared buffer. A fragmented heap (a board that has been busy) may
+        # have no 4 KB block left: then the chunks get smaller, down to one row.
+        per = max(1, (len(self._rows) if stream else _STREAM_BYTES) // n_in)
         L.chunks = []  # (first row, rows, int8 buffer of rows * n_in)
         f.seek(L.w_off)
-        for c0 in range(0, n_out, per):
+        c0 = 0
+        while c0 < n_out:
             k = min(per, n_out - c0)
             if stream:
                 buf = memoryview(self._rows)[:k * n_in]
             else:
-                buf = array("b", bytes(k * n_in))  # (k, n_in) int8 row-major
+                buf = _alloc(k * n_in, n_in)  # (k', n_in) int8 row-major, k' <= k
+                k = len(buf) // n_in
+                per = k
             _readinto(f, buf, "layer %d weights" % l)
             L.chunks.append((c0, k, buf))
             for r in range(k):
                 self._check_row(L, c0 + r, buf, r * n_in, zx)
+            c0 += k
 
     def _check_row(self, L, c, buf, base, zx):
         total = 0

@@ -93,39 +93,72 @@ class _Counting:
         return getattr(self._port, name)
 
 
+class BoardLost(FlashError):
+    """The board stopped answering mid-flash: a reset, a cable, or another program reading the port."""
+
+
+READ_TIMEOUT = 2.0   # s: one serial read (mpremote's reads block forever without it)
+EXEC_TIMEOUT = 10.0  # s: silence while the board runs one command
+RAW_TIMEOUT = 10.0   # s: getting the raw REPL
+
+
+def _lost(port, what, e):
+    from firmware_tools.ports import describe_holders
+
+    return BoardLost("the board at %s stopped answering %s (%s): a reset, a loose cable, or another program "
+                     "reading the port (a terminal, Thonny, mpremote)%s" % (port, what, e, describe_holders(port)))
+
+
 def connect(port, soft_reset=True):
-    """mpremote's serial transport in raw REPL. A soft reset first (as `mpremote` does
-    unless told `resume`) stops a running program and frees its RAM for the transfer."""
+    """mpremote's serial transport in raw REPL, every read with a deadline. A soft reset
+    first (as `mpremote` does unless told `resume`) stops a running program and frees its
+    RAM for the transfer."""
+    from mpremote.transport import TransportError
     from mpremote.transport_serial import SerialTransport
 
     try:
-        t = SerialTransport(port, baudrate=115200)
+        t = SerialTransport(port, baudrate=115200, timeout=READ_TIMEOUT)
     except Exception as e:  # noqa: pyserial and mpremote raise several kinds
         msg = str(e)
         if "busy" in msg.lower() or "in use" in msg.lower() or "lock" in msg.lower():
-            raise FlashError("%s is busy: close the other program using it (a terminal, Thonny, mpremote)" % port) from None
+            from firmware_tools.ports import describe_holders
+
+            raise FlashError("%s is busy: close the other program using it (a terminal, Thonny, mpremote)%s" % (
+                port, describe_holders(port))) from None
         raise FlashError("no board at %s: %s" % (port, msg)) from None
     t.serial = _Counting(t.serial)
     try:
-        t.enter_raw_repl(soft_reset=soft_reset)
-    except Exception as e:  # noqa
-        t.close()
-        raise FlashError("%s does not answer like a MicroPython board (raw REPL: %s)" % (port, e)) from None
+        t.enter_raw_repl(soft_reset=soft_reset, timeout_overall=RAW_TIMEOUT)
+    except (TransportError, OSError) as e:
+        _close(t)
+        raise _lost(port, "when asked for its raw REPL", e) from None
     return t
 
 
+def _close(t):
+    try:
+        t.close()
+    except OSError:  # the port is already gone
+        pass
+
+
 def _exec(t, code):
-    from mpremote.transport import TransportExecError
+    """Run code on the board; its output. Every wait has a deadline: a board that stops
+    answering raises BoardLost, an error on the board FlashError."""
+    from mpremote.transport import TransportError
 
     try:
-        return t.exec(code).decode().strip()
-    except TransportExecError as e:
-        err = e.error_output
+        out, err = t.exec_raw(code, timeout=EXEC_TIMEOUT)
+    except (TransportError, OSError) as e:
+        raise _lost(t.device_name, "in the middle of a command", e) from None
+    if err:
+        err = err.decode(errors="replace")
         if "ENOSPC" in err or "28]" in err:
-            raise FlashError("the board's filesystem is full: remove files (mpremote fs rm) or use a smaller model") from None
+            raise FlashError("the board's filesystem is full: remove files (mpremote fs rm) or use a smaller model")
         if "ImportError" in err or "no module named" in err:
-            raise FlashError("this MicroPython lacks a module gentlenet needs (hashlib, binascii): %s" % err.strip().splitlines()[-1]) from None
-        raise FlashError("board error: %s" % err.strip()) from None
+            raise FlashError("this MicroPython lacks a module gentlenet needs (hashlib, binascii): %s" % err.strip().splitlines()[-1])
+        raise FlashError("board error: %s" % err.strip())
+    return out.decode(errors="replace").strip()
 
 
 def sha256_file(path):
@@ -202,7 +235,7 @@ def flash(port, model, files=None, log=print, show_progress=None, compile=None):
     names = RUNTIME if files is None else files
     t0 = time.time()
     t = connect(port)
-    sent, skipped, nbytes = [], [], 0
+    sent, skipped, nbytes, wire = [], [], 0, 0
     work = tempfile.TemporaryDirectory(prefix="gentlenet-mpy-")
     try:
         _exec(t, _HELPERS)
@@ -224,17 +257,36 @@ def flash(port, model, files=None, log=print, show_progress=None, compile=None):
                 pairs.append((src, name, stem + ".mpy"))          # then a stale .mpy goes
         pairs.append((model, "model.gnet", None))
         for local, remote, stale in pairs:
-            bar = progress.Bar(os.path.getsize(local), "  %-16s" % remote, enabled=show_progress)
-            n = send_file(t, local, remote, lambda done, total: bar.update(done, "%d/%d bytes" % (done, total)))
-            bar.close()
+            for attempt in (1, 2):
+                bar = progress.Bar(os.path.getsize(local), "  %-16s" % remote, enabled=show_progress)
+                try:
+                    n = send_file(t, local, remote, lambda done, total: bar.update(done, "%d/%d bytes" % (done, total)))
+                    break
+                except BoardLost as e:
+                    if attempt == 2:
+                        raise FlashError("%s; the old %s on the board is untouched" % (e, remote)) from None
+                    log("  %s; reconnecting to send %s again" % (e, remote))
+                    wire += t.serial.written
+                    _close(t)
+                    t = None
+                    try:
+                        t = connect(port)  # a fresh raw REPL (soft reset): the helpers again
+                        _exec(t, _HELPERS)
+                    except FlashError as again:
+                        raise FlashError("%s; the old %s on the board is untouched" % (again, remote)) from None
+                finally:
+                    bar.close()
             (sent if n else skipped).append(remote)
             nbytes += n
             if stale and stale != "main.mpy":
                 _exec(t, "_gl_rm(%r)" % stale)
         t.exit_raw_repl()
+    except OSError as e:  # pyserial: the port itself went away (unplugged)
+        raise FlashError("the board at %s went away during the flash (%s); the files it had are untouched" % (port, e)) from None
     finally:
-        wire = t.serial.written
-        t.close()
+        if t is not None:
+            wire += t.serial.written
+            _close(t)
         work.cleanup()
     r = {"port": port, "sent": sent, "unchanged": skipped, "data_bytes": nbytes, "wire_bytes": wire,
          "seconds": round(time.time() - t0, 2), "board_mpy": board, "mpy_cross": cross,
@@ -259,4 +311,4 @@ def mpremote_cp_wire_bytes(port, local, remote):
         t.fs_writefile(remote, open(local, "rb").read())
         return t.serial.written
     finally:
-        t.close()
+        _close(t)

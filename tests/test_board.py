@@ -123,3 +123,83 @@ def test_flash_errors_are_clear(tmp_path):
 
     with pytest.raises(FormatError, match="truncated"):
         flash.flash("/dev/nonexistent", str(bad), show_progress=False)
+
+
+THIEF = """
+import os, sys, time
+fd = os.open(sys.argv[1], os.O_RDWR | os.O_NOCTTY)
+print("open", flush=True)
+end = time.time() + 120
+while time.time() < end:
+    try:
+        os.read(fd, 4096)   # steal whatever the board sends
+    except OSError:
+        time.sleep(0.05)
+"""
+
+
+def _wait_for_part(board, name="model.gnet", at_least=20000, timeout=60):
+    part = os.path.join(board.flash, name + flash.TMP_SUFFIX)
+    deadline = time.time() + timeout
+    while time.time() < deadline and not (os.path.exists(part) and os.path.getsize(part) > at_least):
+        time.sleep(0.02)
+    assert os.path.exists(part), "the flash never started sending %s" % name
+
+
+def test_a_second_program_on_the_port_gives_a_clear_error_not_a_hang(board, tmp_path):
+    """Another program reading the port steals the board's answers: flash must stop with
+    an error naming the problem within seconds (it used to wait forever), keep the old model,
+    and work again once the other program is gone."""
+    from trainer import mlp, qformat, quantize
+
+    flash.flash(board.port, MODEL, show_progress=False, log=lambda *a: None)
+    other = str(tmp_path / "other.gnet")
+    q = quantize.quantize(mlp.MLP([784, 100, 10], seed=5), np.random.default_rng(0).integers(0, 256, (100, 28, 28), dtype=np.uint8))
+    qformat.save(q, other)
+    p = subprocess.Popen([sys.executable, "-m", "trainer.cli", "flash", "--port", board.port, "--model", other, "-q"],
+                         cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    _wait_for_part(board)
+    thief = subprocess.Popen([sys.executable, "-c", THIEF, board.port], stdout=subprocess.PIPE, text=True)
+    try:
+        assert thief.stdout.readline().strip() == "open"
+        t0 = time.time()
+        try:
+            out, err = p.communicate(timeout=90)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            pytest.fail("flash hung with a second program on the port")
+        took = time.time() - t0
+        assert p.returncode != 0 and "Traceback" not in err, err
+        assert "stopped answering" in err and "another program" in err and "untouched" in err, err
+        assert "pid %d" % thief.pid in err, err  # names the other program
+        assert took < 60, took
+    finally:
+        thief.kill()
+        thief.wait()
+    assert flash.sha256_file(os.path.join(board.flash, "model.gnet")) == flash.sha256_file(MODEL)
+    r = flash.flash(board.port, other, show_progress=False, log=lambda *a: None)
+    assert r["sent"] == ["model.gnet"]
+
+
+def test_a_port_that_vanishes_mid_flash_is_a_flash_error(tmp_path):
+    import threading
+
+    b = VirtualBoard(str(tmp_path / "flash"), micropython=micropython()).start()
+    result = {}
+
+    def run():
+        try:
+            flash.flash(b.port, MODEL, show_progress=False, log=lambda *a: None, compile=False)
+            result["ok"] = True
+        except flash.FlashError as e:
+            result["error"] = str(e)
+        except BaseException as e:  # noqa: anything else is the bug
+            result["crash"] = repr(e)
+
+    th = threading.Thread(target=run, daemon=True)
+    th.start()
+    _wait_for_part(b, at_least=5000)
+    b.stop()  # unplugged: the pty goes away
+    th.join(60)
+    assert not th.is_alive(), "flash hung after the port went away"
+    assert "error" in result and "crash" not in result, result
