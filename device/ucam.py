@@ -19,11 +19,26 @@ except ImportError:
         return x
 
 from binascii import crc32
+import time
 
 try:
     import select
 except ImportError:
     import uselect as select
+
+
+def _ticks_ms():
+    try:
+        return time.ticks_ms()
+    except AttributeError:  # CPython
+        return int(time.monotonic() * 1000)
+
+
+def _ticks_diff(a, b):
+    try:
+        return time.ticks_diff(a, b)
+    except AttributeError:
+        return a - b
 
 _HEAD = const(0xAA)          # first byte of every command and answer
 _INITIAL = const(0x01)       # AA 01 00 colour raw-size jpeg-size
@@ -43,6 +58,9 @@ _ACK_MS = const(500)         # wait for an answer to a command
 _DATA_MS = const(1000)       # silence inside picture data that means the camera stopped
 _READS = const(3)            # reads of one snapshot looking for two that agree
 _SNAP_RAW = const(0x01)      # SNAPSHOT: uncompressed
+_DRAIN_MAX = const(4096)     # bytes a drain discards at most (a line that never goes quiet)
+_S_IFMT = const(0o170000)    # stat mode: file type bits
+_S_IFCHR = const(0o020000)   # stat mode: a character device (a tty, a pty, a UART)
 
 RAW_SIZES = {"80x60": 0x01, "160x120": 0x03, "128x128": 0x09, "128x96": 0x0B}
 JPEG_SIZES = {"160x128": 0x03, "320x240": 0x05, "640x480": 0x07}
@@ -79,9 +97,10 @@ class PollWire:
         return n
 
     def drain(self):
-        # discard what is waiting (a half answer from before)
-        while self._poll.poll(0) and self.stream.readinto(self._one):
-            pass
+        # discard what is waiting (a half answer from before), at most _DRAIN_MAX bytes
+        n = 0
+        while n < _DRAIN_MAX and self._poll.poll(0) and self.stream.readinto(self._one):
+            n += 1
 
     def close(self):
         try:
@@ -91,15 +110,29 @@ class PollWire:
 
 
 def open_port(spec, baud=115200):
-    # "1" or "1,4,5" (UART id, tx pin, rx pin) on a board; a path (a pty) on the unix port
-    if spec[0].isdigit():
-        import machine
-        parts = [int(p) for p in spec.split(",")]
-        if len(parts) == 3:
-            uart = machine.UART(parts[0], baud, tx=machine.Pin(parts[1]), rx=machine.Pin(parts[2]))
-        else:
-            uart = machine.UART(parts[0], baud)
+    # "1" or "1,4,5" (UART id, tx pin, rx pin) on a board; a serial device path (a tty or a
+    # pty) on the unix port. Anything else is refused before it is opened: a mistyped
+    # argument must never open (and write SYNCs into) a file such as model.gnet.
+    if spec[:1].isdigit():
+        try:
+            import machine
+            parts = [int(p) for p in spec.split(",")]
+            if len(parts) == 3:
+                uart = machine.UART(parts[0], baud, tx=machine.Pin(parts[1]), rx=machine.Pin(parts[2]))
+            elif len(parts) == 1:
+                uart = machine.UART(parts[0], baud)
+            else:
+                raise ValueError("%r: a UART id, or id,tx,rx" % spec)
+        except (ImportError, AttributeError):
+            raise OSError("%r: this port has no machine.UART; give a serial device path" % spec)
         return PollWire(uart)
+    import os
+    try:
+        mode = os.stat(spec)[0]
+    except OSError:
+        raise OSError("%r: no such serial device" % spec)
+    if mode & _S_IFMT != _S_IFCHR:
+        raise OSError("%r is not a serial device (a file or folder); give a UART id or a tty path" % spec)
     return PollWire(open(spec, "r+b"))
 
 
@@ -133,28 +166,37 @@ class UCam:
         self.wire.write(c)
 
     def answer(self, timeout_ms=_ACK_MS):
-        # the next 6-byte packet (bytes before 0xAA are skipped), or None on silence
+        # the next 6-byte packet (bytes before 0xAA are skipped), or None when none came
+        # within timeout_ms: a line that sends only noise ends too
         a = self._ans
+        t0 = _ticks_ms()
         while True:
             if self.wire.fill(a, 0, 1, timeout_ms) < 1:
                 return None
             if a[0] == _HEAD:
                 break
+            if _ticks_diff(_ticks_ms(), t0) > timeout_ms:
+                return None
         if self.wire.fill(a, 1, 5, timeout_ms) < 5:
             return None
         return a
 
     def command(self, cid, p1=0, p2=0, p3=0, p4=0, what="command"):
-        # send and wait for its ACK; a NAK or silence raises OSError
+        # send and wait for its ACK; a NAK or silence raises OSError. Stale packets (the
+        # camera's late ACK or SYNC for an earlier SYNC on a slow line) are skipped.
         self.send(cid, p1, p2, p3, p4)
-        a = self.answer()
-        if a is None:
-            raise OSError("uCAM: no answer to %s (0x%02x)" % (what, cid))
-        if a[1] == _NAK:
-            raise OSError("uCAM: %s refused: NAK %s" % (what, NAK_ERRORS.get(a[4], "error 0x%02x" % a[4])))
-        if a[1] != _ACK or a[2] != cid:
-            raise OSError("uCAM: %s answered with %02x %02x instead of ACK" % (what, a[1], a[2]))
-        return a
+        t0 = _ticks_ms()
+        while True:
+            a = self.answer()
+            if a is None:
+                raise OSError("uCAM: no answer to %s (0x%02x)" % (what, cid))
+            if a[1] == _NAK:
+                raise OSError("uCAM: %s refused: NAK %s" % (what, NAK_ERRORS.get(a[4], "error 0x%02x" % a[4])))
+            if a[1] == _ACK and a[2] == cid:
+                return a
+            stale = a[1] == _SYNC or (a[1] == _ACK and a[2] == _SYNC)
+            if not stale or _ticks_diff(_ticks_ms(), t0) > _ACK_MS:
+                raise OSError("uCAM: %s answered with %02x %02x instead of ACK" % (what, a[1], a[2]))
 
     def sync(self, tries=_SYNC_TRIES):
         # SYNC until the camera ACKs and sends its own SYNC, then ACK that
@@ -168,6 +210,11 @@ class UCam:
             if a is not None and a[1] == _SYNC:
                 self.send(_ACK, _SYNC)
                 self.synced = True
+                # answers to the earlier SYNCs may still be on their way: let them land
+                # and drop them, so that the next command reads its own answer
+                for _ in range(2 * i + 2):  # at most an ACK and a SYNC per earlier SYNC
+                    if self.answer(20 + i) is None:
+                        break
                 return i + 1
         raise OSError("uCAM: no answer to %d SYNCs: check wiring (camera TX -> board RX), power and baud rate" % tries)
 

@@ -55,9 +55,12 @@ class SerialWire:
         return got
 
     def drain(self):
+        # what is waiting (a half answer from before), at most 64 KB: a line that never
+        # goes quiet must not hold us here
         self.ser.timeout = 0
-        while self.ser.read(4096):
-            pass
+        for _ in range(16):
+            if not self.ser.read(4096):
+                break
 
     def close(self):
         self.ser.close()

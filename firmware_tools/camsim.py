@@ -156,8 +156,9 @@ class UCamSim(_PtySim):
     RAW = {0x01: (80, 60), 0x03: (160, 120), 0x09: (128, 128), 0x0B: (128, 96)}
     JPEG = {0x03: (160, 128), 0x05: (320, 240), 0x07: (640, 480)}
 
-    def __init__(self, scene, **kw):
+    def __init__(self, scene, sync_delay=0.0, **kw):
         super().__init__(scene, **kw)
+        self.sync_delay = sync_delay  # s before answering a SYNC: a slow camera, or a busy machine
         self.synced = False
         self.colour = None
         self.raw_size = self.jpeg_size = None
@@ -197,6 +198,8 @@ class UCamSim(_PtySim):
 
     def _command(self, cid, p):
         if cid == 0x0D:    # SYNC -> ACK(SYNC) + SYNC
+            if self.sync_delay:
+                time.sleep(self.sync_delay)  # the host meanwhile sends more SYNCs: each is answered
             self._ack(0x0D)
             self._write(self._packet(0x0D))
             return

@@ -309,3 +309,36 @@ def test_ucam_nak_is_reported_with_the_datasheet_reason(digits):
             cam.command(0x01, 0, 0x03, 0x05, 0, "INITIAL")   # grey at a size the camera lacks
         assert binascii.crc32(cam.grab().grey.tobytes()) == sim.sent[-1][2]  # and it still works
         cam.close()
+
+
+@pytest.mark.parametrize("delay", [0.02, 0.06])
+def test_ucam_sync_with_a_slow_camera(digits, delay):
+    """A camera (or a loaded machine) that answers SYNC late: the host has sent more SYNCs
+    by then, and each is answered. The late ACK(SYNC)s must not be read as the answer to
+    INITIAL (that made a fresh clone's `make test` fail)."""
+    with camsim.UCamSim(digits, sync_delay=delay) as sim:
+        cam = cameras.open_camera("ucam", sim.port)
+        try:
+            for _ in range(3):
+                f = cam.grab()
+                assert binascii.crc32(f.grey.tobytes()) == sim.sent[-1][2]
+        finally:
+            cam.close()
+
+
+def test_ucam_on_a_line_of_endless_noise_ends_in_bounded_time(tmp_path):
+    """/dev/zero never sends 0xAA and never goes quiet: the driver must give up, not spin."""
+    from device import ucam
+
+    cam = ucam.UCam(ucam.open_port("/dev/zero"))
+    t0 = time.time()
+    with pytest.raises(OSError, match="no answer"):
+        cam.sync(tries=5)
+    assert time.time() - t0 < 10
+    cam.close()
+    (tmp_path / "model.gnet").write_bytes(b"precious")
+    with pytest.raises(OSError, match="not a serial device"):
+        ucam.open_port(str(tmp_path / "model.gnet"))
+    assert (tmp_path / "model.gnet").read_bytes() == b"precious"
+    with pytest.raises(OSError, match="machine.UART"):
+        ucam.open_port("1")
