@@ -79,11 +79,8 @@ class App:
         self.camera = None
         self.model_path = model
         self.model_error = None
-        try:
-            self.model = gnet.Model(model)
-        except (gnet.ModelError, OSError) as e:
-            self.model = None
-            self.model_error = str(e)
+        self.model = None
+        self.load_model()
         self.commands = {                         # name -> (handler, argument counts allowed)
             "INFO": (self.info, (0,)),
             "CLASSIFY": (self.classify, (5, 6)),
@@ -92,6 +89,30 @@ class App:
             "REPL": (self.leave, (0,)),
         }
         gc.collect()
+
+    def load_model(self):
+        # In RAM when it fits (fastest); streamed from flash when it does not (any model
+        # that fits the flash runs); a clear error, never a crash, when neither works.
+        self.model = None
+        gc.collect()
+        try:
+            self.model = gnet.Model(self.model_path)
+            return
+        except OSError as e:
+            self.model_error = "%s: %s" % (self.model_path, e)
+            return
+        except gnet.ModelError as e:
+            if "not enough RAM" not in str(e):
+                self.model_error = str(e)
+                return
+            in_ram = str(e)
+        except MemoryError:
+            in_ram = "%s: not enough RAM to load it into RAM" % self.model_path
+        gc.collect()
+        try:
+            self.model = gnet.Model(self.model_path, stream=True)
+        except (gnet.ModelError, OSError, MemoryError) as e:
+            self.model_error = "%s; streamed: %s" % (in_ram, e)
 
     # ------------------------------------------------------------ the wire
     def _getc(self, timeout_ms):
@@ -256,21 +277,25 @@ class App:
             self._b64[k] = c
             k += 1
             if k == _B64_CHUNK:
-                done = self._decode(k, done, n)
+                done = self._decode(k, done, n, False)
                 k = 0
         if k:
-            done = self._decode(k, done, n)
+            done = self._decode(k, done, n, True)
         if done != n:
             raise Abandon("short", "payload of %d bytes, the header says %d" % (done, n))
 
-    def _decode(self, k, done, n):
+    def _decode(self, k, done, n, at_end):
+        # at_end: the payload's line end has been read already, so nothing is left to skip
+        # (skipping then would swallow the next request)
         try:
             data = binascii.a2b_base64(self._b64[:k])
         except ValueError:
-            self._skip_line()
+            if not at_end:
+                self._skip_line()
             raise Abandon("payload", "the payload is not base64")
         if done + len(data) > n:
-            self._skip_line()
+            if not at_end:
+                self._skip_line()
             raise Abandon("long", "payload longer than the %d bytes the header says" % n)
         self.frame[done:done + len(data)] = data
         return done + len(data)
@@ -313,7 +338,10 @@ class App:
 
     def set_camera(self, seq, args):
         # CAMERA ucam <port> [baud] [WxH]: port is a UART number on a board, a path on unix
-        import ucam
+        try:
+            import ucam
+        except ImportError:
+            raise Abandon("camera", "ucam.py is not on the board: gentlenet flash copies it")
         if args[0] != "ucam":
             raise Abandon("camera", "camera kind %r: the board drives ucam (uCAM-II/III raw grey)" % args[0])
         baud = int(args[2]) if len(args) > 2 else 115200

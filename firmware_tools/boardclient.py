@@ -18,6 +18,8 @@ MAGIC = b"GNT1"
 CTRL_B = b"\x02"  # leave the raw REPL for the friendly one
 CTRL_C = b"\x03"  # interrupt the running program (KeyboardInterrupt)
 CTRL_D = b"\x04"  # friendly REPL: soft reset; MicroPython restarts and runs main.py
+MAX_LINE = 1 << 16   # the longest answer line read (a CLASSIFY answer with its digit is ~1.5 KB)
+REJECT_GRACE = 0.5   # s to wait for our own answer after a seq -1 error (maybe stale)
 
 
 class BoardError(RuntimeError):
@@ -25,6 +27,19 @@ class BoardError(RuntimeError):
         super().__init__(message)
         self.answer = answer or {}
         self.code = self.answer.get("error")
+
+
+def check_classified(a):
+    """A CLASSIFY/SNAP answer has the fields of PROTOCOL.md with the right types; a board
+    that sends anything else gets a BoardError, never a crash further on."""
+    ints = ("class", "us", "us_preprocess", "us_model", "digit_crc")
+    ok = (isinstance(a.get("label"), str) and isinstance(a.get("scores"), list) and len(a["scores"]) <= 256
+          and all(isinstance(v, int) and -128 <= v <= 127 for v in a["scores"])
+          and all(isinstance(a.get(k), int) for k in ints)
+          and isinstance(a.get("confidence"), (int, float)) and 0 <= a["confidence"] <= 1)
+    if not ok:
+        raise BoardError("the board's answer does not follow the protocol: %s" % json.dumps(a)[:200], a)
+    return a
 
 
 class BoardClient:
@@ -105,31 +120,52 @@ class BoardClient:
         return a
 
     def _read_answer(self, seq, timeout, what):
-        # the JSON line with this seq; other lines (stale answers, prints) are set aside
+        # The JSON object line with this seq. Other lines (stale answers, prints, noise) are
+        # set aside. An answer with seq -1 (a request the board could not parse) may be a
+        # stale one, caused by line noise long ago: it fails this request only if our own
+        # answer does not follow within a moment.
         deadline = time.time() + timeout
         buf = b""
+        rejected = None
         while time.time() < deadline:
             chunk = self.ser.readline()
             if not chunk:
                 continue
             buf += chunk
+            if len(buf) > MAX_LINE:  # a line without end: noise, not an answer
+                self.noise = (self.noise + [buf[:200]])[-5:]
+                buf = b""
+                continue
             if not buf.endswith(b"\n"):
                 continue
             line, buf = buf.strip(), b""
             try:
                 a = json.loads(line)
-            except ValueError:
+            except (ValueError, RecursionError):
+                a = None
+            if not isinstance(a, dict) or not isinstance(a.get("seq"), int):
                 self.noise = (self.noise + [line[:200]])[-5:]
                 continue
-            if isinstance(a, dict) and a.get("seq") in (seq, -1):
-                if a.get("seq") == -1 and seq:
-                    raise BoardError("board rejected a request: %s (%s)" % (a.get("message"), a.get("error")), a)
+            if a["seq"] == seq:
                 return a
+            if a["seq"] == -1 and seq and rejected is None:
+                rejected = a
+                deadline = min(deadline, time.time() + REJECT_GRACE)
+        if rejected is not None:
+            raise BoardError("board rejected a request: %s (%s)" % (rejected.get("message"), rejected.get("error")), rejected)
         hint = ("; last lines from the board: %s" % self.noise[-2:]) if self.noise else ""
         raise BoardError("no answer from the board at %s within %.1f s waiting for %s%s" % (self.url, timeout, what, hint))
 
     def info(self):
-        return self.request("INFO")
+        a = self.request("INFO")
+        fb = a.get("frame_bytes")
+        if not isinstance(fb, int) or isinstance(fb, bool) or not 784 <= fb <= 1 << 24:
+            raise BoardError("the board reports a frame buffer of %r bytes; a gentlenet board has 784 or more "
+                             "(is this gentlenet's device/app.py?)" % (fb,), a)
+        m = a.get("model")
+        if m is not None and (not isinstance(m, dict) or not isinstance(m.get("labels"), list)):
+            raise BoardError("the board's INFO has no readable model card: %r" % (m,)[:200], a)
+        return a
 
     def classify(self, grey, fmt="grey8", digit=False):
         """grey: (h, w) uint8 (a camera frame; the board preprocesses it) or, fmt "mnist",
@@ -138,13 +174,13 @@ class BoardClient:
         h, w = grey.shape
         data = grey.tobytes()
         args = [w, h, fmt, len(data), "%08x" % (binascii.crc32(data) & 0xFFFFFFFF)] + (["digit"] if digit else [])
-        return self.request("CLASSIFY", args, payload=data)
+        return check_classified(self.request("CLASSIFY", args, payload=data))
 
     def camera(self, kind, port, baud=115200, res="80x60"):
         return self.request("CAMERA", [kind, port, baud, res], timeout=max(self.timeout, 15))
 
     def snap(self, digit=False):
-        return self.request("SNAP", ["digit"] if digit else [], timeout=max(self.timeout, 15))
+        return check_classified(self.request("SNAP", ["digit"] if digit else [], timeout=max(self.timeout, 15)))
 
     def leave(self):
         return self.request("REPL")

@@ -59,6 +59,13 @@ def save_pair(path, grey, digit, scale=4):
 MAX_FAILS = 3  # camera failures in a row that end a run
 
 
+def safe_name(label):
+    """A label as part of a file name: letters, digits, - and _ kept, anything else
+    (a / from a board, a space) becomes _."""
+    out = "".join(c if c.isascii() and (c.isalnum() or c in "-_") else "_" for c in str(label))[:40]
+    return out or "_"
+
+
 def classify_on_board(board, grey, log=print):
     """board.classify, once more after an error: resent if the board reported one (noise on
     the line), after reconnecting if it did not answer (a reset, a wiggled cable)."""
@@ -109,7 +116,7 @@ def run(camera, frames, q, board=None, save=None, log=print, on_frame=None):
         else:
             row.update(label=ref["label"], confidence=ref["confidence"], scores=ref["scores"], agree=None)
         if save:
-            save_pair(os.path.join(save, "frame-%04d-%s.png" % (i, row["label"])), f.grey, ref["digit"])
+            save_pair(os.path.join(save, "frame-%04d-%s.png" % (i, safe_name(row["label"]))), f.grey, ref["digit"])
         rows.append(row)
         if on_frame:
             on_frame(row)
