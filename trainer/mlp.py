@@ -142,13 +142,16 @@ def save(model, path, meta=None):
 
 
 def write_atomic(path, data):
-    """Write bytes to a temporary file beside `path`, fsync, rename: an interrupted write
+    """Write bytes to a new temporary file beside `path` (a fresh random name, opened
+    O_EXCL, so no planted file or symlink is followed), fsync, rename: an interrupted write
     never leaves half a file under `path`."""
+    import tempfile
+
     d = os.path.dirname(os.path.abspath(path))
     os.makedirs(d, exist_ok=True)
-    tmp = os.path.join(d, ".%s.tmp%d" % (os.path.basename(path), os.getpid()))
+    fd, tmp = tempfile.mkstemp(prefix=".%s." % os.path.basename(path), suffix=".tmp", dir=d)
     try:
-        with open(tmp, "wb") as f:
+        with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()
             os.fsync(f.fileno())
