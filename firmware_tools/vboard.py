@@ -109,7 +109,11 @@ class VirtualBoard:
             if self._stop.is_set():
                 return
             self.restarts += 1
-            self.log("virtual board: MicroPython exited (%d), restarting" % code)
+            if code in (EXIT_RAW, EXIT_RAW + 1):  # vboard_repl.py: a soft reset (Ctrl-D), as asked
+                self.log("virtual board: soft reset")
+            else:
+                self.log("virtual board: MicroPython stopped (exit code %d); starting it again, as a board "
+                         "restarts after a reset" % code)
             time.sleep(0.05)
             self._spawn(raw=code == EXIT_RAW)
 

@@ -138,9 +138,35 @@ def _friendly_step(env, line):
         _write(c)
 
 
+def _board_os():
+    # A board's os.ilistdir gives (name, type, inode, size); the unix port's leaves out the
+    # size, so `mpremote fs ls` would show 0 for every file. Put in an os that adds it.
+    import os
+
+    class _OS:
+        pass
+
+    board_os = _OS()
+    for k in dir(os):
+        try:
+            setattr(board_os, k, getattr(os, k))
+        except (AttributeError, TypeError):
+            pass
+    listdir = os.ilistdir
+
+    def ilistdir(path="."):
+        for e in listdir(path):
+            full = e[0] if path in ("", ".") else path.rstrip("/") + "/" + e[0]
+            yield (e[0], e[1], e[2], os.stat(full)[6] if e[1] == 0x8000 else 0)
+
+    board_os.ilistdir = ilistdir
+    sys.modules["os"] = board_os
+
+
 def main():
     # the board's import path: its flash root and /lib, not this file's folder
     sys.path[:] = ["", "lib"] + [p for p in sys.path if p.startswith(".frozen")]
+    _board_os()
     env = {"__name__": "__main__"}
     if "raw" in sys.argv[1:]:
         _raw(env)

@@ -203,3 +203,41 @@ def test_a_port_that_vanishes_mid_flash_is_a_flash_error(tmp_path):
     th.join(60)
     assert not th.is_alive(), "flash hung after the port went away"
     assert "error" in result and "crash" not in result, result
+
+
+def test_mpremote_ls_shows_sizes_and_soft_reset_is_not_called_a_crash(tmp_path):
+    logs = []
+    b = VirtualBoard(str(tmp_path / "flash"), micropython=micropython(), log=logs.append).start()
+    try:
+        (tmp_path / "flash" / "hello.txt").write_bytes(b"x" * 1234)
+        r = mpremote(b.port, "fs", "ls")
+        assert r.returncode == 0 and "1234 hello.txt" in r.stdout, r.stdout + r.stderr
+        r = subprocess.run([MPREMOTE, "connect", b.port, "soft-reset", "exec", "print('back')"],
+                           capture_output=True, text=True, timeout=60)
+        assert r.returncode == 0
+        assert logs == ["virtual board: soft reset"], logs
+    finally:
+        b.stop()
+
+
+def test_a_model_too_big_for_the_heap_is_streamed_by_the_app(board, tmp_path):
+    """The book's 784-200-10 (157 KB of weights) on a 192 KB board: the app streams it
+    instead of dying at boot with MemoryError, and says so in INFO."""
+    from firmware_tools.boardclient import BoardClient
+    from trainer import mlp, qformat, quantize
+
+    big = str(tmp_path / "book.gnet")
+    rng = np.random.default_rng(0)
+    q = quantize.quantize(mlp.MLP([784, 200, 10], hidden="sigmoid", output="sigmoid", seed=1),
+                          rng.integers(0, 256, (200, 28, 28), dtype=np.uint8))
+    qformat.save(q, big)
+    flash.flash(board.port, big, show_progress=False, log=lambda *a: None)
+    c = BoardClient(board.port).start()
+    try:
+        info = c.info()
+        assert info["model"] is not None and info["model"]["stream"] is True, info
+        img = rng.integers(0, 256, (28, 28), dtype=np.uint8)
+        a = c.classify(img, fmt="mnist")
+        assert a["scores"] == [int(v) for v in quantize.reference(q, img[None])[0]]
+    finally:
+        c.close()

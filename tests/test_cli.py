@@ -101,3 +101,121 @@ def test_eval_refuses_a_damaged_gnet(small_model, tmp_path):
     bad.write_bytes(open(os.path.join(ROOT, "weights", "mnist-784-100-10.gnet"), "rb").read()[:5000])
     r = gentlenet("eval", str(bad), "--data", test)
     assert r.returncode != 0 and "truncated" in r.stderr and "bad.gnet" in r.stderr and "accuracy" not in r.stdout
+
+
+# ------------------------------------------------------------------ mistakes a new user makes
+
+
+def test_train_keeps_the_previous_checkpoint(small_model, tmp_path):
+    model, test = small_model
+    out = tmp_path / "model.npz"
+    out.write_bytes(open(model, "rb").read())
+    csv = os.path.join(rashid_dir(), "mnist_train_100.csv")
+    r = gentlenet("train", "--data", csv, "--test-data", test, "--epochs", "1", "--layers", "784,8,10", "--out", str(out), "-q")
+    assert r.returncode == 0, r.stderr
+    assert (tmp_path / "model.prev.npz").read_bytes() == open(model, "rb").read()
+    assert "kept it as" in r.stderr
+
+
+def test_ctrl_c_during_training_keeps_the_last_finished_epoch(tmp_path):
+    import signal
+    import time
+
+    csv = os.path.join(rashid_dir(), "mnist_train_100.csv")
+    out = tmp_path / "m.npz"
+    exe = os.path.join(os.path.dirname(sys.executable), "gentlenet")
+    p = subprocess.Popen([exe, "train", "--data", csv, "--epochs", "100000", "--layers", "784,8,10", "--out", str(out),
+                          "-q"], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    time.sleep(6)
+    p.send_signal(signal.SIGINT)
+    _, err = p.communicate(timeout=60)
+    assert p.returncode == 130, err
+    assert "saved the model of epoch" in err and "Traceback" not in err, err
+    from trainer import mlp
+
+    m, meta = mlp.load(str(out))
+    assert meta["training"]["interrupted_after_epoch"] == len(meta["history"]) >= 1
+
+
+@pytest.mark.parametrize("args,message", [
+    (["train", "--epochs", "0"], "--epochs: must be 1 or more"),
+    (["train", "--epochs", "-3"], "--epochs: must be 1 or more"),
+    (["train", "--lr", "-1"], "--lr: must be above 0"),
+    (["train", "--momentum", "1.5"], "--momentum: must be in"),
+    (["classify", "--frames", "0", "--local"], "--frames: must be 1 or more"),
+    (["train", "--epoch", "3"], "usage: gentlenet train"),       # no silent abbreviation
+    (["train", "--dat", "x.csv"], "usage: gentlenet train"),
+    (["eval", "--jsn"], "usage: gentlenet eval"),                # the command's own usage
+])
+def test_bad_flags_are_refused_with_the_commands_usage(args, message):
+    r = gentlenet(*args)
+    assert r.returncode == 2 and message in r.stderr, r.stderr
+    assert "Traceback" not in r.stderr
+
+
+def test_a_model_that_is_not_a_checkpoint(tmp_path):
+    import numpy as np
+
+    np.save(str(tmp_path / "w.npy"), np.zeros(3))
+    (tmp_path / "notes.txt").write_text("hello")
+    for name, hint in (("w.npy", ".npy"), ("notes.txt", "not a zip file")):
+        r = gentlenet("export", str(tmp_path / name), "--out", str(tmp_path / "x.gnet"), "--data",
+                      os.path.join(rashid_dir(), "mnist_train_100.csv"))
+        assert r.returncode != 0 and "not a gentlenet checkpoint" in r.stderr and hint in r.stderr, r.stderr
+        assert "Traceback" not in r.stderr and "allow_pickle" not in r.stderr
+
+
+def test_eval_says_when_the_models_are_unrelated(small_model, tmp_path):
+    model, test = small_model
+    csv = os.path.join(rashid_dir(), "mnist_train_100.csv")
+    g = str(tmp_path / "m.gnet")
+    assert gentlenet("export", model, "--out", g, "--data", csv, "--test-data", test).returncode == 0
+    other = str(tmp_path / "other.npz")
+    assert gentlenet("train", "--data", csv, "--epochs", "1", "--layers", "784,32,10", "--seed", "7", "--out", other,
+                     "-q").returncode == 0
+    r = gentlenet("eval", other, g, "--data", test)
+    assert r.returncode == 0 and "was not exported from" in r.stderr, r.stderr
+    r = gentlenet("eval", model, g, "--data", test)
+    assert "was not exported from" not in r.stderr
+
+
+def test_classify_with_no_frame_read_fails(tmp_path):
+    from firmware_tools import camsim, scene
+
+    import numpy as np
+
+    sc = scene.Scene(np.zeros((3, 28, 28), np.uint8), np.zeros(3, np.uint8))
+    with camsim.StreamSim(sc) as sim:
+        sim.fault("silent")
+        r = gentlenet("classify", "--camera", sim.port, "--kind", "stream", "--local", "--frames", "2", "--model",
+                      os.path.join(ROOT, "weights", "mnist-784-100-10.gnet"))
+    assert r.returncode != 0 and "no frame could be read" in r.stderr, r.stdout + r.stderr
+
+
+def test_stopping_one_camera_sim_keeps_anothers_port_file(tmp_path):
+    import signal
+    import time
+
+    exe = os.path.join(os.path.dirname(sys.executable), "gentlenet")
+    csv = os.path.join(rashid_dir(), "mnist_test_10.csv")
+    port_file = tmp_path / "out" / "camera.port"
+
+    def start():
+        p = subprocess.Popen([exe, "camera-sim", "--kind", "stream", "--digits", csv], cwd=str(tmp_path),
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        line = p.stdout.readline()
+        assert "simulated stream camera on" in line, line + p.stderr.read()
+        return p, line.split(" on ")[1].split()[0]
+
+    a, port_a = start()
+    b, port_b = start()
+    try:
+        assert port_file.read_text().split()[0] == port_b
+        a.send_signal(signal.SIGTERM)
+        a.wait(30)
+        time.sleep(0.2)
+        assert port_file.exists() and port_file.read_text().split()[0] == port_b
+    finally:
+        for p in (a, b):
+            p.kill()
+            p.wait()

@@ -35,6 +35,36 @@ def _find_data(args, log=_log):
     return ds
 
 
+def _positive_int(text):
+    try:
+        v = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError("a whole number, not %r" % text) from None
+    if v < 1:
+        raise argparse.ArgumentTypeError("must be 1 or more, not %d" % v)
+    return v
+
+
+def _positive_float(text):
+    try:
+        v = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError("a number, not %r" % text) from None
+    if not v > 0 or v != v or v == float("inf"):
+        raise argparse.ArgumentTypeError("must be above 0, not %s" % text)
+    return v
+
+
+def _fraction(text):
+    try:
+        v = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError("a number, not %r" % text) from None
+    if not 0 <= v < 1:
+        raise argparse.ArgumentTypeError("must be in [0, 1), not %s" % text)
+    return v
+
+
 def _layers(text):
     try:
         sizes = [int(v) for v in text.replace("-", ",").split(",") if v.strip()]
@@ -74,7 +104,21 @@ def run_train(args, ds=None):
         raise SystemExit("error: %s has no training digits" % ds.source)
     settings = _train_settings(args)
     t0 = time.time()
-    model, history, used = train.train(ds.train, ds.test, settings, log=_log, show_progress=None if not args.quiet else False)
+    try:
+        model, history, used = train.train(ds.train, ds.test, settings, log=_log,
+                                           show_progress=None if not args.quiet else False)
+    except train.Interrupted as stop:
+        if not stop.history:
+            _log("interrupted before the first epoch finished: nothing saved")
+            raise
+        model, history, used = stop.model, stop.history, stop.settings
+        used["interrupted_after_epoch"] = len(history)
+        _keep_previous(args.out)
+        mlp.save(model, args.out, {"training": used, "history": history, "data": {
+            "source": ds.source, "note": ds.note, "train_n": len(ds.train), "test_n": len(ds.test) if ds.test else 0},
+            "result": {"seconds": round(time.time() - t0, 2)}})
+        _log("interrupted: saved the model of epoch %d of %d to %s" % (len(history), used["epochs"], args.out))
+        raise
     result = {"seconds": round(time.time() - t0, 2)}
     if ds.test is not None:
         pred, _ = evaluate.predict(model, ds.test.images)
@@ -82,9 +126,20 @@ def run_train(args, ds=None):
         result.update(test_accuracy=m["accuracy"], test_n=m["n"])
     meta = {"training": used, "history": history, "data": {"source": ds.source, "note": ds.note,
             "train_n": len(ds.train), "test_n": len(ds.test) if ds.test else 0}, "result": result}
+    _keep_previous(args.out)
     mlp.save(model, args.out, meta)
     _log("saved %s" % args.out)
     return model, meta
+
+
+def _keep_previous(path):
+    """A checkpoint about to be overwritten is kept beside it as <name>.prev.npz (one
+    generation), and the user is told: an hour of training is not lost to a quick test."""
+    if os.path.isfile(path):
+        stem, ext = os.path.splitext(path)
+        prev = stem + ".prev" + (ext or ".npz")
+        os.replace(path, prev)
+        _log("note: %s existed; kept it as %s" % (path, prev))
 
 
 def cmd_train(args):
@@ -140,12 +195,33 @@ def _predictor(path):
             lambda images: evaluate.predict(model, images)[0])
 
 
+def _warn_unrelated(paths):
+    """A .gnet's card names the checkpoint it was exported from (by SHA-256): say so when
+    eval is given a .gnet and a checkpoint that are not related."""
+    import hashlib
+
+    from trainer import export, qformat
+
+    npz = [p for p in paths if not qformat.is_gnet(p) and os.path.isfile(p)]
+    for g in (p for p in paths if qformat.is_gnet(p)):
+        try:
+            with open(export.card_path(g)) as f:
+                src = json.load(f).get("source_sha256")
+        except (OSError, ValueError, AttributeError):
+            continue
+        for c in npz:
+            if src and hashlib.sha256(open(c, "rb").read()).hexdigest() != src:
+                _log("WARNING: %s was not exported from %s (its card names another checkpoint): the side-by-side "
+                     "numbers compare two different networks" % (g, c))
+
+
 def cmd_eval(args):
     from trainer import evaluate
 
     paths = args.model or [p for p in (DEFAULT_MODEL, DEFAULT_GNET) if os.path.exists(p)]
     if not paths:
         raise SystemExit("error: no model given and none in %s/ (run `gentlenet train` and `gentlenet export`)" % OUT)
+    _warn_unrelated(paths)
     test, ds = _test_split(args)
     results, preds = [], []
     for path in paths:
@@ -317,7 +393,12 @@ def _serve_until_stopped(thing, port_file, port_line, lines):
     finally:
         signal.signal(signal.SIGTERM, signal.SIG_IGN)  # a second `kill` must not cut the clean-up short
         thing.stop()
-        if os.path.exists(port_file):
+        try:
+            with open(port_file) as f:
+                ours = f.read().strip() == port_line.strip()
+        except OSError:
+            ours = False
+        if ours:  # another board or camera started since then owns it now
             os.remove(port_file)
 
 
@@ -399,6 +480,8 @@ def cmd_classify(args):
     finally:
         if board is not None:
             board.close()
+    if not result["frames"]:
+        raise SystemExit("error: no frame could be read from the camera (%d failed)" % result["failed"])
     if board is not None:
         print("%d frames classified on the board; %d equal to the host reference (scores and 28x28 input)" % (
             result["frames"], result["agree"]))
@@ -417,12 +500,12 @@ def _train_args(p):
     p.add_argument("--hidden-act", choices=("relu", "sigmoid"), help="hidden activation (default relu)")
     p.add_argument("--output", choices=("softmax", "sigmoid"), help="softmax + cross-entropy (default) or sigmoid + squared error")
     p.add_argument("--no-bias", action="store_true", help="no biases (as in the book)")
-    p.add_argument("--epochs", type=int, help="epochs (default: about 1,000,000 digits' worth, 200 for 5,000 digits)")
-    p.add_argument("--batch", type=int, help="mini-batch size (default 64)")
-    p.add_argument("--lr", type=float, help="learning rate (default 0.1)")
-    p.add_argument("--momentum", type=float, help="momentum (default 0.9)")
+    p.add_argument("--epochs", type=_positive_int, help="epochs (default: about 1,000,000 digits' worth, 200 for 5,000 digits)")
+    p.add_argument("--batch", type=_positive_int, help="mini-batch size (default 64)")
+    p.add_argument("--lr", type=_positive_float, help="learning rate (default 0.1)")
+    p.add_argument("--momentum", type=_fraction, help="momentum (default 0.9)")
     p.add_argument("--schedule", choices=("cosine", "step", "constant"), help="learning-rate schedule (default cosine)")
-    p.add_argument("--weight-decay", type=float, help="L2 weight decay (default 5e-5)")
+    p.add_argument("--weight-decay", type=_fraction, help="L2 weight decay (default 5e-5)")
     p.add_argument("--no-augment", action="store_true", help="train on the digits as they are")
     p.add_argument("--rotate", type=float, help="augmentation: +/- degrees of rotation (default 12)")
     p.add_argument("--shift", type=float, help="augmentation: +/- pixels of shift (default 2.5)")
@@ -430,10 +513,26 @@ def _train_args(p):
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
 
 
+class _Sub:
+    """add_subparsers, with abbreviated flags refused (`--epoch` is not `--epochs`) and
+    each subcommand remembered, so that a mistyped flag shows that command's usage."""
+
+    def __init__(self, sub):
+        self.sub = sub
+
+    def __getattr__(self, name):
+        return getattr(self.sub, name)
+
+    def add_parser(self, name, **kw):
+        p = self.sub.add_parser(name, allow_abbrev=False, **kw)
+        p.set_defaults(_parser=p)
+        return p
+
+
 def parser():
-    ap = argparse.ArgumentParser(prog="gentlenet", description="Train a small digit-reading network and take it down to a microcontroller.")
+    ap = argparse.ArgumentParser(prog="gentlenet", allow_abbrev=False, description="Train a small digit-reading network and take it down to a microcontroller.")
     ap.add_argument("--version", action="version", version="gentlenet " + __import__("trainer").__version__)
-    sub = ap.add_subparsers(dest="command", metavar="COMMAND")
+    sub = _Sub(ap.add_subparsers(dest="command", metavar="COMMAND"))
     sub.required = True
     p = sub.add_parser("train", help="train a network", description="example: gentlenet train --data ~/mnist --epochs 50 --out out/model.npz")
     _train_args(p)
@@ -480,12 +579,12 @@ def parser():
     p.add_argument("--camera", metavar="PORT", help="camera port: /dev/ttyUSB0, a pty, loop:// (default: the running camera-sim)")
     p.add_argument("--kind", choices=("ucam", "ucam-jpeg", "vc0706", "stream"), help="camera protocol (default: ucam, or the camera-sim's)")
     p.add_argument("--res", help="camera resolution, e.g. 80x60, 160x120 (default: the smallest)")
-    p.add_argument("--baud", type=int, help="camera baud rate (default 115200; VC0706 38400)")
+    p.add_argument("--baud", type=_positive_int, help="camera baud rate (default 115200; VC0706 38400)")
     where = p.add_mutually_exclusive_group()
     where.add_argument("--board", metavar="PORT", help="board port (default: the running virtual board, else the one USB board found)")
     where.add_argument("--local", action="store_true", help="classify on this computer with the numpy reference")
     p.add_argument("--model", default=DEFAULT_GNET, help="the .gnet model the board runs (default: %(default)s)")
-    p.add_argument("--frames", type=int, default=10, help="frames to classify (default: %(default)s)")
+    p.add_argument("--frames", type=_positive_int, default=10, help="frames to classify (default: %(default)s)")
     p.add_argument("--save", metavar="DIR", help="write each frame and the 28x28 the network saw as PNGs")
     p.add_argument("--json", metavar="FILE", help="write every frame's answer as JSON")
     p.set_defaults(func=cmd_classify)
@@ -500,7 +599,7 @@ def parser():
     p = sub.add_parser("demo", help="the main job end to end: data, train, evaluate, export, virtual board, flash, "
                        "simulated camera, classify, summary", description="example: gentlenet demo")
     _train_args(p)
-    p.add_argument("--frames", type=int, default=20, help="camera frames to classify on the board (default: %(default)s)")
+    p.add_argument("--frames", type=_positive_int, default=20, help="camera frames to classify on the board (default: %(default)s)")
     p.set_defaults(func=cmd_demo)
     return ap
 
@@ -509,7 +608,9 @@ def main(argv=None):
     from trainer.data import DataError
     from trainer.download import DownloadError
 
-    args = parser().parse_args(argv)
+    args, extra = parser().parse_known_args(argv)
+    if extra:
+        args._parser.error("unrecognized arguments: %s" % " ".join(extra))
     try:
         args.func(args)
     except (DataError, DownloadError, ValueError) as e:

@@ -36,6 +36,11 @@ def _bits(M):
     return [int(b.min()), int(b.max())]
 
 
+def _sha256_file(path):
+    with open(path, "rb") as f:
+        return hashlib.sha256(f.read()).hexdigest()
+
+
 def card_path(gnet_path):
     return os.path.splitext(gnet_path)[0] + ".json"
 
@@ -60,6 +65,7 @@ def export(model, meta, calib, test, out, percentile="auto", source=None, log=pr
                          "calibration_digits": len(calib), "percentile": percentile,
                          "multiplier_bits": [_bits(L["M"]) for L in q.layers]},
         "data": (meta or {}).get("data"), "training": (meta or {}).get("training"), "source_checkpoint": os.path.basename(source) if source else None,
+        "source_sha256": _sha256_file(source) if source and os.path.isfile(source) else None,
     }
     if test is not None:
         float_pred = evaluate.predict(model, test.images)[0]

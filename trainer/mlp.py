@@ -164,6 +164,18 @@ def write_atomic(path, data):
 def load(path):
     """(model, meta) from a checkpoint written by `save`; clear errors for anything else."""
     try:
+        with open(path, "rb") as f:
+            head = f.read(4)
+    except FileNotFoundError:
+        raise CheckpointError("%s: no such file" % path) from None
+    except OSError as e:
+        raise CheckpointError("%s: cannot read it (%s)" % (path, e)) from None
+    if head != b"PK\x03\x04":  # an .npz is a zip file
+        what = ("an integer .gnet model (give it to `gentlenet eval` or `flash`; training and export need the "
+                ".npz checkpoint)" if head == b"GNTL" else "a single numpy array (.npy)" if head == b"\x93NUM"
+                else "not a zip file")
+        raise CheckpointError("%s: not a gentlenet checkpoint (.npz, written by `gentlenet train`): %s" % (path, what))
+    try:
         z = np.load(path, allow_pickle=False)
     except FileNotFoundError:
         raise CheckpointError("%s: no such file" % path) from None

@@ -101,7 +101,11 @@ def imagine(model, path):
         ax.imshow(backquery(model, c), cmap="gray_r")
         ax.set_title(str(c), fontsize=9)
         ax.axis("off")
-    fig.suptitle("what the network imagines for each label (back-query)", fontsize=9)
+    title = "what the network imagines for each label (back-query)"
+    if model.hidden != "sigmoid":
+        title += ("\n%s network: the back-query inverts sigmoid layers, so for this network it is mostly noise; "
+                  "train with --rashid to see the book's pictures" % model.hidden)
+    fig.suptitle(title, fontsize=7 if model.hidden != "sigmoid" else 9)
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)

@@ -57,6 +57,15 @@ def accuracy(model, split):
     return float((predict(model, split.images)[0] == split.labels).mean()) if len(split) else float("nan")
 
 
+class Interrupted(KeyboardInterrupt):
+    """Ctrl-C during training: `model` holds the weights of the last finished epoch
+    (`history[-1]`), or the initial ones when none had finished (`history` empty)."""
+
+    def __init__(self, model, history, settings):
+        super().__init__("training interrupted")
+        self.model, self.history, self.settings = model, history, settings
+
+
 def train(train_split, test_split=None, settings=None, log=print, show_progress=None):
     """Train a new MLP; returns (model, history, settings actually used)."""
     s = dict(DEFAULTS)
@@ -89,43 +98,52 @@ def train(train_split, test_split=None, settings=None, log=print, show_progress=
     history = []
     step = 0
     t_start = time.time()
-    for epoch in range(1, s["epochs"] + 1):
-        t0 = time.time()
-        order = rng.permutation(n)
-        loss_sum, right, seen = 0.0, 0, 0
-        bar = progress.Bar(steps_per_epoch, "epoch %d/%d" % (epoch, s["epochs"]), enabled=show_progress)
-        for k in range(steps_per_epoch):
-            idx = order[k * batch:(k + 1) * batch]
-            imgs = train_split.images[idx]
-            if aug is not None:
-                imgs = aug(imgs, rng)
-            x = to_input(imgs, s["input_scaling"])  # (batch, 784) float32
-            y = train_split.labels[idx]
-            acts = model.forward(x)
-            loss, delta, error = model.loss_and_delta(acts[-1], y, targets)
-            grads = model.backward(acts, delta, error if s["book_backprop"] else None)
-            lr = np.float32(learning_rate(s, step, total))
-            for j, (p, g, v) in enumerate(zip(model.params, grads, velocity)):
-                if wd and j < n_w:  # decay weights, not biases
-                    g = g + wd * p
-                v *= mom
-                v -= lr * g
-                p += v
-            step += 1
-            loss_sum += loss * len(y)
-            right += int((acts[-1].argmax(1) == y).sum())
-            seen += len(y)
-            if k % 16 == 0 or k == steps_per_epoch - 1:
-                bar.update(k + 1, "loss %.4f  acc %.1f%%" % (loss_sum / seen, 100.0 * right / seen))
-        bar.close()
-        rec = {"epoch": epoch, "seconds": round(time.time() - t0, 3), "loss": round(loss_sum / seen, 5),
-               "train_accuracy": round(right / seen, 5)}
-        if test_split is not None and len(test_split):
-            rec["test_accuracy"] = round(accuracy(model, test_split), 5)
-        history.append(rec)
-        if not progress.interactive(show_progress) and (epoch % max(1, s["epochs"] // 10) == 0 or epoch == s["epochs"]):
-            log("epoch %3d/%d  loss %.4f  train %.2f%%%s  (%.1fs)" % (
-                epoch, s["epochs"], rec["loss"], 100 * rec["train_accuracy"],
-                "  test %.2f%%" % (100 * rec["test_accuracy"]) if "test_accuracy" in rec else "", rec["seconds"]))
+    done = [p.copy() for p in model.params]  # the weights after the last finished epoch
+    try:
+        for epoch in range(1, s["epochs"] + 1):
+            t0 = time.time()
+            order = rng.permutation(n)
+            loss_sum, right, seen = 0.0, 0, 0
+            bar = progress.Bar(steps_per_epoch, "epoch %d/%d" % (epoch, s["epochs"]), enabled=show_progress)
+            for k in range(steps_per_epoch):
+                idx = order[k * batch:(k + 1) * batch]
+                imgs = train_split.images[idx]
+                if aug is not None:
+                    imgs = aug(imgs, rng)
+                x = to_input(imgs, s["input_scaling"])  # (batch, 784) float32
+                y = train_split.labels[idx]
+                acts = model.forward(x)
+                loss, delta, error = model.loss_and_delta(acts[-1], y, targets)
+                grads = model.backward(acts, delta, error if s["book_backprop"] else None)
+                lr = np.float32(learning_rate(s, step, total))
+                for j, (p, g, v) in enumerate(zip(model.params, grads, velocity)):
+                    if wd and j < n_w:  # decay weights, not biases
+                        g = g + wd * p
+                    v *= mom
+                    v -= lr * g
+                    p += v
+                step += 1
+                loss_sum += loss * len(y)
+                right += int((acts[-1].argmax(1) == y).sum())
+                seen += len(y)
+                if k % 16 == 0 or k == steps_per_epoch - 1:
+                    bar.update(k + 1, "loss %.4f  acc %.1f%%" % (loss_sum / seen, 100.0 * right / seen))
+            bar.close()
+            rec = {"epoch": epoch, "seconds": round(time.time() - t0, 3), "loss": round(loss_sum / seen, 5),
+                   "train_accuracy": round(right / seen, 5)}
+            if test_split is not None and len(test_split):
+                rec["test_accuracy"] = round(accuracy(model, test_split), 5)
+            history.append(rec)
+            for p, d in zip(model.params, done):
+                d[...] = p
+            if not progress.interactive(show_progress) and (epoch % max(1, s["epochs"] // 10) == 0 or epoch == s["epochs"]):
+                log("epoch %3d/%d  loss %.4f  train %.2f%%%s  (%.1fs)" % (
+                    epoch, s["epochs"], rec["loss"], 100 * rec["train_accuracy"],
+                    "  test %.2f%%" % (100 * rec["test_accuracy"]) if "test_accuracy" in rec else "", rec["seconds"]))
+    except KeyboardInterrupt:
+        for p, d in zip(model.params, done):
+            p[...] = d  # back to the last finished epoch
+        s["seconds"] = round(time.time() - t_start, 2)
+        raise Interrupted(model, history, s) from None
     s["seconds"] = round(time.time() - t_start, 2)
     return model, history, s
