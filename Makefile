@@ -9,11 +9,12 @@ SHARED_DATA ?= $(abspath ../shared/datasets/mnist)
 PYTEST_ARGS ?=
 export MICROPYTHON
 
-.PHONY: help setup demo train export eval report test test-parity bench-train bench-cameras check-micropython clean
+.PHONY: help setup demo train export eval report test test-busy test-parity bench-train bench-cameras check-micropython clean
 
 help:
 	@echo "make demo               set up, then train, evaluate and summarise (the main job)"
 	@echo "make test               the whole test suite (test-parity, then pytest)"
+	@echo "make test-busy          the suite with every core kept busy (BUSY_RUNS=5 for five runs in a row)"
 	@echo "make test-parity        device runtime on real MicroPython and CPython == numpy reference, byte for byte"
 	@echo "make setup              virtualenv in $(VENV) with gentlenet and its extras"
 	@echo "make train / export / eval / report   the steps of the demo one by one (models in out/)"
@@ -58,6 +59,20 @@ report: setup
 
 test: test-parity
 	GENTLENET_DATA="$(SHARED_DATA)" $(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# The whole suite with every core kept busy by another process: what a loaded machine (or CI
+# next to a build) does to timing. BUSY_RUNS runs in a row; stops at the first failure.
+BUSY_RUNS ?= 1
+test-busy: setup
+	@n=$$(nproc 2>/dev/null || echo 2); pids=""; \
+	for i in $$(seq $$n); do $(PYTHON) -c "while True: pass" & pids="$$pids $$!"; done; \
+	trap 'kill $$pids 2>/dev/null' EXIT INT TERM; \
+	echo "$$n busy-loop processes: $$pids"; \
+	for r in $$(seq $(BUSY_RUNS)); do \
+	  start=$$(date +%s); \
+	  $(MAKE) --no-print-directory test PYTEST_ARGS="$(PYTEST_ARGS)" || { echo "test-busy: run $$r FAILED"; exit 1; }; \
+	  echo "test-busy: run $$r of $(BUSY_RUNS) passed in $$(( $$(date +%s) - start )) s"; \
+	done
 
 test-parity: setup
 	@mkdir -p bench/results

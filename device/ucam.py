@@ -88,12 +88,17 @@ class PollWire:
         self.stream.write(data)
 
     def fill(self, buf, start, n, timeout_ms):
-        # buf[start:start+n] from the stream; returns how many arrived before a silence
+        # buf[start:start+n] from the stream; returns how many arrived before a silence of
+        # timeout_ms, or before timeout_ms + n ms in all (1 ms a byte is 9600 baud: a line
+        # that trickles a byte at a time cannot hold us for hours)
         one = self._one
+        t0 = _ticks_ms()
         for i in range(start, start + n):
             if not self._poll.poll(timeout_ms) or not self.stream.readinto(one):
                 return i - start
             buf[i] = one[0]
+            if _ticks_diff(_ticks_ms(), t0) > timeout_ms + n:
+                return i + 1 - start
         return n
 
     def drain(self):

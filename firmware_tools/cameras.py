@@ -44,9 +44,11 @@ class SerialWire:
         self.ser.write(bytes(data))
 
     def fill(self, buf, start, n, timeout_ms):
+        # as device/ucam.py's PollWire: a silence of timeout_ms, or timeout_ms + n ms in all
         self.ser.timeout = timeout_ms / 1000
+        deadline = time.time() + (timeout_ms + n) / 1000
         got = 0
-        while got < n:
+        while got < n and time.time() < deadline:
             chunk = self.ser.read(n - got)
             if not chunk:
                 break
