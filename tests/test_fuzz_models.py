@@ -8,7 +8,6 @@ streamed, and in a small heap). What must hold, for every file:
 - an accepted file keeps FORMAT.md's 2^30 bounds (checked here independently) and gives
   the numpy reference's scores and confidence on every runtime.
 """
-import binascii
 import os
 import random
 import struct
@@ -18,24 +17,13 @@ import numpy as np
 import pytest
 
 from conftest import ROOT, micropython
+from test_qformat import edit, reseal
 from device import gnet
 from trainer import mlp, qformat, quantize
 
 LIMIT = (1 << 30) - 1
 N_FUZZ = 400        # forged files; MicroPython loads each three ways
 SEED = 9
-
-
-def reseal(data):
-    data = bytearray(data)
-    data[-4:] = struct.pack("<I", binascii.crc32(bytes(data[:-4])) & 0xFFFFFFFF)
-    return bytes(data)
-
-
-def edit(data, off, fmt, value):
-    data = bytearray(data)
-    struct.pack_into(fmt, data, off, value)
-    return reseal(data)
 
 
 def small_models():

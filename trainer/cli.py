@@ -35,34 +35,22 @@ def _find_data(args, log=_log):
     return ds
 
 
-def _positive_int(text):
-    try:
-        v = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError("a whole number, not %r" % text) from None
-    if v < 1:
-        raise argparse.ArgumentTypeError("must be 1 or more, not %d" % v)
-    return v
+def _number(convert, ok, rule):
+    """An argparse type: `convert` the text, then insist on `ok(value)` (said as `rule`)."""
+    def parse(text):
+        try:
+            v = convert(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError("a number, not %r" % text) from None
+        if not ok(v):
+            raise argparse.ArgumentTypeError("must be %s, not %s" % (rule, text))
+        return v
+    return parse
 
 
-def _positive_float(text):
-    try:
-        v = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError("a number, not %r" % text) from None
-    if not v > 0 or v != v or v == float("inf"):
-        raise argparse.ArgumentTypeError("must be above 0, not %s" % text)
-    return v
-
-
-def _fraction(text):
-    try:
-        v = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError("a number, not %r" % text) from None
-    if not 0 <= v < 1:
-        raise argparse.ArgumentTypeError("must be in [0, 1), not %s" % text)
-    return v
+_positive_int = _number(int, lambda v: v >= 1, "1 or more")
+_positive_float = _number(float, lambda v: 0 < v < float("inf"), "above 0")
+_fraction = _number(float, lambda v: 0 <= v < 1, "in [0, 1)")
 
 
 def _layers(text):
