@@ -126,7 +126,9 @@ def test_ctrl_c_during_training_keeps_the_last_finished_epoch(tmp_path):
     exe = os.path.join(os.path.dirname(sys.executable), "gentlenet")
     p = subprocess.Popen([exe, "train", "--data", csv, "--epochs", "100000", "--layers", "784,8,10", "--out", str(out),
                           "-q"], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    time.sleep(6)
+    first = p.stderr.readline()  # "data: ..." once the digits are loaded; an epoch of 80 takes milliseconds
+    assert first.startswith("data:"), first
+    time.sleep(2)
     p.send_signal(signal.SIGINT)
     _, err = p.communicate(timeout=60)
     assert p.returncode == 130, err
