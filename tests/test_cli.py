@@ -221,3 +221,23 @@ def test_stopping_one_camera_sim_keeps_anothers_port_file(tmp_path):
         for p in (a, b):
             p.kill()
             p.wait()
+
+
+def test_imagine_says_when_the_back_query_is_noise():
+    from trainer import mlp, report
+
+    assert "mostly noise" in report.imagine_title(mlp.MLP([784, 10, 10], hidden="relu"))
+    assert "noise" not in report.imagine_title(mlp.MLP([784, 10, 10], hidden="sigmoid", output="sigmoid"))
+
+
+def test_camera_sim_digits_are_not_in_class_order(tmp_path):
+    from conftest import write_idx
+    import numpy as np
+
+    from firmware_tools import scene
+
+    labels = np.repeat(np.arange(10), 20)  # a held-out sample: sorted by class
+    write_idx(str(tmp_path / "t10k-images-idx3-ubyte"), np.zeros((200, 28, 28)))
+    write_idx(str(tmp_path / "t10k-labels-idx1-ubyte"), labels)
+    sc = scene.load_scene(str(tmp_path), seed=0, log=lambda *a: None)
+    assert len(set(sc.labels[:20].tolist())) > 3 and sorted(sc.labels.tolist()) == sorted(labels.tolist())

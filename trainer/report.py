@@ -94,6 +94,15 @@ def mistakes(images, labels, predicted, probs, path, count=24):
     plt.close(fig)
 
 
+def imagine_title(model):
+    """The picture says when the back-query cannot work: it inverts sigmoid layers only."""
+    title = "what the network imagines for each label (back-query)"
+    if model.hidden != "sigmoid":
+        title += ("\n%s network: the back-query inverts sigmoid layers, so for this network it is mostly noise; "
+                  "train with --rashid to see the book's pictures" % model.hidden)
+    return title
+
+
 def imagine(model, path):
     plt = _plt()
     fig, axes = plt.subplots(1, N_CLASSES, figsize=(N_CLASSES * 1.1, 1.5))
@@ -101,11 +110,7 @@ def imagine(model, path):
         ax.imshow(backquery(model, c), cmap="gray_r")
         ax.set_title(str(c), fontsize=9)
         ax.axis("off")
-    title = "what the network imagines for each label (back-query)"
-    if model.hidden != "sigmoid":
-        title += ("\n%s network: the back-query inverts sigmoid layers, so for this network it is mostly noise; "
-                  "train with --rashid to see the book's pictures" % model.hidden)
-    fig.suptitle(title, fontsize=7 if model.hidden != "sigmoid" else 9)
+    fig.suptitle(imagine_title(model), fontsize=7 if model.hidden != "sigmoid" else 9)
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)
