@@ -206,7 +206,7 @@ def preprocess_frames(images, n=150, seed=0):
     """Camera frames for the preprocessing check: n digits rendered by the camera
     simulators' scene at each camera size, the clean 28x28 digits, and edge cases (flat,
     noise, white ink on black, tiny, wide, a digit touching the border)."""
-    from firmware_tools.scene import Scene
+    from firmware_tools.scene import Hard, Scene
 
     sc = Scene(images[:n].reshape(-1, 28, 28), np.zeros(n, np.int64), seed=seed)
     frames = [sc.frame(i, w, h) for i in range(n) for (w, h) in FRAME_SIZES]
@@ -219,6 +219,18 @@ def preprocess_frames(images, n=150, seed=0):
     edge = sc.frame(0, 80, 60).copy()
     edge[:, :20] = 20                                                         # ink along the border
     frames.append(edge)
+    # a desk camera as it is (scene.Hard: light from one side, shadows, specks, lines, small
+    # and tilted digits), and what it can show besides a digit
+    hard = Scene(images[:n].reshape(-1, 28, 28), np.zeros(n, np.int64), seed=seed, look=Hard())
+    frames += [hard.frame(i, w, h) for i in range(n // 2) for (w, h) in FRAME_SIZES]
+    frames += [np.full((120, 160), 20, np.uint8), np.full((120, 160), 230, np.uint8)]  # all ink, all paper
+    two = hard.frame(1, 160, 120).copy()
+    two[:, 80:] = hard.frame(2, 160, 120)[:, 80:]                             # two blobs
+    frames.append(two)
+    shade = np.full((120, 160), 200, np.uint8)
+    shade[:, 70:] = 120                                                       # only a shadow
+    frames.append(shade)
+    frames.append(np.roll(hard.frame(3, 160, 120), 70, axis=1))               # a digit cut by the edge
     return frames
 
 

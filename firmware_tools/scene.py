@@ -24,6 +24,29 @@ class Look:
     noise: tuple = (1.5, 4.0)       # sensor noise, standard deviation in grey levels
 
 
+@dataclass
+class Hard:
+    """A desk camera as it is: lit from one side, a shadow, a vignette, small or tilted
+    digits, specks and a ruled line, noise before and after the blur, low-quality JPEG.
+    Every effect is named in `Scene.conditions(i, w, h)`, so a failing frame can be told
+    apart and drawn again."""
+    paper: tuple = (150, 235)       # paper grey where the light is brightest
+    gradient: float = 0.40          # the paper darkens by up to this fraction across the frame
+    vignette: tuple = (0.0, 0.25)   # corners darker by this fraction
+    shadow: float = 0.5             # probability of a soft shadow edge across part of the frame
+    shadow_depth: tuple = (0.15, 0.35)
+    shadow_soft: tuple = (2.0, 10.0)  # px over which the shadow edge fades
+    ink: tuple = (0.08, 0.45)       # ink reflectance as a fraction of the paper's
+    size: tuple = (0.35, 0.9)       # the digit's 28x28 field as a fraction of the frame height
+    rotate: float = 15.0            # degrees either way
+    blur: tuple = (0.3, 1.2)
+    noise_pre: tuple = (1.0, 4.0)   # sensor noise before the lens blur (grey levels, s.d.)
+    noise: tuple = (1.5, 4.0)       # and after it
+    specks: float = 0.3             # probability of 1-4 dark specks
+    line: float = 0.3               # probability of a ruled line near the top or bottom edge
+    jpeg_quality: tuple = (30, 60)
+
+
 class Scene:
     """Frames rendered from digits: `scene.frame(i, w, h)` -> (h, w) uint8 grey."""
 
@@ -40,6 +63,8 @@ class Scene:
         return int(self.labels[i % len(self.labels)])
 
     def frame(self, i, w, h):
+        if isinstance(self.look, Hard):
+            return self._hard(i, w, h)[0]
         L = self.look
         rng = np.random.default_rng((self.seed, i))
         u = lambda r: rng.uniform(*r)  # noqa: E731
@@ -62,9 +87,74 @@ class Scene:
         img = img + rng.normal(0, u(L.noise), img.shape)
         return np.clip(np.round(img), 0, 255).astype(np.uint8)
 
+    def conditions(self, i, w, h):
+        """The named effects of frame i (Hard scenes), for per-condition accuracy."""
+        if not isinstance(self.look, Hard):
+            return {}
+        return self._hard(i, w, h)[1]
+
+    def _hard(self, i, w, h):
+        L = self.look
+        rng = np.random.default_rng((self.seed, i, 1))
+        u = lambda r: float(rng.uniform(*r))  # noqa: E731
+        c = {}
+        yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+        nx, ny = xx / max(1, w - 1), yy / max(1, h - 1)  # 0..1 across the frame
+        # light: brightest paper, a gradient from one side, a vignette
+        paper = np.full((h, w), u(L.paper), np.float32)
+        angle = u((0, 2 * np.pi))
+        ramp = np.cos(angle) * (nx - 0.5) + np.sin(angle) * (ny - 0.5)
+        ramp = (ramp - ramp.min()) / max(1e-6, float(ramp.max() - ramp.min()))  # 0 lit .. 1 dark side
+        c["gradient"] = round(u((0, L.gradient)), 3)
+        paper *= 1 - c["gradient"] * ramp
+        c["vignette"] = round(u(L.vignette), 3)
+        paper *= 1 - c["vignette"] * (((nx - 0.5) ** 2 + (ny - 0.5) ** 2) / 0.5)
+        c["shadow"] = bool(rng.random() < L.shadow)
+        if c["shadow"]:  # a soft edge: one side of a random line, part of the frame
+            a = u((0, 2 * np.pi))
+            px, py = u((0.1, 0.9)) * w, u((0.1, 0.9)) * h
+            d = (np.cos(a) * (xx - px) + np.sin(a) * (yy - py)) / u(L.shadow_soft)
+            paper *= 1 - u(L.shadow_depth) / (1 + np.exp(-np.clip(d, -30, 30)))
+        # the digit: size, rotation, place (it may touch the frame's edge)
+        c["size"] = round(u(L.size), 3)
+        c["rotation"] = round(u((-L.rotate, L.rotate)), 1)
+        side = max(8, int(round(h * c["size"])))
+        digit = Image.fromarray(self.images[i % len(self.images)]).rotate(c["rotation"], Image.BILINEAR)
+        digit = np.asarray(digit.resize((side, side), Image.BILINEAR), dtype=np.float32) / 255.0
+        ink_field = np.zeros((h, w), np.float32)
+        x0 = int(rng.integers(-side // 8, max(1, w - side + side // 8 + 1)))
+        y0 = int(rng.integers(-side // 8, max(1, h - side + side // 8 + 1)))
+        dx0, dy0 = max(0, -x0), max(0, -y0)
+        fx0, fy0 = max(0, x0), max(0, y0)
+        sx, sy = min(side - dx0, w - fx0), min(side - dy0, h - fy0)
+        if sx > 0 and sy > 0:
+            ink_field[fy0:fy0 + sy, fx0:fx0 + sx] = digit[dy0:dy0 + sy, dx0:dx0 + sx]
+        c["specks"] = 0
+        if rng.random() < L.specks:
+            c["specks"] = int(rng.integers(1, 5))
+            for _ in range(c["specks"]):
+                cx, cy, r = u((0, w)), u((0, h)), u((0.7, 1.8))
+                ink_field = np.maximum(ink_field, np.clip(1.5 - np.hypot(xx - cx, yy - cy) / r, 0, 1) * 0.8)
+        c["line"] = bool(rng.random() < L.line)
+        if c["line"]:  # a ruled line near the top or the bottom edge
+            y = u((0.02, 0.1)) * h
+            y = y if rng.random() < 0.5 else h - 1 - y
+            ink_field = np.maximum(ink_field, np.clip(1.2 - np.abs(yy - y), 0, 1) * u((0.2, 0.4)))
+        img = paper * (1 - (1 - u(L.ink)) * ink_field)
+        img = img + rng.normal(0, u(L.noise_pre), img.shape)
+        img = Image.fromarray(np.clip(img, 0, 255).astype(np.uint8))
+        c["blur"] = round(u(L.blur), 2)
+        img = np.asarray(img.filter(ImageFilter.GaussianBlur(c["blur"])), dtype=np.float32)
+        img = img + rng.normal(0, u(L.noise), img.shape)
+        c["contrast"] = round(float(paper.min() / paper.max()), 3)  # darkest paper / brightest paper
+        c["jpeg_quality"] = int(round(u(L.jpeg_quality)))
+        return np.clip(np.round(img), 0, 255).astype(np.uint8), c
+
     def jpeg(self, i, w, h, quality=85):
         """The frame as a camera's JPEG (baseline, grey content in a colour JPEG, like the
-        VC0706 and uCAM send)."""
+        VC0706 and uCAM send); a Hard scene's frames at its own low quality."""
+        if isinstance(self.look, Hard):
+            quality = self.conditions(i, w, h)["jpeg_quality"]
         buf = io.BytesIO()
         Image.fromarray(self.frame(i, w, h)).convert("RGB").save(buf, "JPEG", quality=quality)
         return buf.getvalue()
