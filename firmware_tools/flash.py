@@ -127,12 +127,14 @@ def connect(port, soft_reset=True):
                 port, describe_holders(port))) from None
         raise FlashError("no board at %s: %s" % (port, msg)) from None
     t.serial = _Counting(t.serial)
-    try:
-        t.enter_raw_repl(soft_reset=soft_reset, timeout_overall=RAW_TIMEOUT)
-    except (TransportError, OSError) as e:
-        _close(t)
-        raise _lost(port, "when asked for its raw REPL", e) from None
-    return t
+    for attempt in (1, 2):  # once more: a board that was restarting drops what it is sent
+        try:
+            t.enter_raw_repl(soft_reset=soft_reset, timeout_overall=RAW_TIMEOUT)
+            return t
+        except (TransportError, OSError) as e:
+            if attempt == 2 or isinstance(e, OSError):
+                _close(t)
+                raise _lost(port, "when asked for its raw REPL", e) from None
 
 
 def _close(t):

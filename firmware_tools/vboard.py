@@ -26,6 +26,10 @@ from firmware_tools import ptyport
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPL = os.path.join(HERE, "vboard_repl.py")
 EXIT_RAW = 10  # vboard_repl.py: soft reset from the raw REPL
+# Ctrl-C is also sent as SIGINT once MicroPython has printed (its handler is in place), or
+# after this many seconds for a main.py that prints nothing; earlier, on a busy machine, a
+# SIGINT could land before the handler and kill the interpreter.
+SILENT_START = 3.0
 # RAM like a Raspberry Pi Pico's MicroPython heap (about 190 KB free of 264 KB).
 DEFAULT_HEAP = "192k"
 
@@ -84,7 +88,7 @@ class VirtualBoard:
                 continue  # rebooting: a real board drops bytes while it restarts too
             # Before MicroPython has installed its handler, SIGINT would kill it: then the
             # Ctrl-C byte alone does the job.
-            if b"\x03" in data and (ready.is_set() or time.time() - born > 0.5):
+            if b"\x03" in data and (ready.is_set() or time.time() - born > SILENT_START):
                 try:
                     p.send_signal(signal.SIGINT)
                 except ProcessLookupError:

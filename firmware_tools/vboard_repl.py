@@ -60,13 +60,16 @@ def _run(code, env, raw):
 
 def _raw(env):
     # raw REPL: code until Ctrl-D, then "OK", output, \x04, error, \x04, ">"
-    _write(_RAW_BANNER + b">")
     buf = bytearray()
+    banner = True
     while True:
-        try:
+        try:  # a Ctrl-C (SIGINT) may land at any moment, even in the banner's write
+            if banner:
+                _write(_RAW_BANNER + b">")
+                banner = False
             if _raw_step(env, buf):
                 return
-        except KeyboardInterrupt:  # SIGINT landed between reads: same as the Ctrl-C byte
+        except KeyboardInterrupt:  # same as the Ctrl-C byte
             buf[:] = b""
 
 
@@ -100,12 +103,15 @@ def _raw_step(env, buf):
 
 def _friendly(env):
     # a line-at-a-time REPL for a person at a terminal
-    _write(_FRIENDLY + b">>> ")
     line = bytearray()
+    banner = True
     while True:
-        try:
+        try:  # a Ctrl-C (SIGINT) may land at any moment, even in the banner's write
+            if banner:
+                _write(_FRIENDLY + b">>> ")
+                banner = False
             _friendly_step(env, line)
-        except KeyboardInterrupt:  # SIGINT landed between reads: same as the Ctrl-C byte
+        except KeyboardInterrupt:  # same as the Ctrl-C byte
             line[:] = b""
 
 
@@ -168,23 +174,34 @@ def main():
     sys.path[:] = ["", "lib"] + [p for p in sys.path if p.startswith(".frozen")]
     _board_os()
     env = {"__name__": "__main__"}
-    if "raw" in sys.argv[1:]:
-        _raw(env)
-    else:
-        try:
-            src = open("main.py").read()
-        except OSError:
-            src = None
-        if src is not None:
-            try:
-                exec(src, {"__name__": "__main__"})
-            except KeyboardInterrupt:
-                _write(b"\r\nKeyboardInterrupt\r\n")
-            except SystemExit:
-                raise
-            except BaseException as e:  # noqa: a crashing main.py still leaves a REPL
-                sys.print_exception(e, sys.stdout)
-    _friendly(env)
+    todo = "raw" if "raw" in sys.argv[1:] else "main.py"
+    while True:
+        try:  # a Ctrl-C (SIGINT) between two steps must not end the board's REPL
+            if todo == "raw":
+                _raw(env)
+            elif todo == "main.py":
+                todo = "friendly"
+                _main_py()
+            todo = "friendly"
+            _friendly(env)
+        except KeyboardInterrupt:
+            pass
+
+
+def _main_py():
+    # like a board: run main.py if there is one; Ctrl-C stops it
+    try:
+        src = open("main.py").read()
+    except OSError:
+        return
+    try:
+        exec(src, {"__name__": "__main__"})
+    except KeyboardInterrupt:
+        _write(b"\r\nKeyboardInterrupt\r\n")
+    except SystemExit:
+        raise
+    except BaseException as e:  # noqa: a crashing main.py still leaves a REPL
+        sys.print_exception(e, sys.stdout)
 
 
 main()

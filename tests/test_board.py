@@ -241,3 +241,22 @@ def test_a_model_too_big_for_the_heap_is_streamed_by_the_app(board, tmp_path):
         assert a["scores"] == [int(v) for v in quantize.reference(q, img[None])[0]]
     finally:
         c.close()
+
+
+def test_ctrl_c_at_any_moment_never_kills_the_boards_repl(board):
+    """A Ctrl-C (delivered as SIGINT) landing while the REPL prints its banner used to kill
+    the interpreter, and the raw-REPL request sent meanwhile was lost: flash failed on a
+    busy machine. Ctrl-Cs fired around soft resets must leave a board mpremote can enter."""
+    import serial
+
+    for i in range(12):
+        s = serial.serial_for_url(board.port, baudrate=115200, timeout=0.1)
+        s.write(b"\x04" if i % 3 == 0 else b"\x03")  # a soft reset now and then, Ctrl-C otherwise
+        for _ in range(i % 4):
+            time.sleep(0.003 * i)
+            s.write(b"\x03")
+        s.close()
+        t = flash.connect(board.port)
+        assert t.exec("print(6 * 7)").strip() == b"42"
+        t.exit_raw_repl()
+        t.close()
