@@ -30,6 +30,10 @@ EXIT_RAW = 10  # vboard_repl.py: soft reset from the raw REPL
 # after this many seconds for a main.py that prints nothing; earlier, on a busy machine, a
 # SIGINT could land before the handler and kill the interpreter.
 SILENT_START = 3.0
+# A soft reset waits at most this long for the old interpreter's last output ("soft
+# reboot") to reach the terminal before the new one may print: on a busy machine its
+# banner could otherwise overtake it, and mpremote would wait for ever.
+DRAIN_BEFORE_RESTART = 5.0
 # RAM like a Raspberry Pi Pico's MicroPython heap (about 190 KB free of 264 KB).
 DEFAULT_HEAP = "192k"
 
@@ -50,6 +54,7 @@ class VirtualBoard:
         self.port = None
         self.restarts = 0
         self._proc = None
+        self._reader = None
         self._stop = threading.Event()
         self._lock = threading.Lock()
 
@@ -69,7 +74,8 @@ class VirtualBoard:
             self._proc = subprocess.Popen(cmd, cwd=self.flash, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                           stderr=subprocess.STDOUT, bufsize=0)
             self._born = time.time()
-        threading.Thread(target=self._from_board, args=(self._proc, self._ready), daemon=True).start()
+            self._reader = threading.Thread(target=self._from_board, args=(self._proc, self._ready), daemon=True)
+        self._reader.start()
 
     def _to_board(self):
         while not self._stop.is_set():
@@ -95,21 +101,31 @@ class VirtualBoard:
                     pass
 
     def _from_board(self, p, ready):
+        fd = p.stdout.fileno()
         while True:
-            data = p.stdout.read1(4096) if hasattr(p.stdout, "read1") else p.stdout.read(1)
-            if not data:
-                return
-            ready.set()
             try:
-                os.write(self._master, data)
+                data = os.read(fd, 4096)  # what the interpreter printed, as soon as it did
             except OSError:
                 return
+            if not data:
+                return  # it exited and everything it printed has been passed on
+            ready.set()
+            try:
+                self._relay(p, data)
+            except OSError:
+                return
+
+    def _relay(self, p, data):
+        os.write(self._master, data)
 
     def _watch(self):
         while not self._stop.is_set():
             with self._lock:
-                p = self._proc
+                p, reader = self._proc, self._reader
             code = p.wait()
+            # A board prints everything before it reboots: the old interpreter's last words
+            # go out before the new one can say anything.
+            reader.join(DRAIN_BEFORE_RESTART)
             if self._stop.is_set():
                 return
             self.restarts += 1

@@ -220,6 +220,31 @@ def test_mpremote_ls_shows_sizes_and_soft_reset_is_not_called_a_crash(tmp_path):
         b.stop()
 
 
+def test_soft_reset_output_stays_in_order_when_the_host_is_slow(tmp_path):
+    """Found by make test-busy: on a busy host the old interpreter's "soft reboot" reached
+    the port after the new interpreter's raw-REPL banner, and mpremote (which reads a pty
+    with no timeout) waited for ever. Here the old interpreter's output is held back on
+    purpose; the new one must not speak first."""
+    class SlowHost(VirtualBoard):
+        said = b""
+
+        def _relay(self, p, data):  # the host is slow to pass on "soft reboot"
+            self.said += data
+            if b"soft reboot" in self.said:
+                self.said = b""
+                time.sleep(1.0)
+            super()._relay(p, data)
+
+    b = SlowHost(str(tmp_path / "flash"), micropython=micropython())
+    b.start()
+    try:
+        r = subprocess.run([MPREMOTE, "connect", b.port, "soft-reset", "exec", "print('back')"],
+                           capture_output=True, text=True, timeout=30)
+        assert r.returncode == 0 and r.stdout.strip() == "back", r.stdout + r.stderr
+    finally:
+        b.stop()
+
+
 def test_a_model_too_big_for_the_heap_is_streamed_by_the_app(board, tmp_path):
     """The book's 784-200-10 (157 KB of weights) on a 192 KB board: the app streams it
     instead of dying at boot with MemoryError, and says so in INFO."""
