@@ -6,18 +6,29 @@
 # arithmetic only, so that CPython (the trainer) and MicroPython (the board) give the same
 # bytes. Runs unchanged on both; no f-strings, no numpy.
 #
-# Algorithm version 1 (change _VERSION when the output of any step changes):
-#  1. polarity: if the border is brighter than mid-grey, the ink is dark: invert.
-#  2. levels: lo = median grey (the paper), hi = brightest grey (the ink);
-#     v -> (v - t0) * 255 // (hi - t0) above t0 = lo + (hi - lo) // 8, else 0.
-#     Less than _MIN_CONTRAST between lo and hi: no digit, all zeros.
-#  3. bounding box of the pixels brighter than lo + (hi - lo) // 4.
-#  4. the box, centred in a square of side L = max(width, height), is averaged down (or
+# A camera does not see a page evenly: lit from one side the paper darkens by 40 % across
+# the frame, a hand or a lamp casts a soft shadow, the corners fall off. So the page is
+# seen as a person sees it, locally (version 2; change _VERSION when any output changes):
+#  1. polarity: from per-tile minima and maxima; the digit is dark on paper (a photo) or
+#     light on black (MNIST-style). Below, "paper" is the bright side either way.
+#  2. paper level per 8x8 tile: its brightest pixel; a tile much darker than its
+#     neighbours (more than 3/8) is full of ink and borrows their brightest level.
+#  3. ink strength of a pixel: how much darker than its tile's paper, 0..255 of it.
+#  4. the digit, not everything dark: the strongest ink of each 4x4 cell, cells above
+#     3/8 of the strongest joined into 8-connected parts; the part with the most ink,
+#     weighted towards the frame's centre (a part touching the edge or a long horizontal
+#     one, a ruled line or a shadow band, counts less), plus the parts within a quarter of
+#     its size around it (a digit's broken strokes). Specks elsewhere are ignored.
+#  5. its box, to the pixel; strengths stretched: s -> (s - t0) * 255 // (hi - t0) above
+#     t0 = hi // 8 (hi: the strongest ink in the box).
+#  6. the box, centred in a square of side L = max(width, height), is averaged down (or
 #     up) to 20x20: output pixel i covers source [i*L/20, (i+1)*L/20); each source pixel
 #     is weighted by its exact overlap, in units of 1/20 pixel; rounding half up.
-#  5. the 20x20 is placed in 28x28 at the offset that puts its centre of mass nearest to
+#  7. the 20x20 is placed in 28x28 at the offset that puts its centre of mass nearest to
 #     (14, 14), rounding half up, kept inside the field.
 # Every intermediate stays below 255 * L * L < 2**30 for L <= _MAX_SIDE.
+# Memory: tables of (w/8)*(h/8) and (w/4)*(h/4) bytes and one row of w bytes; the frame
+# is read, never copied (with inplace=True a light-on-dark frame is inverted in place).
 
 from array import array
 
@@ -27,46 +38,198 @@ except ImportError:
     def const(x):
         return x
 
-_VERSION = const(1)
+_VERSION = const(2)
 _BOX = const(20)          # the digit's box inside the field
 _SIDE = const(28)         # the field
 _CENTRE = const(14)       # where the centre of mass goes (pixel index units)
-_MIN_CONTRAST = const(24)  # grey levels between paper and ink below which we see no digit
+_MIN_INK = const(48)      # ink strength (0..255 of the paper) below which we see no digit
 _MAX_SIDE = const(2048)   # largest box side we resample exactly within 2**30
+_TILE = const(2)          # paper tiles are 4x4 pixels (1 << 2)
+_REACH = const(2)         # the paper closing looks this many tiles either way
+_CELL = const(2)          # ink cells are 4x4 pixels (1 << 2)
 
 VERSION = _VERSION
 
 
-def _levels(grey, n):
-    # (lo, hi): median and maximum grey, from a 256-bin histogram.
+def _tiles(grey, w, h):
+    # (tw, th, tmax, tmin): per 8x8 tile its brightest and darkest grey, (th, tw) bytes each
+    tw = (w + (1 << _TILE) - 1) >> _TILE
+    th = (h + (1 << _TILE) - 1) >> _TILE
+    tmax = bytearray(tw * th)
+    tmin = bytearray(b"\xff" * (tw * th))
+    mv = memoryview(grey)
+    for y in range(h):
+        t = (y >> _TILE) * tw
+        base = y * w
+        for x in range(0, w, 1 << _TILE):
+            seg = mv[base + x:base + min(x + (1 << _TILE), w)]
+            a = max(seg)
+            b = min(seg)
+            if a > tmax[t]:
+                tmax[t] = a
+            if b < tmin[t]:
+                tmin[t] = b
+            t += 1
+    return tw, th, tmax, tmin
+
+
+def _median(buf):
+    # the median byte of buf (a 256-bin count)
     hist = array("i", bytes(1024))  # (256,) int32
-    for v in grey:
+    for v in buf:
         hist[v] += 1
-    half = n // 2
+    half = len(buf) // 2
     acc = 0
-    lo = 0
     for g in range(256):
         acc += hist[g]
         if acc > half:
-            lo = g
+            return g
+    return 255
+
+
+def _spread(src, tw, th, pick):
+    # pick (max or min) over each tile's 3x3 neighbourhood, clipped at the frame's edge
+    mid = bytearray(tw * th)  # (th, tw): along the row first
+    for ty in range(th):
+        r = ty * tw
+        for tx in range(tw):
+            mid[r + tx] = pick(src[r + max(tx - _REACH, 0):r + min(tx + _REACH + 1, tw)])
+    out = bytearray(tw * th)  # (th, tw): then along the column
+    for ty in range(th):
+        a = max(ty - _REACH, 0) * tw
+        b = min(ty + _REACH + 1, th) * tw
+        for tx in range(tw):
+            v = mid[a + tx]
+            for k in range(a + tw + tx, b, tw):
+                v = pick(v, mid[k])
+            out[ty * tw + tx] = v
+    return out
+
+
+def _paper(tw, th, tmax):
+    # paper level per tile: the tiles' brightest greys, closed (3x3 maximum, then 3x3
+    # minimum). A tile full of ink (a stroke up to two tiles wide) takes its neighbours'
+    # paper; the edge of a shadow or of the light stays where it is.
+    return _spread(_spread(tmax, tw, th, max), tw, th, min)
+
+
+def _ink_cells(grey, w, h, tw, lvl, rcp):
+    # (cw, ch, cells): per 4x4 cell the strength of its darkest pixel against its tile's paper
+    cw = (w + 3) >> _CELL
+    ch = (h + 3) >> _CELL
+    cmin = bytearray(b"\xff" * (cw * ch))
+    mv = memoryview(grey)
+    for y in range(h):
+        c = (y >> _CELL) * cw
+        base = y * w
+        for x in range(0, w, 4):
+            b = min(mv[base + x:base + min(x + 4, w)])
+            if b < cmin[c]:
+                cmin[c] = b
+            c += 1
+    cells = bytearray(cw * ch)
+    for cy in range(ch):
+        trow = (cy >> (_TILE - _CELL)) * tw
+        for cx in range(cw):
+            t = trow + (cx >> (_TILE - _CELL))
+            v = lvl[t] - cmin[cy * cw + cx]
+            if v > 0:
+                cells[cy * cw + cx] = (v * rcp[t]) >> 16
+    return cw, ch, cells
+
+
+def _drop_lines(cells, cw, ch, thr):
+    # A ruled line: a cell row with ink across more than 3/5 of the frame. Its cells are
+    # cleared where the rows above and below have no ink (where a stroke crosses the
+    # line, the stroke stays).
+    for cy in range(ch):
+        row = cy * cw
+        n = 0
+        for cx in range(cw):
+            if cells[row + cx] >= thr:
+                n += 1
+        if 5 * n <= 3 * cw or not _spans(cells, row, cw, thr):
+            continue
+        for cx in range(cw):
+            up = cells[row - cw + cx] >= thr if cy else False
+            down = cells[row + cw + cx] >= thr if cy + 1 < ch else False
+            if not (up and down):
+                cells[row + cx] = 0
+
+
+def _spans(cells, row, cw, thr):
+    # ink in the first and the last eighth of the row: a line across the page, not a
+    # stroke (a digit's box is at most 20/28 of its field)
+    e = cw >> 3
+    return max(cells[row:row + e + 1]) >= thr and max(cells[row + cw - 1 - e:row + cw]) >= thr
+
+
+def _parts(cells, cw, ch, thr):
+    # 8-connected parts of the cells >= thr: [(mass, x0, y0, x1, y1)], labels in cells' place
+    lab = bytearray(cw * ch)  # 0: not ink or not seen; k: part k (at most 255 parts kept)
+    parts = []
+    stack = []
+    for start in range(cw * ch):
+        if lab[start] or cells[start] < thr:
+            continue
+        if len(parts) == 255:
             break
-    hi = 255
-    while hi > 0 and hist[hi] == 0:
-        hi -= 1
-    return lo, hi
+        k = len(parts) + 1
+        lab[start] = k
+        stack.append(start)
+        mass = 0
+        x0, y0, x1, y1 = cw, ch, -1, -1
+        while stack:
+            i = stack.pop()
+            mass += cells[i]
+            y = i // cw
+            x = i - y * cw
+            if x < x0:
+                x0 = x
+            if x > x1:
+                x1 = x
+            if y < y0:
+                y0 = y
+            if y > y1:
+                y1 = y
+            for yy in range(y - 1 if y else 0, y + 2 if y + 1 < ch else ch):
+                for xx in range(x - 1 if x else 0, x + 2 if x + 1 < cw else cw):
+                    j = yy * cw + xx
+                    if not lab[j] and cells[j] >= thr:
+                        lab[j] = k
+                        stack.append(j)
+        parts.append((mass, x0, y0, x1, y1))
+    return parts
 
 
-def _border_is_bright(grey, w, h):
-    total = 0
-    count = 0
-    last = (h - 1) * w
-    for x in range(w):
-        total += grey[x] + grey[last + x]
-    count += 2 * w
-    for y in range(1, h - 1):
-        total += grey[y * w] + grey[y * w + w - 1]
-    count += 2 * (h - 2) if h > 2 else 0
-    return total > 127 * count
+def _choose(parts, cw, ch):
+    # the digit's cell box: the part with the most ink, weighted to the centre; then the
+    # parts near it (within a quarter of its size) with at least 1/16 of its ink
+    best = -1
+    score = -1
+    for k in range(len(parts)):
+        mass, x0, y0, x1, y1 = parts[k]
+        dx = (x0 + x1 + 1) * 64 // cw - 64     # centre offset, -64..64 of half the frame
+        dy = (y0 + y1 + 1) * 64 // ch - 64
+        sc = mass * (16384 - 3 * (dx * dx + dy * dy) // 2) >> 14  # 1 at the centre, 1/4 in a corner
+        if x0 == 0 or y0 == 0 or x1 == cw - 1 or y1 == ch - 1:
+            sc >>= 1                           # touches the frame's edge
+        if x1 - x0 + 1 > 5 * (y1 - y0 + 1):
+            sc >>= 2                           # a long horizontal part: a ruled line, a shadow band
+        if sc > score:
+            best, score = k, sc
+    if best < 0:
+        return None  # nothing but lines
+    mass, x0, y0, x1, y1 = parts[best]
+    mx = (x1 - x0 + 4) >> 2
+    my = (y1 - y0 + 4) >> 2
+    for k in range(len(parts)):
+        m, a0, b0, a1, b1 = parts[k]
+        if k == best or a1 - a0 + 1 > 5 * (b1 - b0 + 1) or 16 * m < mass:
+            continue  # a line, or a speck (a digit's broken stroke has more ink)
+        if a0 <= x1 + mx and a1 >= x0 - mx and b0 <= y1 + my and b1 >= y0 - my:
+            x0, y0, x1, y1 = min(x0, a0), min(y0, b0), max(x1, a1), max(y1, b1)
+    return x0, y0, x1, y1
 
 
 def _taps(L):
@@ -87,11 +250,43 @@ def _taps(L):
     return taps
 
 
-def mnistify(grey, w, h, invert=None, out=None, inplace=False):
+def _strength(grey, w, tw, lvl, rcp, x, y):
+    # the ink strength of pixel (x, y): how much darker than its tile's paper, 0..255
+    t = (y >> _TILE) * tw + (x >> _TILE)
+    v = lvl[t] - grey[y * w + x]
+    return (v * rcp[t]) >> 16 if v > 0 else 0
+
+
+def _cells_have(cells, cw, cx0, cx1, cy0, cy1, t):
+    # any cell in [cx0, cx1] x [cy0, cy1] with ink of strength t or more
+    for cy in range(cy0, cy1 + 1):
+        if max(cells[cy * cw + cx0:cy * cw + cx1 + 1]) >= t:
+            return True
+    return False
+
+
+def _column_has(grey, w, tw, lvl, rcp, x, y0, y1, tp):
+    for y in range(y0, y1 + 1):
+        if _strength(grey, w, tw, lvl, rcp, x, y) >= tp:
+            return True
+    return False
+
+
+def _row_has(grey, w, tw, lvl, rcp, y, x0, x1, tp):
+    for x in range(x0, x1 + 1):
+        if _strength(grey, w, tw, lvl, rcp, x, y) >= tp:
+            return True
+    return False
+
+
+def mnistify(grey, w, h, invert=None, out=None, inplace=False, info=None):
     """grey: w*h bytes, row-major, 0 black .. 255 white. Returns out, a bytearray(784),
-    MNIST style (0 background, 255 ink). invert: None decides from the border.
+    MNIST style (0 background, 255 ink). invert: True when the ink is darker than the
+    paper (a photo), False when it is lighter (MNIST-style); None decides.
     inplace: grey is a writable buffer this call may invert in place (no copy: on a
-    board a second frame-sized block of RAM may not be there)."""
+    board a second frame-sized block of RAM may not be there).
+    info: a dict to receive "dark_ink" (the polarity used) and "box" ((x0, y0, x1, y1),
+    inclusive, or None when no digit was found), for pictures of what was seen."""
     n = w * h
     if w < 1 or h < 1 or len(grey) < n:
         raise ValueError("mnistify: %d bytes for a %dx%d image" % (len(grey), w, h))
@@ -100,39 +295,80 @@ def mnistify(grey, w, h, invert=None, out=None, inplace=False):
     else:
         for i in range(_SIDE * _SIDE):
             out[i] = 0
+    # 1. polarity, from the tiles' brightest and darkest greys
+    tw, th, tmax, tmin = _tiles(grey, w, h)
     if invert is None:
-        invert = _border_is_bright(grey, w, h)
-    if invert and inplace:
-        for i in range(n):
-            grey[i] = 255 - grey[i]
-    elif invert:
-        grey = bytes(255 - v for v in grey[:n])
-    # 2. levels
-    lo, hi = _levels(memoryview(grey)[:n], n)
-    if hi - lo < _MIN_CONTRAST:
+        dark = _median(tmin) - min(tmin)      # how far the darkest lies below the background
+        light = max(tmax) - _median(tmax)     # how far the brightest lies above it
+        invert = 3 * dark > light  # a photo unless light ink is clearly it (a shadow makes bright paper look like ink)
+    if info is not None:
+        info["dark_ink"] = bool(invert)
+        info["box"] = None
+    if not invert:  # light ink on dark: make the paper the bright side
+        if inplace:
+            for i in range(n):
+                grey[i] = 255 - grey[i]
+        else:
+            grey = bytes(255 - v for v in grey[:n])
+        for t in range(tw * th):
+            a = tmax[t]
+            tmax[t] = 255 - tmin[t]
+            tmin[t] = 255 - a
+    # 2. paper level per tile, and 65536 * 255 / level for the strengths
+    lvl = _paper(tw, th, tmax)
+    rcp = array("i", bytes(4 * tw * th))  # (th, tw) int32
+    for t in range(tw * th):
+        if lvl[t]:
+            rcp[t] = (255 << 16) // lvl[t]
+    # 3, 4. ink cells, their parts, the digit's part(s)
+    cw, ch, cells = _ink_cells(grey, w, h, tw, lvl, rcp)
+    hi = max(cells)
+    if hi < _MIN_INK:
         return out
-    t0 = lo + (hi - lo) // 8
-    tbox = lo + (hi - lo) // 4
+    thr = 3 * hi // 8
+    _drop_lines(cells, cw, ch, thr)
+    found = _choose(_parts(cells, cw, ch, thr), cw, ch)
+    if found is None:
+        return out
+    cx0, cy0, cx1, cy1 = found
+    hi = 0
+    for cy in range(cy0, cy1 + 1):
+        for cx in range(cx0, cx1 + 1):
+            if cells[cy * cw + cx] > hi:
+                hi = cells[cy * cw + cx]
+    # 5. the box: one more cell on a side whose neighbouring cells hold fainter ink of the
+    #    digit (at least tb, a quarter of its strongest: a stroke's faint end), then to the
+    #    pixel, dropping edge columns and rows without such ink
+    tb = hi >> 2
+    if cx0 > 0 and _cells_have(cells, cw, cx0 - 1, cx0 - 1, cy0, cy1, tb):
+        cx0 -= 1
+    if cx1 + 1 < cw and _cells_have(cells, cw, cx1 + 1, cx1 + 1, cy0, cy1, tb):
+        cx1 += 1
+    if cy0 > 0 and _cells_have(cells, cw, cx0, cx1, cy0 - 1, cy0 - 1, tb):
+        cy0 -= 1
+    if cy1 + 1 < ch and _cells_have(cells, cw, cx0, cx1, cy1 + 1, cy1 + 1, tb):
+        cy1 += 1
+    x0 = cx0 << _CELL
+    y0 = cy0 << _CELL
+    x1 = min((cx1 << _CELL) + 3, w - 1)
+    y1 = min((cy1 << _CELL) + 3, h - 1)
+    for _ in range(3):
+        if x0 < x1 and not _column_has(grey, w, tw, lvl, rcp, x0, y0, y1, tb):
+            x0 += 1
+        if x1 > x0 and not _column_has(grey, w, tw, lvl, rcp, x1, y0, y1, tb):
+            x1 -= 1
+        if y0 < y1 and not _row_has(grey, w, tw, lvl, rcp, y0, x0, x1, tb):
+            y0 += 1
+        if y1 > y0 and not _row_has(grey, w, tw, lvl, rcp, y1, x0, x1, tb):
+            y1 -= 1
+    if info is not None:
+        info["box"] = (x0, y0, x1, y1)
+    t0 = hi // 8
     span = hi - t0
-    lut = bytearray(256)  # grey -> stretched grey
+    lut = bytearray(256)  # ink strength -> stretched grey
     for g in range(t0 + 1, 256):
         v = (g - t0) * 255 // span
         lut[g] = v if v < 255 else 255
-    # 3. bounding box
-    x0, y0, x1, y1 = w, h, -1, -1
-    for y in range(h):
-        row = y * w
-        for x in range(w):
-            if grey[row + x] > tbox:
-                if x < x0:
-                    x0 = x
-                if x > x1:
-                    x1 = x
-                if y < y0:
-                    y0 = y
-                y1 = y
-    if x1 < 0:
-        return out
     bw = x1 - x0 + 1
     bh = y1 - y0 + 1
     L = bw if bw > bh else bh
@@ -141,24 +377,33 @@ def mnistify(grey, w, h, invert=None, out=None, inplace=False):
     sx = x0 - (L - bw) // 2
     sy = y0 - (L - bh) // 2
     taps = _taps(L)
-    # 4a. horizontal pass, one source row at a time: row[i] = sum of lut[pixel] * weight,
-    #     <= 255 * L; 4b. each row added, times its overlap, into the (at most ceil(20/L)+1)
-    #     output rows it covers: acc <= 255 * L * L. The same integer sum as a
-    #     separable resample, without an (L, 20) buffer a small board may not have.
+    # 6a. one source row of the square at a time, as stretched strengths (0 outside the
+    #     box); horizontal pass: row[i] = sum of value * weight, <= 255 * L; 6b. each row
+    #     added, times its overlap, into the (at most ceil(20/L)+1) output rows it covers:
+    #     acc <= 255 * L * L. The same integer sum as a separable resample, without an
+    #     (L, 20) buffer a small board may not have.
+    src = bytearray(L)                         # (L,) uint8: one source row of the square
     row = array("i", bytes(4 * _BOX))          # (20,) int32
     acc = array("i", bytes(4 * _BOX * _BOX))   # (20, 20) int32
     for r in range(L):
         y = sy + r
-        if y < 0 or y >= h:
+        if y < y0 or y > y1:
             continue
+        trow = (y >> _TILE) * tw
         base = y * w
+        for k in range(L):
+            x = sx + k
+            v = 0
+            if x0 <= x <= x1:
+                t = trow + (x >> _TILE)
+                v = lvl[t] - grey[base + x]
+                v = lut[(v * rcp[t]) >> 16] if v > 0 else 0
+            src[k] = v
         for i in range(_BOX):
             t = taps[i]
             s = 0
             for k in range(0, len(t), 2):
-                x = sx + t[k]
-                if 0 <= x < w:
-                    s += lut[grey[base + x]] * t[k + 1]
+                s += src[t[k]] * t[k + 1]
             row[i] = s
         # source row r covers [20r, 20r + 20), output row j covers [jL, jL + L) (1/20 px)
         for j in range(r * _BOX // L, (r * _BOX + _BOX - 1) // L + 1):
@@ -170,7 +415,7 @@ def mnistify(grey, w, h, invert=None, out=None, inplace=False):
     box = bytearray(_BOX * _BOX)
     for i in range(_BOX * _BOX):
         box[i] = (acc[i] + area // 2) // area
-    # 5. centre of mass -> offset in the 28x28 field
+    # 7. centre of mass -> offset in the 28x28 field
     m = 0
     mx = 0
     my = 0
@@ -192,3 +437,4 @@ def mnistify(grey, w, h, invert=None, out=None, inplace=False):
         b = y * _BOX
         out[o:o + _BOX] = box[b:b + _BOX]
     return out
+
