@@ -309,6 +309,11 @@ class App:
         if is_digit:
             self.digit[:] = memoryview(self.frame)[:784]
         else:
+            m = self.model
+            if m.preprocess == "mnistify" and m.preprocess_version != mnistify.VERSION:
+                raise Abandon("preprocess", "the model expects frames prepared by mnistify v%d, this board has "
+                              "v%d: flash a model exported for v%d" % (m.preprocess_version, mnistify.VERSION,
+                                                                       mnistify.VERSION))
             mnistify.mnistify(memoryview(self.frame)[:w * h], w, h, None, self.digit, True)
         t1 = _ticks_us()
         k, label, conf, scores = self.model.classify(self.digit)

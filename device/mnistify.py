@@ -7,28 +7,33 @@
 # bytes. Runs unchanged on both; no f-strings, no numpy.
 #
 # A camera does not see a page evenly: lit from one side the paper darkens by 40 % across
-# the frame, a hand or a lamp casts a soft shadow, the corners fall off. So the page is
-# seen as a person sees it, locally (version 2; change _VERSION when any output changes):
-#  1. polarity: from per-tile minima and maxima; the digit is dark on paper (a photo) or
-#     light on black (MNIST-style). Below, "paper" is the bright side either way.
-#  2. paper level per 8x8 tile: its brightest pixel; a tile much darker than its
-#     neighbours (more than 3/8) is full of ink and borrows their brightest level.
-#  3. ink strength of a pixel: how much darker than its tile's paper, 0..255 of it.
-#  4. the digit, not everything dark: the strongest ink of each 4x4 cell, cells above
-#     3/8 of the strongest joined into 8-connected parts; the part with the most ink,
-#     weighted towards the frame's centre (a part touching the edge or a long horizontal
-#     one, a ruled line or a shadow band, counts less), plus the parts within a quarter of
-#     its size around it (a digit's broken strokes). Specks elsewhere are ignored.
-#  5. its box, to the pixel; strengths stretched: s -> (s - t0) * 255 // (hi - t0) above
-#     t0 = hi // 8 (hi: the strongest ink in the box).
+# the frame, a lamp or a hand casts a soft shadow, the corners fall off, a ruled line or a
+# speck of dust is in view. So the page is seen locally, as a person sees it (version 2;
+# version 1 took one paper level for the whole frame; change _VERSION when any output
+# changes, and the models' headers say which version they expect):
+#  1. cells of 4x4 pixels: the brightest and the darkest grey of each. Polarity from them:
+#     a photo (dark ink on paper) unless light ink on black is clearly it (MNIST-style).
+#     Below, "paper" is the bright side either way.
+#  2. paper level per cell: the cells' brightest greys closed (maximum over the 5x5 cells
+#     around, then minimum): a cell full of ink borrows its neighbours' paper, while the
+#     edge of a shadow stays sharp. This removes gradients, vignetting and shadows.
+#  3. ink strength of a pixel: how much darker than its cell's paper, 0..255 of the paper.
+#  4. the digit, not everything dark: cells whose darkest pixel has at least 3/8 of the
+#     strongest ink, less rows of a ruled line across the whole frame, joined into
+#     8-connected parts; the part with the most ink weighted towards the frame's centre (a
+#     part at the frame's edge or a long flat one counts less), plus the parts near it with
+#     at least 1/16 of its ink (a digit's broken strokes; specks have less).
+#  5. its box, one cell wider where fainter ink (1/4 of the strongest) continues, then to
+#     the pixel; strengths stretched: s -> (s - t0) * 255 // (hi - t0) above t0 = hi // 8
+#     (hi: the strongest ink in the box); nothing outside the box counts.
 #  6. the box, centred in a square of side L = max(width, height), is averaged down (or
 #     up) to 20x20: output pixel i covers source [i*L/20, (i+1)*L/20); each source pixel
 #     is weighted by its exact overlap, in units of 1/20 pixel; rounding half up.
 #  7. the 20x20 is placed in 28x28 at the offset that puts its centre of mass nearest to
 #     (14, 14), rounding half up, kept inside the field.
 # Every intermediate stays below 255 * L * L < 2**30 for L <= _MAX_SIDE.
-# Memory: tables of (w/8)*(h/8) and (w/4)*(h/4) bytes and one row of w bytes; the frame
-# is read, never copied (with inplace=True a light-on-dark frame is inverted in place).
+# Memory: a few tables of (w/4)*(h/4) bytes (one of int32) and one row of L bytes; the
+# frame is read, never copied (with inplace=True a light-on-dark frame is inverted in place).
 
 from array import array
 
@@ -44,42 +49,51 @@ _SIDE = const(28)         # the field
 _CENTRE = const(14)       # where the centre of mass goes (pixel index units)
 _MIN_INK = const(48)      # ink strength (0..255 of the paper) below which we see no digit
 _MAX_SIDE = const(2048)   # largest box side we resample exactly within 2**30
-_TILE = const(2)          # paper tiles are 4x4 pixels (1 << 2)
-_REACH = const(2)         # the paper closing looks this many tiles either way
+_MAX_CELLS = const(65535)  # cells are counted in uint16 (about 1000x1000 pixels)
+_REACH = const(2)         # the paper closing looks this many cells either way
 _CELL = const(2)          # ink cells are 4x4 pixels (1 << 2)
 
 VERSION = _VERSION
 
 
-def _tiles(grey, w, h):
-    # (tw, th, tmax, tmin): per 8x8 tile its brightest and darkest grey, (th, tw) bytes each
-    tw = (w + (1 << _TILE) - 1) >> _TILE
-    th = (h + (1 << _TILE) - 1) >> _TILE
-    tmax = bytearray(tw * th)
-    tmin = bytearray(b"\xff" * (tw * th))
+def _cells(grey, w, h):
+    # (cw, ch, cmax, cmin): per 4x4 cell its brightest and darkest grey, (ch, cw) bytes each
+    cw = (w + 3) >> _CELL
+    ch = (h + 3) >> _CELL
+    cmax = bytearray(cw * ch)
+    cmin = bytearray(b"\xff" * (cw * ch))
     mv = memoryview(grey)
+    full = w & ~3  # whole cells in a row; a last narrower one after them
     for y in range(h):
-        t = (y >> _TILE) * tw
+        c = (y >> _CELL) * cw
         base = y * w
-        for x in range(0, w, 1 << _TILE):
-            seg = mv[base + x:base + min(x + (1 << _TILE), w)]
+        for x in range(base, base + full, 4):
+            seg = mv[x:x + 4]
             a = max(seg)
             b = min(seg)
-            if a > tmax[t]:
-                tmax[t] = a
-            if b < tmin[t]:
-                tmin[t] = b
-            t += 1
-    return tw, th, tmax, tmin
+            if a > cmax[c]:
+                cmax[c] = a
+            if b < cmin[c]:
+                cmin[c] = b
+            c += 1
+        if full < w:
+            seg = mv[base + full:base + w]
+            a = max(seg)
+            b = min(seg)
+            if a > cmax[c]:
+                cmax[c] = a
+            if b < cmin[c]:
+                cmin[c] = b
+    return cw, ch, cmax, cmin
 
 
 def _median(buf):
-    # the median byte of buf (a 256-bin count)
+    # the median byte of buf, from a 256-bin count
     hist = array("i", bytes(1024))  # (256,) int32
     for v in buf:
         hist[v] += 1
-    half = len(buf) // 2
     acc = 0
+    half = len(buf) >> 1
     for g in range(256):
         acc += hist[g]
         if acc > half:
@@ -87,55 +101,41 @@ def _median(buf):
     return 255
 
 
-def _spread(src, tw, th, pick):
-    # pick (max or min) over each tile's 3x3 neighbourhood, clipped at the frame's edge
-    mid = bytearray(tw * th)  # (th, tw): along the row first
-    for ty in range(th):
-        r = ty * tw
-        for tx in range(tw):
-            mid[r + tx] = pick(src[r + max(tx - _REACH, 0):r + min(tx + _REACH + 1, tw)])
-    out = bytearray(tw * th)  # (th, tw): then along the column
-    for ty in range(th):
-        a = max(ty - _REACH, 0) * tw
-        b = min(ty + _REACH + 1, th) * tw
-        for tx in range(tw):
-            v = mid[a + tx]
-            for k in range(a + tw + tx, b, tw):
-                v = pick(v, mid[k])
-            out[ty * tw + tx] = v
+def _rows(src, cw, ch, pick, r):
+    # pick (max or min) along each row over [x - r, x + r], clipped at the edge
+    out = bytearray(cw * ch)
+    for b in range(0, cw * ch, cw):
+        for x in range(cw):
+            out[b + x] = pick(src[b + (x - r if x > r else 0):b + (x + r + 1 if x + r < cw else cw)])
     return out
 
 
-def _paper(tw, th, tmax):
-    # paper level per tile: the tiles' brightest greys, closed (3x3 maximum, then 3x3
-    # minimum). A tile full of ink (a stroke up to two tiles wide) takes its neighbours'
-    # paper; the edge of a shadow or of the light stays where it is.
-    return _spread(_spread(tmax, tw, th, max), tw, th, min)
+def _transpose(src, cw, ch):
+    # (ch, cw) -> (cw, ch)
+    out = bytearray(cw * ch)
+    for y in range(ch):
+        r = y * cw
+        for x in range(cw):
+            out[x * ch + y] = src[r + x]
+    return out
 
 
-def _ink_cells(grey, w, h, tw, lvl, rcp):
-    # (cw, ch, cells): per 4x4 cell the strength of its darkest pixel against its tile's paper
-    cw = (w + 3) >> _CELL
-    ch = (h + 3) >> _CELL
-    cmin = bytearray(b"\xff" * (cw * ch))
-    mv = memoryview(grey)
-    for y in range(h):
-        c = (y >> _CELL) * cw
-        base = y * w
-        for x in range(0, w, 4):
-            b = min(mv[base + x:base + min(x + 4, w)])
-            if b < cmin[c]:
-                cmin[c] = b
-            c += 1
-    cells = bytearray(cw * ch)
-    for cy in range(ch):
-        trow = (cy >> (_TILE - _CELL)) * tw
-        for cx in range(cw):
-            t = trow + (cx >> (_TILE - _CELL))
-            v = lvl[t] - cmin[cy * cw + cx]
-            if v > 0:
-                cells[cy * cw + cx] = (v * rcp[t]) >> 16
-    return cw, ch, cells
+def _paper(cw, ch, cmax):
+    # paper level per cell: the cells' brightest greys, closed (maximum over the 5x5 cells
+    # around, then minimum over the 7x7): a cell full of ink (a stroke up to 16 px wide)
+    # takes its neighbours' paper. The wider minimum puts a cell beside a shadow's edge (or
+    # the page's) on the darker paper, so that the edge itself is not taken for ink.
+    t = _transpose(_rows(cmax, cw, ch, max, _REACH), cw, ch)  # (cw, ch): rows are columns now
+    t = _rows(_rows(t, ch, cw, max, _REACH), ch, cw, min, _REACH + 1)
+    return _rows(_transpose(t, ch, cw), cw, ch, min, _REACH + 1)
+
+
+def _strengths(cw, ch, lvl, cmin):
+    # per cell the ink strength of its darkest pixel against its paper, 0..255; in cmin's place
+    for c in range(cw * ch):
+        v = lvl[c] - cmin[c]
+        cmin[c] = v * 255 // lvl[c] if v > 0 else 0
+    return cmin
 
 
 def _drop_lines(cells, cw, ch, thr):
@@ -168,7 +168,7 @@ def _parts(cells, cw, ch, thr):
     # 8-connected parts of the cells >= thr: [(mass, x0, y0, x1, y1)], labels in cells' place
     lab = bytearray(cw * ch)  # 0: not ink or not seen; k: part k (at most 255 parts kept)
     parts = []
-    stack = []
+    stack = array("H", bytes(2 * cw * ch))  # (cw*ch,) uint16: cells to visit, each pushed once
     for start in range(cw * ch):
         if lab[start] or cells[start] < thr:
             continue
@@ -176,11 +176,13 @@ def _parts(cells, cw, ch, thr):
             break
         k = len(parts) + 1
         lab[start] = k
-        stack.append(start)
+        stack[0] = start
+        sp = 1
         mass = 0
         x0, y0, x1, y1 = cw, ch, -1, -1
-        while stack:
-            i = stack.pop()
+        while sp:
+            sp -= 1
+            i = stack[sp]
             mass += cells[i]
             y = i // cw
             x = i - y * cw
@@ -197,7 +199,8 @@ def _parts(cells, cw, ch, thr):
                     j = yy * cw + xx
                     if not lab[j] and cells[j] >= thr:
                         lab[j] = k
-                        stack.append(j)
+                        stack[sp] = j
+                        sp += 1
         parts.append((mass, x0, y0, x1, y1))
     return parts
 
@@ -250,11 +253,11 @@ def _taps(L):
     return taps
 
 
-def _strength(grey, w, tw, lvl, rcp, x, y):
+def _strength(grey, w, cw, lvl, x, y):
     # the ink strength of pixel (x, y): how much darker than its tile's paper, 0..255
-    t = (y >> _TILE) * tw + (x >> _TILE)
+    t = (y >> _CELL) * cw + (x >> _CELL)
     v = lvl[t] - grey[y * w + x]
-    return (v * rcp[t]) >> 16 if v > 0 else 0
+    return v * 255 // lvl[t] if v > 0 else 0
 
 
 def _cells_have(cells, cw, cx0, cx1, cy0, cy1, t):
@@ -265,16 +268,16 @@ def _cells_have(cells, cw, cx0, cx1, cy0, cy1, t):
     return False
 
 
-def _column_has(grey, w, tw, lvl, rcp, x, y0, y1, tp):
+def _column_has(grey, w, cw, lvl, x, y0, y1, tp):
     for y in range(y0, y1 + 1):
-        if _strength(grey, w, tw, lvl, rcp, x, y) >= tp:
+        if _strength(grey, w, cw, lvl, x, y) >= tp:
             return True
     return False
 
 
-def _row_has(grey, w, tw, lvl, rcp, y, x0, x1, tp):
+def _row_has(grey, w, cw, lvl, y, x0, x1, tp):
     for x in range(x0, x1 + 1):
-        if _strength(grey, w, tw, lvl, rcp, x, y) >= tp:
+        if _strength(grey, w, cw, lvl, x, y) >= tp:
             return True
     return False
 
@@ -290,17 +293,19 @@ def mnistify(grey, w, h, invert=None, out=None, inplace=False, info=None):
     n = w * h
     if w < 1 or h < 1 or len(grey) < n:
         raise ValueError("mnistify: %d bytes for a %dx%d image" % (len(grey), w, h))
+    if ((w + 3) >> _CELL) * ((h + 3) >> _CELL) > _MAX_CELLS:
+        raise ValueError("mnistify: a %dx%d image is more than %d cells of 4x4; shrink it first" % (w, h, _MAX_CELLS))
     if out is None:
         out = bytearray(_SIDE * _SIDE)
     else:
         for i in range(_SIDE * _SIDE):
             out[i] = 0
-    # 1. polarity, from the tiles' brightest and darkest greys
-    tw, th, tmax, tmin = _tiles(grey, w, h)
+    # 1. polarity, from the cells' brightest and darkest greys
+    cw, ch, cmax, cmin = _cells(grey, w, h)
     if invert is None:
-        dark = _median(tmin) - min(tmin)      # how far the darkest lies below the background
-        light = max(tmax) - _median(tmax)     # how far the brightest lies above it
-        invert = 3 * dark > light  # a photo unless light ink is clearly it (a shadow makes bright paper look like ink)
+        dark = _median(cmin) - min(cmin)      # how far the darkest lies below the background
+        light = max(cmax) - _median(cmax)     # how far the brightest lies above it
+        invert = 3 * dark > light  # a photo, unless light ink is clearly it (a shadow's bright side is not)
     if info is not None:
         info["dark_ink"] = bool(invert)
         info["box"] = None
@@ -310,18 +315,15 @@ def mnistify(grey, w, h, invert=None, out=None, inplace=False, info=None):
                 grey[i] = 255 - grey[i]
         else:
             grey = bytes(255 - v for v in grey[:n])
-        for t in range(tw * th):
-            a = tmax[t]
-            tmax[t] = 255 - tmin[t]
-            tmin[t] = 255 - a
-    # 2. paper level per tile, and 65536 * 255 / level for the strengths
-    lvl = _paper(tw, th, tmax)
-    rcp = array("i", bytes(4 * tw * th))  # (th, tw) int32
-    for t in range(tw * th):
-        if lvl[t]:
-            rcp[t] = (255 << 16) // lvl[t]
+        for c in range(cw * ch):
+            a = cmax[c]
+            cmax[c] = 255 - cmin[c]
+            cmin[c] = 255 - a
+    # 2. paper level per cell
+    lvl = _paper(cw, ch, cmax)
+    cmax = None
     # 3, 4. ink cells, their parts, the digit's part(s)
-    cw, ch, cells = _ink_cells(grey, w, h, tw, lvl, rcp)
+    cells = _strengths(cw, ch, lvl, cmin)
     hi = max(cells)
     if hi < _MIN_INK:
         return out
@@ -353,13 +355,13 @@ def mnistify(grey, w, h, invert=None, out=None, inplace=False, info=None):
     x1 = min((cx1 << _CELL) + 3, w - 1)
     y1 = min((cy1 << _CELL) + 3, h - 1)
     for _ in range(3):
-        if x0 < x1 and not _column_has(grey, w, tw, lvl, rcp, x0, y0, y1, tb):
+        if x0 < x1 and not _column_has(grey, w, cw, lvl, x0, y0, y1, tb):
             x0 += 1
-        if x1 > x0 and not _column_has(grey, w, tw, lvl, rcp, x1, y0, y1, tb):
+        if x1 > x0 and not _column_has(grey, w, cw, lvl, x1, y0, y1, tb):
             x1 -= 1
-        if y0 < y1 and not _row_has(grey, w, tw, lvl, rcp, y0, x0, x1, tb):
+        if y0 < y1 and not _row_has(grey, w, cw, lvl, y0, x0, x1, tb):
             y0 += 1
-        if y1 > y0 and not _row_has(grey, w, tw, lvl, rcp, y1, x0, x1, tb):
+        if y1 > y0 and not _row_has(grey, w, cw, lvl, y1, x0, x1, tb):
             y1 -= 1
     if info is not None:
         info["box"] = (x0, y0, x1, y1)
@@ -389,15 +391,15 @@ def mnistify(grey, w, h, invert=None, out=None, inplace=False, info=None):
         y = sy + r
         if y < y0 or y > y1:
             continue
-        trow = (y >> _TILE) * tw
+        trow = (y >> _CELL) * cw
         base = y * w
         for k in range(L):
             x = sx + k
             v = 0
             if x0 <= x <= x1:
-                t = trow + (x >> _TILE)
+                t = trow + (x >> _CELL)
                 v = lvl[t] - grey[base + x]
-                v = lut[(v * rcp[t]) >> 16] if v > 0 else 0
+                v = lut[v * 255 // lvl[t]] if v > 0 else 0
             src[k] = v
         for i in range(_BOX):
             t = taps[i]

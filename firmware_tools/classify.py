@@ -22,6 +22,8 @@ def reference(q, grey):
     from device import mnistify
     from trainer import quantize
 
+    if q.preprocess_version != mnistify.VERSION and q.preprocess == "mnistify":
+        raise ValueError("the model expects mnistify v%d, this gentlenet has v%d" % (q.preprocess_version, mnistify.VERSION))
     h, w = grey.shape
     digit = bytes(mnistify.mnistify(np.ascontiguousarray(grey).tobytes(), w, h))
     scores = quantize.reference(q, np.frombuffer(digit, np.uint8)[None])[0]
@@ -74,7 +76,7 @@ def classify_on_board(board, grey, log=print):
     try:
         return board.classify(grey)
     except BoardError as e:
-        if e.code in ("too-big", "format", "no-model"):
+        if e.code in ("too-big", "format", "no-model", "preprocess"):
             raise  # resending cannot help
         log("board: %s; %s" % (e, "sending again" if e.code else "reconnecting"))
         if e.code is None:

@@ -233,7 +233,9 @@ def flash(port, model, files=None, log=print, show_progress=None, compile=None):
     Returns a dict: files sent and skipped, data bytes, bytes on the wire, seconds."""
     from trainer import progress, qformat
 
-    qformat.load(model)  # never send a model our own reader rejects
+    problem = qformat.preprocess_problem(qformat.load(model))  # never send a model our own reader rejects
+    if problem:
+        log("WARNING: %s; the board will refuse camera frames for it (28x28 digits still work)" % problem)
     names = RUNTIME if files is None else files
     t0 = time.time()
     t = connect(port)

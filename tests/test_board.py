@@ -268,6 +268,36 @@ def test_a_model_too_big_for_the_heap_is_streamed_by_the_app(board, tmp_path):
         c.close()
 
 
+def test_a_model_for_another_mnistify_version_gets_no_camera_frames(board, tmp_path):
+    """A model stamped for mnistify v1 on a board with v2: the frame is refused with an
+    error naming both versions (the model was made for other pictures), while a 28x28
+    digit, which needs no preprocessing, is still classified. Flash warns first."""
+    from device import mnistify
+    from firmware_tools import boardclient
+    from firmware_tools.boardclient import BoardClient
+    from trainer import qformat
+
+    q = qformat.load(MODEL)
+    q.preprocess_version = mnistify.VERSION - 1
+    old = str(tmp_path / "old.gnet")
+    qformat.save(q, old)
+    logs = []
+    flash.flash(board.port, old, show_progress=False, log=logs.append)
+    assert any("mnistify v%d" % (mnistify.VERSION - 1) in m and "refuse camera frames" in m for m in logs), logs
+    c = BoardClient(board.port).start()
+    try:
+        info = c.info()
+        assert info["model"]["preprocess_version"] == mnistify.VERSION - 1 and info["mnistify"] == mnistify.VERSION
+        with pytest.raises(boardclient.BoardError) as e:
+            c.classify(np.full((60, 80), 200, np.uint8))
+        assert e.value.code == "preprocess" and "v%d" % mnistify.VERSION in str(e.value), e.value
+        digit = np.zeros((28, 28), np.uint8)
+        digit[6:22, 13:15] = 255
+        assert c.classify(digit, fmt="mnist")["scores"]  # the board goes on serving
+    finally:
+        c.close()
+
+
 def test_ctrl_c_at_any_moment_never_kills_the_boards_repl(board):
     """A Ctrl-C (delivered as SIGINT) landing while the REPL prints its banner used to kill
     the interpreter, and the raw-REPL request sent meanwhile was lost: flash failed on a

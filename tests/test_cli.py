@@ -241,3 +241,71 @@ def test_camera_sim_digits_are_not_in_class_order(tmp_path):
     write_idx(str(tmp_path / "t10k-labels-idx1-ubyte"), labels)
     sc = scene.load_scene(str(tmp_path), seed=0, log=lambda *a: None)
     assert len(set(sc.labels[:20].tolist())) > 3 and sorted(sc.labels.tolist()) == sorted(labels.tolist())
+
+
+def _photos(folder, n=4):
+    """Desk-camera photos of official test digits named the book's way, a transparent
+    drawing and a blank page; returns their labels in file order."""
+    import numpy as np
+    from PIL import Image
+
+    from firmware_tools import scene
+
+    sc = scene.load_scene(mnist_dir(), seed=1, log=lambda *a: None)
+    sc.look = scene.Hard()
+    os.makedirs(folder, exist_ok=True)
+    names = {}
+    for i in range(n):
+        name = "2828_my_own_%s%d.png" % ("noisy_" if i % 2 else "", sc.label(i))
+        Image.fromarray(sc.frame(i, 160, 120)).save(os.path.join(folder, name))
+        names[name] = sc.label(i)
+    drawing = np.zeros((200, 200, 4), np.uint8)  # a drawing app's PNG: the ink is only in alpha
+    drawing[40:160, 95:106, 3] = 255
+    Image.fromarray(drawing, "RGBA").save(os.path.join(folder, "drawn_1.png"))
+    Image.fromarray(np.full((120, 160), 190, np.uint8)).save(os.path.join(folder, "blank_0.png"))
+    names.update({"drawn_1.png": 1, "blank_0.png": 0})
+    return names
+
+
+def test_predict_reads_photos_and_says_when_there_is_no_digit(tmp_path):
+    names = _photos(str(tmp_path / "photos"))
+    files = sorted(str(tmp_path / "photos" / n) for n in names)
+    sheet = str(tmp_path / "seen.png")
+    r = gentlenet("predict", *files, "--sheet", sheet, "--json")
+    assert r.returncode == 0, r.stderr
+    rows = json.loads(r.stdout.strip().splitlines()[-1])
+    got = {os.path.basename(row["file"]): row["digit"] for row in rows}
+    assert got["blank_0.png"] is None and "blank_0.png: no digit found" in r.stdout
+    assert got["drawn_1.png"] == 1
+    right = sum(got[n] == names[n] for n in names if n.startswith("2828"))
+    assert right >= 3, got  # the shipped model reads ~97 % of such photos
+    from PIL import Image
+
+    assert Image.open(sheet).size[0] > 300
+
+
+def test_eval_lists_each_photo_with_its_label_and_answer(tmp_path):
+    names = _photos(str(tmp_path / "photos"))
+    model = os.path.join(ROOT, "weights", "mnist-784-100-10.gnet")
+    r = gentlenet("eval", model, "--data", str(tmp_path / "photos"), "--json")
+    assert r.returncode == 0, r.stderr
+    m = json.loads(r.stdout)
+    listed = {f["file"]: f for f in m["files"]}
+    assert set(listed) == set(names)  # the book's names are read: the label is the digit before .png
+    assert all(listed[n]["label"] == names[n] for n in names)
+    assert listed["blank_0.png"]["predicted"] is None
+    r = gentlenet("eval", model, "--data", str(tmp_path / "photos"))
+    assert r.returncode == 0 and "blank_0.png" in r.stdout and "no digit" in r.stdout, r.stdout + r.stderr
+
+
+def test_a_model_for_another_mnistify_version_is_refused_for_photos(tmp_path):
+    from device import mnistify
+    from trainer import qformat
+
+    q = qformat.load(os.path.join(ROOT, "weights", "mnist-784-100-10.gnet"))
+    q.preprocess_version = mnistify.VERSION - 1
+    old = str(tmp_path / "old.gnet")
+    qformat.save(q, old)
+    _photos(str(tmp_path / "photos"), n=1)
+    r = gentlenet("predict", str(tmp_path / "photos" / "drawn_1.png"), "--model", old)
+    assert r.returncode != 0 and "mnistify v%d" % (mnistify.VERSION - 1) in r.stderr, r.stderr

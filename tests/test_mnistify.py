@@ -117,3 +117,70 @@ def test_micropython_gives_the_same_bytes(mnist, tmp_path):
     assert len(lines) == len(frames)
     for k, ((w, h, px), line) in enumerate(zip(frames, lines)):
         assert bytes.fromhex(line) == bytes(m.mnistify(px, w, h)), "frame %d (%dx%d) differs" % (k, w, h)
+
+
+def _hard_scene(mnist):
+    from firmware_tools import scene
+
+    _, test = mnist
+    order = np.random.default_rng(1).permutation(len(test.images))[:300]
+    return scene.Scene(test.images[order].reshape(-1, 28, 28), test.labels[order], seed=1, look=scene.Hard())
+
+
+def test_desk_camera_frames_read_nearly_as_well_as_clean_digits(mnist):
+    """scene.Hard (light from one side up to 40 %, vignette, soft shadow, small and tilted
+    digits, specks, a ruled line, noise): mnistify v1 read 31.7 % of such frames with the
+    shipped model; v2 must stay within 2.5 points of the clean digits (it measures ~1.6 on
+    these 300; bench/frames.py measures 1,000)."""
+    from trainer import qformat, quantize
+
+    q = qformat.load(os.path.join(ROOT, "weights", "mnist-784-100-10.gnet"))
+    sc = _hard_scene(mnist)
+    digits = np.array([preprocess.mnistify(sc.frame(i, 160, 120).tobytes(), 160, 120) for i in range(len(sc))])
+    seen = (quantize.argmax(quantize.reference(q, digits)) == sc.labels).mean()
+    clean = (quantize.argmax(quantize.reference(q, sc.images)) == sc.labels).mean()
+    assert seen >= clean - 0.025, (seen, clean)
+
+
+def _box(frame):
+    info = {}
+    out = preprocess.mnistify(frame.tobytes(), frame.shape[1], frame.shape[0], info=info)
+    return out, info["box"]
+
+
+def test_what_is_not_a_digit_is_left_out(mnist):
+    sc = _hard_scene(mnist)
+    # a page, and a page with only a shadow edge across it: no digit
+    page = np.full((120, 160), 200, np.uint8)
+    assert not _box(page)[0].any() and _box(page)[1] is None
+    shade = page.copy()
+    shade[:, 70:] = 130
+    assert not _box(shade)[0].any(), "a shadow edge is not a digit"
+    # a digit alone, then with specks and a ruled line: the same box
+    from PIL import Image
+
+    digit = np.asarray(Image.fromarray(sc.images[0]).resize((70, 70), Image.BILINEAR), np.int32)
+    clean = page.astype(np.int32)
+    clean[25:95, 45:115] -= digit * 150 // 255
+    _, box = _box(clean.clip(0, 255).astype(np.uint8))
+    busy = clean.copy()
+    busy[110:112, :] -= 60                      # a ruled line across the page
+    for y, x in ((10, 10), (100, 150), (60, 20)):
+        busy[y:y + 3, x:x + 3] -= 150           # specks
+    _, busy_box = _box(busy.clip(0, 255).astype(np.uint8))
+    assert busy_box == box, (box, busy_box)
+    # the page's edge, a dark desk beyond it: still the digit's box
+    desk = busy.copy()
+    desk[:, 140:] = 50
+    _, desk_box = _box(desk.clip(0, 255).astype(np.uint8))
+    assert desk_box == box, (box, desk_box)
+    # lit from one side: the far side of the page is 40 % darker, and the box stays
+    ramp = (1 - 0.4 * np.linspace(0, 1, 160))[None, :]
+    lit = (clean * ramp).clip(0, 255).astype(np.uint8)
+    _, lit_box = _box(lit)
+    assert all(abs(a - b) <= 2 for a, b in zip(lit_box, box)), (box, lit_box)
+
+
+def test_a_large_picture_is_refused_with_a_hint():
+    with pytest.raises(ValueError, match="shrink it first"):
+        m.mnistify(bytes(1100 * 1100), 1100, 1100)

@@ -10,6 +10,8 @@ import time
 OUT = "out"
 DEFAULT_MODEL = os.path.join(OUT, "model.npz")
 DEFAULT_GNET = os.path.join(OUT, "model.gnet")
+# the pretrained model in the source tree (weights/), for predicting before training
+SHIPPED_GNET = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "weights", "mnist-784-100-10.gnet")
 
 
 def _log(*a):
@@ -219,11 +221,21 @@ def cmd_eval(args):
         m.update(model=path, description=desc, architecture=arch)
         results.append(m)
         preds.append(pred)
+    files = _photo_rows(args, test, paths, preds)
     if args.json:
         for m in results:
             m.update(data=ds.source, note=ds.note)
+            if files:
+                m["files"] = [dict(r, predicted=r["predicted"][m["model"]]) for r in files]
         print(json.dumps(results[0] if len(results) == 1 else results))
         return
+    if files:
+        print("%-40s %5s  %s" % ("file", "label", "  ".join("%-12s" % os.path.basename(p) for p in paths)))
+        for r in files:
+            print("%-40s %5d  %s" % (r["file"], r["label"], "  ".join(
+                "%-12s" % ("no digit" if r["predicted"][p] is None else "%d %s" % (
+                    r["predicted"][p], "ok" if r["predicted"][p] == r["label"] else "WRONG")) for p in paths)))
+        print()
     for m in results:
         print("model: %s (%s)" % (m["model"], m["description"]))
         print(evaluate.format_metrics(m))
@@ -233,6 +245,86 @@ def cmd_eval(args):
         for m, pred in zip(results, preds):
             print("  %-28s %-36s %.2f%%   same answer as the first: %.2f%%" % (
                 m["model"], m["description"], 100 * m["accuracy"], 100 * float((pred == preds[0]).mean())))
+
+
+def _photo_rows(args, test, paths, preds):
+    """One row per photo when the test set is a folder of images: file, label, each
+    model's answer (None where no digit was found in it)."""
+    from trainer import data
+
+    path = args.test_data or args.data or os.environ.get("GENTLENET_DATA")
+    files = data.photo_files(os.path.expanduser(path)) if path else None
+    if not files or len(files) != len(test):
+        return None
+    base = os.path.expanduser(path) if os.path.isdir(os.path.expanduser(path)) else os.path.dirname(path)
+    blank = ~test.images.reshape(len(test), -1).any(axis=1)
+    return [{"file": os.path.relpath(f, base), "label": int(test.labels[i]),
+             "predicted": {p: None if blank[i] else int(pred[i]) for p, pred in zip(paths, preds)}}
+            for i, f in enumerate(files)]
+
+
+DEFAULT_PREDICT_MODELS = (DEFAULT_GNET, DEFAULT_MODEL)
+
+
+def cmd_predict(args):
+    """What digit is in each photo? Unlabelled pictures in, an answer each, and a sheet of
+    what the network saw."""
+    from trainer import data, qformat, quantize, report
+
+    path = args.model or next((p for p in DEFAULT_PREDICT_MODELS if os.path.exists(p)), SHIPPED_GNET)
+    desc, _, predict = _predictor(path)
+    probs = None
+    if qformat.is_gnet(path):
+        q = qformat.load(path)
+        if qformat.preprocess_problem(q):
+            raise SystemExit("error: %s: %s" % (path, qformat.preprocess_problem(q)))
+        probs = lambda d: quantize.confidence(q, quantize.reference(q, d))[0] / 10000  # noqa: E731
+    else:
+        from trainer import evaluate
+
+        model, _ = _load_model(path)
+        probs = lambda d: float(evaluate.predict(model, d)[1].max())  # noqa: E731
+    print("model: %s (%s)" % (path, desc))
+    rows, items = [], []
+    for photo in args.photos:
+        info = {}
+        digit = data.load_image(photo, info=info)
+        if not digit.any():
+            rows.append({"file": photo, "digit": None, "confidence": None})
+            print("%s: no digit found" % photo)
+        else:
+            k = int(predict(digit[None])[0])
+            conf = float(probs(digit[None]))
+            rows.append({"file": photo, "digit": k, "confidence": round(conf, 4)})
+            print("%s: %d (confidence %.0f%%)" % (photo, k, 100 * conf))
+        items.append({"frame": info["grey"] if max(info["grey"].shape) <= 320 else _shrunk(info),
+                      "box": None, "digit": digit,
+                      "lines": [os.path.basename(photo)[:24], "no digit found" if rows[-1]["digit"] is None
+                                else "read as %d (%.0f%%)" % (rows[-1]["digit"], 100 * rows[-1]["confidence"])]})
+        items[-1]["box"] = _scaled_box(info, items[-1]["frame"])
+    if args.sheet:
+        os.makedirs(os.path.dirname(os.path.abspath(args.sheet)), exist_ok=True)
+        report.contact_sheet(items, args.sheet, cols=min(3, len(items)), scale=1 if max(items[0]["frame"].shape) > 160 else 2)
+        print("what the network saw: %s" % args.sheet)
+    if args.json:
+        print(json.dumps(rows))
+
+
+def _shrunk(info, side=320):
+    import numpy as np
+    from PIL import Image
+
+    g = info["grey"]
+    k = side / max(g.shape)
+    return np.asarray(Image.fromarray(g).resize((max(1, round(g.shape[1] * k)), max(1, round(g.shape[0] * k))), Image.BOX))
+
+
+def _scaled_box(info, shown):
+    box = info.get("box")
+    if not box:
+        return None
+    kx, ky = shown.shape[1] / info["grey"].shape[1], shown.shape[0] / info["grey"].shape[0]
+    return (int(box[0] * kx), int(box[1] * ky), int(box[2] * kx), int(box[3] * ky))
 
 
 def cmd_export(args):
@@ -447,6 +539,8 @@ def cmd_classify(args):
     from trainer import qformat
 
     q = qformat.load(args.model)
+    if qformat.preprocess_problem(q):
+        raise SystemExit("error: %s: %s" % (args.model, qformat.preprocess_problem(q)))
     port, kind = _camera_port(args)
     board = None
     try:
@@ -532,6 +626,15 @@ def parser():
     p.add_argument("--json", action="store_true", help="print one JSON object")
     _data_args(p)
     p.set_defaults(func=cmd_eval)
+    p = sub.add_parser("predict", help="what digit is in each photo? (unlabelled pictures; shows what the network saw)",
+                       description="example: gentlenet predict 2828_my_own_3.png photos/*.jpg --sheet out/predict.png")
+    p.add_argument("photos", nargs="+", help="pictures of one digit each (PNG, JPEG, ...; transparent ones on white)")
+    p.add_argument("--model", help=".gnet model or float checkpoint (default: %s, else %s, else the shipped %s)" % (
+        DEFAULT_GNET, DEFAULT_MODEL, os.path.relpath(SHIPPED_GNET)))
+    p.add_argument("--sheet", default=os.path.join(OUT, "predict.png"),
+                   help="PNG of each picture, the box found and the 28x28 the network saw (default: %(default)s; '' for none)")
+    p.add_argument("--json", action="store_true", help="also print the answers as JSON")
+    p.set_defaults(func=cmd_predict)
     p = sub.add_parser("export", help="quantise a checkpoint to an integer-only .gnet model for the board",
                        description="example: gentlenet export out/model.npz --out out/model.gnet")
     p.add_argument("model", nargs="?", default=DEFAULT_MODEL, help="float checkpoint (default: %(default)s)")

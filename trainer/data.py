@@ -46,6 +46,7 @@ _IDX_UBYTE = 0x08  # IDX type code for unsigned bytes; MNIST uses nothing else
 
 MAX_IDX_BYTES = 256 * 1024 * 1024  # more than any digit set (60,000 MNIST images are 47 MB)
 MAX_PIXELS = 6000 * 6000           # a photo larger than this is refused (a decompression bomb)
+MAX_SIDE = 640                     # a larger photo is shrunk to this many pixels a side first
 
 
 def _regular(path):
@@ -254,15 +255,19 @@ def _csv_numbers(parts):
 
 IMAGE_EXTS = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".pgm", ".pbm", ".tif", ".tiff", ".webp")
 _LEADING_DIGIT = re.compile(r"^([0-9])(?:[^0-9]|$)")
+_TRAILING_DIGIT = re.compile(r"(?:^|[^0-9])([0-9])$")
 
 
 def label_of(path):
-    """The digit a photo shows: its folder's name (3/anna.png) or its name's first character
-    when a non-digit follows (3.png, 3_anna.jpg, 3-02.png). None if neither says."""
+    """The digit a photo shows: its folder's name (3/anna.png), its name's first character
+    when a non-digit follows (3.png, 3_anna.jpg, 3-02.png), or else its name's last
+    character before the extension when a non-digit comes before it (the book's
+    2828_my_own_3.png, 2828_my_own_noisy_6.png). None if none of these says."""
     folder = os.path.basename(os.path.dirname(path))
     if re.fullmatch(r"[0-9]", folder):
         return int(folder)
-    m = _LEADING_DIGIT.match(os.path.basename(path))
+    stem = os.path.splitext(os.path.basename(path))[0]
+    m = _LEADING_DIGIT.match(stem) or _TRAILING_DIGIT.search(stem)
     return int(m.group(1)) if m else None
 
 
@@ -308,15 +313,33 @@ def read_grey(path):
         raise DataError("%s: cannot read this image (%s)" % (path, e)) from None
 
 
-def load_image(path):
-    """One photo or scan of a digit -> (28, 28) uint8 in MNIST style (see device/mnistify.py)."""
+def load_image(path, info=None):
+    """One photo or scan of a digit -> (28, 28) uint8 in MNIST style (see device/mnistify.py);
+    all zeros when no digit is found. info: a dict that receives "grey" ((h, w) uint8, the
+    picture as mnistify saw it) and mnistify's "box" and "dark_ink"."""
     from trainer import preprocess
 
     grey, w, h = read_grey(path)
+    if max(w, h) > MAX_SIDE:  # a phone photo: the digit needs far fewer pixels than that
+        from PIL import Image
+
+        k = MAX_SIDE / max(w, h)
+        im = Image.frombytes("L", (w, h), grey).resize((max(1, round(w * k)), max(1, round(h * k))), Image.BOX)
+        grey, (w, h) = im.tobytes(), im.size
+    if info is not None:
+        info["grey"] = np.frombuffer(grey, np.uint8).reshape(h, w)
     try:
-        return preprocess.mnistify(grey, w, h)
+        return preprocess.mnistify(grey, w, h, info=info)
     except (ValueError, MemoryError) as e:
         raise DataError("%s: cannot make an MNIST-style digit of it (%s)" % (path, e)) from None
+
+
+def photo_files(path):
+    """The image files `path` names (a folder of images, or one image), in the order the
+    loaders read them; None when it is another kind of data (IDX, CSV)."""
+    if os.path.isdir(path):
+        return None if find_idx_files(path) else image_files(path)
+    return [path] if path.lower().endswith(IMAGE_EXTS) else None
 
 
 def load_image_folder(directory):

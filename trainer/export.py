@@ -61,6 +61,7 @@ def export(model, meta, calib, test, out, percentile="auto", source=None, log=pr
         "model": os.path.basename(out), "format": "gnet", "format_version": qformat.VERSION, "bytes": size,
         "sha256": sha, "architecture": "-".join(map(str, q.sizes)), "hidden": q.hidden, "output": q.output,
         "labels": q.labels, "input": "28x28 grey, MNIST-style (white digit on black), pixel - 128",
+        "preprocess": {"name": q.preprocess, "version": q.preprocess_version},
         "quantization": {"weights": "int8 per output neuron, symmetric", "activations": "int8",
                          "calibration_digits": len(calib), "percentile": percentile,
                          "multiplier_bits": [_bits(L["M"]) for L in q.layers]},

@@ -13,9 +13,10 @@ from device import mnistify as _m
 VERSION = _m.VERSION
 
 
-def mnistify(grey, w, h, invert=None):
-    """(h, w) grey bytes, 0 black .. 255 white -> (28, 28) uint8 MNIST-style digit."""
-    return np.frombuffer(bytes(_m.mnistify(grey, w, h, invert)), dtype=np.uint8).reshape(28, 28)
+def mnistify(grey, w, h, invert=None, info=None):
+    """(h, w) grey bytes, 0 black .. 255 white -> (28, 28) uint8 MNIST-style digit (all
+    zeros: no digit found). info: see device/mnistify.py."""
+    return np.frombuffer(bytes(_m.mnistify(grey, w, h, invert, info=info)), dtype=np.uint8).reshape(28, 28)
 
 
 # How uint8 pixels become the first layer's input.

@@ -19,6 +19,8 @@ import struct
 
 import numpy as np
 
+from device.mnistify import VERSION as MNISTIFY_VERSION
+
 MAGIC = b"GNTL"
 VERSION = 1
 # header: magic, version, flags, file_size, width, height, channels, input_offset,
@@ -48,7 +50,7 @@ class QModel:
     """An integer-only network as the .gnet file holds it (no floats anywhere)."""
 
     def __init__(self, layers, labels, output="softmax", table=None, width=28, height=28, channels=1,
-                 input_offset=-128, preprocess="mnistify", preprocess_version=1):
+                 input_offset=-128, preprocess="mnistify", preprocess_version=MNISTIFY_VERSION):
         self.layers, self.labels, self.output = layers, list(labels), output
         self.table = np.zeros(256, np.uint16) if table is None else np.asarray(table, np.uint16)  # (256,) uint16
         self.width, self.height, self.channels = width, height, channels
@@ -61,6 +63,17 @@ class QModel:
     @property
     def hidden(self):
         return self.layers[0]["act"] if len(self.layers) > 1 else "none"
+
+
+def preprocess_problem(q):
+    """None when frames for `q` may go through this gentlenet's device/mnistify.py; else a
+    sentence saying why not and what to do (a model stamped for another mnistify version
+    was made for other pictures of the digits)."""
+    if q.preprocess == "mnistify" and q.preprocess_version != MNISTIFY_VERSION:
+        return ("the model expects camera frames prepared by mnistify v%d, and this gentlenet has v%d: "
+                "export it again (gentlenet export CHECKPOINT --out MODEL.gnet) or use a model made for v%d"
+                % (q.preprocess_version, MNISTIFY_VERSION, MNISTIFY_VERSION))
+    return None
 
 
 def bounds(W, bias):
