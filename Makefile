@@ -19,7 +19,8 @@ help:
 	@echo "make setup              virtualenv in $(VENV) with gentlenet and its extras"
 	@echo "make train / export / eval / report   the steps of the demo one by one (models in out/)"
 	@echo "make bench-train        training speed, memory and accuracy (writes bench/results/train.json)"
-	@echo "make bench-cameras      cameras -> virtual board: accuracy, agreement, time (bench/results/cameras.json)"
+	@echo "make bench-cameras      cameras -> virtual board: accuracy, agreement, time (bench/results/cameras.json);"
+	@echo "                        desk-camera frames: accuracy per condition, worst frames (bench/results/frames.json, hard-frames.png)"
 	@echo "make check-micropython  which MicroPython interpreter the tests use"
 	@echo "make clean              remove out/ and bench/results/"
 
@@ -83,6 +84,7 @@ bench-train: setup
 
 bench-cameras: setup
 	$(BIN)/python bench/cameras.py --data "$(SHARED_DATA)"
+	$(BIN)/python bench/frames.py --data "$(SHARED_DATA)"
 
 clean:
 	rm -rf out bench/results

@@ -158,7 +158,7 @@ def main(argv=None):
     w, h = (int(v) for v in args.size.split("x"))
     n = args.frames
     q = qformat.load(args.model)
-    sc = scene.load_scene(args.data, seed=args.seed, log=lambda *a: None)
+    sc = scene.load_scene(args.data, seed=args.seed, log=lambda *a: None, look="gentle")
     labels = sc.labels[:n]
     clean = _accuracy(q, sc.images[:n], labels)
     gentle = [sc.frame(i, w, h) for i in range(n)]

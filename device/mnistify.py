@@ -22,7 +22,7 @@
 #     strongest ink, less rows of a ruled line across the whole frame, joined into
 #     8-connected parts; the part with the most ink weighted towards the frame's centre (a
 #     part at the frame's edge or a long flat one counts less), plus the parts near it with
-#     at least 1/16 of its ink (a digit's broken strokes; specks have less).
+#     at least 1/8 of its ink (a digit's broken strokes; specks have less).
 #  5. its box, one cell wider where fainter ink (1/4 of the strongest) continues, then to
 #     the pixel; strengths stretched: s -> (s - t0) * 255 // (hi - t0) above t0 = hi // 8
 #     (hi: the strongest ink in the box); nothing outside the box counts.
@@ -207,7 +207,7 @@ def _parts(cells, cw, ch, thr):
 
 def _choose(parts, cw, ch):
     # the digit's cell box: the part with the most ink, weighted to the centre; then the
-    # parts near it (within a quarter of its size) with at least 1/16 of its ink
+    # parts near it (within a quarter of its size) with at least 1/8 of its ink
     best = -1
     score = -1
     for k in range(len(parts)):
@@ -228,7 +228,7 @@ def _choose(parts, cw, ch):
     my = (y1 - y0 + 4) >> 2
     for k in range(len(parts)):
         m, a0, b0, a1, b1 = parts[k]
-        if k == best or a1 - a0 + 1 > 5 * (b1 - b0 + 1) or 16 * m < mass:
+        if k == best or a1 - a0 + 1 > 5 * (b1 - b0 + 1) or 8 * m < mass:
             continue  # a line, or a speck (a digit's broken stroke has more ink)
         if a0 <= x1 + mx and a1 >= x0 - mx and b0 <= y1 + my and b1 >= y0 - my:
             x0, y0, x1, y1 = min(x0, a0), min(y0, b0), max(x1, a1), max(y1, b1)

@@ -174,9 +174,14 @@ def decode_jpeg(data):
     return np.asarray(img.convert("L"), dtype=np.uint8)
 
 
-def load_scene(path=None, seed=0, log=print):
+LOOKS = {"desk": Hard, "gentle": Look}  # by name, for `gentlenet camera-sim --look`
+
+
+def load_scene(path=None, seed=0, log=print, look="desk"):
     """A Scene of digits from `path` (an MNIST IDX folder (its test set), a CSV, a folder of
-    images), or by default the test digits gentlenet would evaluate on."""
+    images), or by default the test digits gentlenet would evaluate on. look: "desk" (a
+    desk camera as it is: uneven light, shadows, small and tilted digits, specks, lines)
+    or "gentle" (even light, large digits)."""
     from trainer import data, sources
 
     if path:
@@ -186,4 +191,4 @@ def load_scene(path=None, seed=0, log=print):
     # in a fixed shuffled order: a held-out sample or a folder of photos is sorted by class,
     # and a camera showing only zeros for the first hundred frames looks broken
     order = np.random.default_rng(seed).permutation(len(split))
-    return Scene(split.images.reshape(-1, 28, 28)[order], split.labels[order], seed=seed)
+    return Scene(split.images.reshape(-1, 28, 28)[order], split.labels[order], seed=seed, look=LOOKS[look]())

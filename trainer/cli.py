@@ -407,7 +407,7 @@ def _demo_board_day(gnet_path, test, frames):
     import numpy as np
 
     from firmware_tools import boardclient, cameras, camsim, classify, flash
-    from firmware_tools.scene import Scene
+    from firmware_tools.scene import Hard, Scene
     from firmware_tools.vboard import VirtualBoard
     from trainer import qformat
 
@@ -421,7 +421,7 @@ def _demo_board_day(gnet_path, test, frames):
         client = boardclient.BoardClient(board.port, log=_log).start()
         info = client.info()
         order = np.random.default_rng(0).permutation(len(test))  # held-out digits may be sorted by class
-        with camsim.UCamSim(Scene(test.images[order].reshape(-1, 28, 28), test.labels[order])) as sim:
+        with camsim.UCamSim(Scene(test.images[order].reshape(-1, 28, 28), test.labels[order], look=Hard())) as sim:
             cam = cameras.open_camera("ucam", sim.port)
             try:
                 r = classify.run(cam, frames, q, client, save, log=print)
@@ -516,7 +516,7 @@ def cmd_camera_sim(args):
     """Run a simulated serial camera until Ctrl-C: a pty that speaks uCAM-II, VC0706 or stream."""
     from firmware_tools import camsim, scene
 
-    sc = scene.load_scene(args.digits, seed=args.seed, log=_log)
+    sc = scene.load_scene(args.digits, seed=args.seed, log=_log, look=args.look)
     sim = camsim.KINDS[args.kind](sc, start_index=args.start).start()
     _serve_until_stopped(sim, CAMERA_PORT, "%s %s" % (sim.port, args.kind), [
         "simulated %s camera on %s (%d digits to show)" % (args.kind, sim.port, len(sc)),
@@ -662,6 +662,9 @@ def parser():
     p.add_argument("--kind", choices=("ucam", "vc0706", "stream"), default="ucam", help="what it speaks (default: %(default)s)")
     p.add_argument("--digits", metavar="PATH", help="digits to show: MNIST IDX folder (its test set), CSV, or image folder "
                    "(default: the test digits gentlenet evaluates on)")
+    p.add_argument("--look", choices=("desk", "gentle"), default="desk", help="desk: as a desk camera sees a page "
+                   "(light from one side, shadows, small or tilted digits, specks, a ruled line); gentle: even light, "
+                   "large digits (default: %(default)s)")
     p.add_argument("--seed", type=int, default=0, help="scene seed: lighting, size, position, noise (default 0)")
     p.add_argument("--start", type=int, default=0, help="first digit to show (default 0)")
     p.set_defaults(func=cmd_camera_sim)
