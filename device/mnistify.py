@@ -63,12 +63,14 @@ def _cells(grey, w, h):
     cmax = bytearray(cw * ch)
     cmin = bytearray(b"\xff" * (cw * ch))
     mv = memoryview(grey)
-    full = w & ~3  # whole cells in a row; a last narrower one after them
+    ends = list(range(4, w, 4)) + [w]  # where each cell of a row ends (the last may be narrower)
     for y in range(h):
         c = (y >> _CELL) * cw
         base = y * w
-        for x in range(base, base + full, 4):
-            seg = mv[x:x + 4]
+        x = base
+        for e in ends:
+            seg = mv[x:base + e]
+            x = base + e
             a = max(seg)
             b = min(seg)
             if a > cmax[c]:
@@ -76,14 +78,6 @@ def _cells(grey, w, h):
             if b < cmin[c]:
                 cmin[c] = b
             c += 1
-        if full < w:
-            seg = mv[base + full:base + w]
-            a = max(seg)
-            b = min(seg)
-            if a > cmax[c]:
-                cmax[c] = a
-            if b < cmin[c]:
-                cmin[c] = b
     return cw, ch, cmax, cmin
 
 
