@@ -309,3 +309,14 @@ def test_a_model_for_another_mnistify_version_is_refused_for_photos(tmp_path):
     _photos(str(tmp_path / "photos"), n=1)
     r = gentlenet("predict", str(tmp_path / "photos" / "drawn_1.png"), "--model", old)
     assert r.returncode != 0 and "mnistify v%d" % (mnistify.VERSION - 1) in r.stderr, r.stderr
+
+
+def test_demo_without_micropython_trains_exports_and_says_how_to_flash(tmp_path):
+    """A Pi has no MicroPython unix port: the demo still trains, exports, evaluates and
+    prints its summary (exit 0); the virtual-board stage is skipped with one line saying why."""
+    r = gentlenet("demo", "--epochs", "1", cwd=str(tmp_path),
+                  env={"MICROPYTHON": str(tmp_path / "no-such-micropython"), "GENTLENET_DATA": mnist_dir()})
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert "board: skipped: MICROPYTHON=" in r.stderr
+    assert "summary" in r.stdout and "board:    not run" in r.stdout and "gentlenet flash --port" in r.stdout
+    assert (tmp_path / "out" / "model.gnet").exists()
