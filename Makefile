@@ -16,6 +16,7 @@ help:
 	@echo "make test               the whole test suite (test-parity, then pytest)"
 	@echo "make test-busy          the suite with every core kept busy (BUSY_RUNS=5 for five runs in a row)"
 	@echo "make test-parity        device runtime on real MicroPython and CPython == numpy reference, byte for byte"
+	@echo "make test-parity PORT=/dev/ttyACM0   the same question asked of the board on that port"
 	@echo "make setup              virtualenv in $(VENV) with gentlenet and its extras"
 	@echo "make train / export / eval / report   the steps of the demo one by one (models in out/)"
 	@echo "make bench-train        training speed, memory and accuracy (writes bench/results/train.json)"
@@ -76,9 +77,15 @@ test-busy: setup
 	  echo "test-busy: run $$r of $(BUSY_RUNS) passed in $$(( $$(date +%s) - start )) s"; \
 	done
 
+# PORT=/dev/ttyACM0: the board on that port instead (its app running, the model flashed);
+# MODEL=, PARITY_ARGS="--n 200" or "--all" to choose
 test-parity: setup
+ifeq ($(PORT),)
 	@mkdir -p bench/results
 	GENTLENET_DATA="$(SHARED_DATA)" $(BIN)/python -m firmware_tools.parity --json bench/results/parity.json
+else
+	$(BIN)/python -m firmware_tools.board_parity --port "$(PORT)" --data "$(SHARED_DATA)" $(if $(MODEL),--model "$(MODEL)") $(PARITY_ARGS)
+endif
 
 bench-train: setup
 	$(BIN)/python bench/train.py --data "$(SHARED_DATA)"

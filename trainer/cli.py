@@ -662,6 +662,12 @@ def parser():
                    help="PNG of each picture, the box found and the 28x28 the network saw (default: %(default)s; '' for none)")
     p.add_argument("--json", action="store_true", help="also print the answers as JSON")
     p.set_defaults(func=cmd_predict)
+    p = sub.add_parser("parity", help="does my board compute the same bytes? test digits on the board vs the numpy reference",
+                       description="example: gentlenet parity --port /dev/ttyACM0 --model out/model.gnet --n 1000")
+    from firmware_tools import board_parity
+
+    board_parity.add_args(p)
+    p.set_defaults(func=lambda a: sys.exit(board_parity.check(a)))
     p = sub.add_parser("export", help="quantise a checkpoint to an integer-only .gnet model for the board",
                        description="example: gentlenet export out/model.npz --out out/model.gnet")
     p.add_argument("model", nargs="?", default=DEFAULT_MODEL, help="float checkpoint (default: %(default)s)")

@@ -1,0 +1,98 @@
+"""Does my board compute the same bytes? Official test digits sent to the board's app as
+28x28 digits (no preprocessing), every int8 score vector and confidence compared with the
+numpy reference (trainer/quantize.py).
+
+    python -m firmware_tools.board_parity --port /dev/ttyACM0 [--model M.gnet] [--n 1000 | --all]
+    gentlenet parity --port /dev/ttyACM0            (the same)
+    make test-parity PORT=/dev/ttyACM0               (the same, after the local checks)
+
+The board must run the app (`gentlenet flash`); the model it has is compared with --model
+by CRC-32, and a different one is said loudly (then every answer is still compared, so a
+board whose copy differs by one weight shows its mismatches). Exit status 1 on any
+mismatch.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+
+import numpy as np
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+DEFAULT_MODEL = os.path.join(ROOT, "weights", "mnist-784-100-10.gnet")
+DEFAULT_DATA = os.environ.get("GENTLENET_DATA") or os.path.join(ROOT, "..", "shared", "datasets", "mnist")
+
+
+def run(port, model_path, images, labels, log=print, show=10):
+    """Every image (n, 28, 28) uint8 classified on the board at `port`; returns a summary
+    dict: mismatches (list of dicts), board and timing facts."""
+    from firmware_tools import boardclient
+    from trainer import qformat, quantize
+
+    q = qformat.load(model_path)
+    ref = quantize.reference(q, images)           # (n, n_classes) int8
+    conf = quantize.confidence(q, ref)            # (n,) in 1/10000
+    board = boardclient.BoardClient(port, log=log).start()
+    try:
+        info = board.info()
+        theirs = (info.get("model") or {}).get("crc32")
+        mine = "%08x" % qformat.crc32_of(model_path)
+        if theirs != mine:
+            log("WARNING: the board's model (CRC %s) is not %s (CRC %s); comparing anyway" % (theirs, model_path, mine))
+        mismatches, us, t0 = [], [], time.time()
+        for i, img in enumerate(images):
+            a = board.classify(img, fmt="mnist")
+            got = [int(v) for v in a["scores"]]
+            want = [int(v) for v in ref[i]]
+            if got != want or round(a["confidence"] * 10000) != int(conf[i]):
+                mismatches.append({"index": i, "label": int(labels[i]), "board": got, "reference": want,
+                                   "board_confidence": a["confidence"], "reference_confidence": int(conf[i]) / 10000})
+                if len(mismatches) <= show:
+                    log("mismatch: digit %d (label %d): board %s conf %.4f, reference %s conf %.4f" % (
+                        i, labels[i], got, a["confidence"], want, conf[i] / 10000))
+            us.append(a["us"])
+        wall = time.time() - t0
+    finally:
+        board.close()
+    return {"port": port, "model": model_path, "model_crc32": mine, "board_model_crc32": theirs,
+            "runtime": info.get("runtime"), "platform": info.get("platform"), "backend": info.get("backend"),
+            "stream": (info.get("model") or {}).get("stream"), "images": len(images), "mismatches": mismatches,
+            "board_ms_per_image": float(np.mean(us)) / 1000 if us else None,
+            "wall_ms_per_image": 1000 * wall / max(1, len(images))}
+
+
+def add_args(ap):
+    ap.add_argument("--port", required=True, help="the board's serial port (or the virtual board's pty)")
+    ap.add_argument("--model", default=DEFAULT_MODEL, help="the .gnet the board should run (default: the shipped model)")
+    ap.add_argument("--data", default=DEFAULT_DATA, help="MNIST IDX folder: its test set (default: %(default)s)")
+    how_many = ap.add_mutually_exclusive_group()
+    how_many.add_argument("--n", type=int, default=1000, help="test digits to send (default: %(default)s)")
+    how_many.add_argument("--all", action="store_true", help="all of them (10,000: about a minute on a pty, far longer at 115200 baud)")
+
+
+def check(args, log=print):
+    """The check for parsed `args` (add_args); exit status: 1 on any mismatch."""
+    from trainer import data
+
+    if args.n < 1:
+        raise SystemExit("error: --n must be at least 1")
+    test = data.load_split(args.data, "test")
+    n = len(test) if args.all else min(args.n, len(test))
+    r = run(args.port, args.model, test.images[:n].reshape(-1, 28, 28), test.labels[:n], log=log)
+    log("board %s: %s, %s backend%s; %d test digits, %d mismatches; %.2f ms per image on the board, %.1f ms with the "
+        "serial line" % (r["port"], r["runtime"], r["backend"], " (model streamed from flash)" if r["stream"] else "",
+                         r["images"], len(r["mismatches"]), r["board_ms_per_image"], r["wall_ms_per_image"]))
+    return 1 if r["mismatches"] else 0
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(prog="python -m firmware_tools.board_parity", description=__doc__.split("\n\n")[0],
+                                 allow_abbrev=False)
+    add_args(ap)
+    return check(ap.parse_args(argv))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
