@@ -133,9 +133,9 @@ def _strengths(cw, ch, lvl, cmin):
 
 
 def _drop_lines(cells, cw, ch, thr):
-    # A ruled line: a cell row with ink across more than 3/5 of the frame. Its cells are
-    # cleared where the rows above and below have no ink (where a stroke crosses the
-    # line, the stroke stays).
+    # A ruled line: a cell row with ink in more than 3/5 of its cells, from one end of the
+    # frame to the other. Its cells are cleared where the rows above and below have no ink
+    # (where a stroke crosses the line, the stroke stays).
     for cy in range(ch):
         row = cy * cw
         n = 0
@@ -159,7 +159,7 @@ def _spans(cells, row, cw, thr):
 
 
 def _parts(cells, cw, ch, thr):
-    # 8-connected parts of the cells >= thr: [(mass, x0, y0, x1, y1)], labels in cells' place
+    # 8-connected parts of the cells >= thr: [(mass, x0, y0, x1, y1)] in cell units
     lab = bytearray(cw * ch)  # 0: not ink or not seen; k: part k (at most 255 parts kept)
     parts = []
     stack = array("H", bytes(2 * cw * ch))  # (cw*ch,) uint16: cells to visit, each pushed once
@@ -248,7 +248,7 @@ def _taps(L):
 
 
 def _strength(grey, w, cw, lvl, x, y):
-    # the ink strength of pixel (x, y): how much darker than its tile's paper, 0..255
+    # the ink strength of pixel (x, y): how much darker than its cell's paper, 0..255
     t = (y >> _CELL) * cw + (x >> _CELL)
     v = lvl[t] - grey[y * w + x]
     return v * 255 // lvl[t] if v > 0 else 0
