@@ -169,7 +169,8 @@ def _test_split(args):
 
 
 def _predictor(path):
-    """(description, architecture, predict(images) -> labels) for a float checkpoint or a .gnet model."""
+    """(description, architecture, predict(images) -> labels, sure(images) -> the top
+    class's probability) for a float checkpoint or a .gnet model."""
     from trainer import evaluate, qformat, quantize
 
     if qformat.is_gnet(path):
@@ -179,10 +180,11 @@ def _predictor(path):
             raise SystemExit("error: %s" % e) from None
         desc = "%s int8 (.gnet, %d bytes)" % ("-".join(map(str, q.sizes)), os.path.getsize(path))
         arch = {"sizes": q.sizes, "hidden": q.hidden, "output": q.output, "format": "gnet"}
-        return desc, arch, lambda images: quantize.argmax(quantize.reference(q, images))
+        return (desc, arch, lambda images: quantize.argmax(quantize.reference(q, images)),
+                lambda images: quantize.confidence(q, quantize.reference(q, images)) / 10000)
     model, _ = _load_model(path)
     return ("%s %s float" % ("-".join(map(str, model.sizes)), model.hidden), model.architecture(),
-            lambda images: evaluate.predict(model, images)[0])
+            lambda images: evaluate.predict(model, images)[0], lambda images: evaluate.predict(model, images)[1].max(axis=1))
 
 
 def _warn_unrelated(paths):
@@ -215,7 +217,7 @@ def cmd_eval(args):
     test, ds = _test_split(args)
     results, preds = [], []
     for path in paths:
-        desc, arch, predict = _predictor(path)
+        desc, arch, predict, _ = _predictor(path)
         pred = predict(test.images)
         m = evaluate.metrics(test.labels, pred)
         m.update(model=path, description=desc, architecture=arch)
@@ -269,62 +271,34 @@ DEFAULT_PREDICT_MODELS = (DEFAULT_GNET, DEFAULT_MODEL)
 def cmd_predict(args):
     """What digit is in each photo? Unlabelled pictures in, an answer each, and a sheet of
     what the network saw."""
-    from trainer import data, qformat, quantize, report
+    from trainer import data, qformat, report
 
     path = args.model or next((p for p in DEFAULT_PREDICT_MODELS if os.path.exists(p)), SHIPPED_GNET)
-    desc, _, predict = _predictor(path)
-    probs = None
-    if qformat.is_gnet(path):
-        q = qformat.load(path)
-        if qformat.preprocess_problem(q):
-            raise SystemExit("error: %s: %s" % (path, qformat.preprocess_problem(q)))
-        probs = lambda d: quantize.confidence(q, quantize.reference(q, d))[0] / 10000  # noqa: E731
-    else:
-        from trainer import evaluate
-
-        model, _ = _load_model(path)
-        probs = lambda d: float(evaluate.predict(model, d)[1].max())  # noqa: E731
+    if qformat.is_gnet(path) and qformat.preprocess_problem(qformat.load(path)):
+        raise SystemExit("error: %s: %s" % (path, qformat.preprocess_problem(qformat.load(path))))
+    desc, _, predict, sure = _predictor(path)
     print("model: %s (%s)" % (path, desc))
     rows, items = [], []
     for photo in args.photos:
         info = {}
         digit = data.load_image(photo, info=info)
-        if not digit.any():
-            rows.append({"file": photo, "digit": None, "confidence": None})
-            print("%s: no digit found" % photo)
-        else:
-            k = int(predict(digit[None])[0])
-            conf = float(probs(digit[None]))
+        if digit.any():
+            k, conf = int(predict(digit[None])[0]), float(sure(digit[None])[0])
             rows.append({"file": photo, "digit": k, "confidence": round(conf, 4)})
             print("%s: %d (confidence %.0f%%)" % (photo, k, 100 * conf))
-        items.append({"frame": info["grey"] if max(info["grey"].shape) <= 320 else _shrunk(info),
-                      "box": None, "digit": digit,
-                      "lines": [os.path.basename(photo)[:24], "no digit found" if rows[-1]["digit"] is None
-                                else "read as %d (%.0f%%)" % (rows[-1]["digit"], 100 * rows[-1]["confidence"])]})
-        items[-1]["box"] = _scaled_box(info, items[-1]["frame"])
+            seen = "read as %d (%.0f%%)" % (k, 100 * conf)
+        else:
+            rows.append({"file": photo, "digit": None, "confidence": None})
+            print("%s: no digit found" % photo)
+            seen = "no digit found"
+        items.append({"frame": info["grey"], "box": info.get("box"), "digit": digit,
+                      "lines": [os.path.basename(photo)[:24], seen]})
     if args.sheet:
         os.makedirs(os.path.dirname(os.path.abspath(args.sheet)), exist_ok=True)
-        report.contact_sheet(items, args.sheet, cols=min(3, len(items)), scale=1 if max(items[0]["frame"].shape) > 160 else 2)
+        report.contact_sheet(items, args.sheet, cols=min(3, len(items)))
         print("what the network saw: %s" % args.sheet)
     if args.json:
         print(json.dumps(rows))
-
-
-def _shrunk(info, side=320):
-    import numpy as np
-    from PIL import Image
-
-    g = info["grey"]
-    k = side / max(g.shape)
-    return np.asarray(Image.fromarray(g).resize((max(1, round(g.shape[1] * k)), max(1, round(g.shape[0] * k))), Image.BOX))
-
-
-def _scaled_box(info, shown):
-    box = info.get("box")
-    if not box:
-        return None
-    kx, ky = shown.shape[1] / info["grey"].shape[1], shown.shape[0] / info["grey"].shape[0]
-    return (int(box[0] * kx), int(box[1] * ky), int(box[2] * kx), int(box[3] * ky))
 
 
 def cmd_export(args):

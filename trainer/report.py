@@ -138,28 +138,28 @@ def write_all(model, meta, test_split, out_dir, log=print):
     return paths
 
 
-def contact_sheet(items, path, cols=3, scale=2):
-    """What the network saw, one tile per picture: the frame (its digit box in red), the
-    28x28 that was classified, and lines of text under it. items: dicts with "frame"
-    ((h, w) uint8), "box" ((x0, y0, x1, y1) inclusive, or None), "digit" ((28, 28) uint8)
-    and "lines" (strings). Pillow only, so it works without matplotlib (a Pi Zero)."""
+def contact_sheet(items, path, cols=3, frame_box=(320, 240)):
+    """What the network saw, one tile per picture: the frame (its digit box in red) fitted
+    into frame_box, the 28x28 that was classified, and lines of text under it. items:
+    dicts with "frame" ((h, w) uint8), "box" ((x0, y0, x1, y1) inclusive, or None),
+    "digit" ((28, 28) uint8) and "lines" (strings). Pillow only, so it works without
+    matplotlib (a Pi Zero)."""
     from PIL import Image, ImageDraw
 
     if not items:
         raise ValueError("contact_sheet: no pictures")
-    h, w = items[0]["frame"].shape
-    fw, fh = w * scale, h * scale
+    fw, fh = frame_box
     side = min(fh, 112)
     tile_w, tile_h = fw + 8 + side + 8, max(fh, side + 14 * 4) + 8
     rows = (len(items) + cols - 1) // cols
     sheet = Image.new("RGB", (cols * tile_w, rows * tile_h), "white")
     draw = ImageDraw.Draw(sheet)
-    for k, it in enumerate(items):
-        x, y = (k % cols) * tile_w, (k // cols) * tile_h
+    for n, it in enumerate(items):
+        x, y = (n % cols) * tile_w, (n // cols) * tile_h
         frame = Image.fromarray(np.asarray(it["frame"], np.uint8)).convert("RGB")
-        k = min(fw / frame.width, fh / frame.height)  # pictures of other sizes fit the first's tile
-        fx, fy = max(1, round(frame.width * k)), max(1, round(frame.height * k))
-        frame = frame.resize((fx, fy), Image.NEAREST if k >= 1 else Image.BOX)
+        k = min(fw / frame.width, fh / frame.height)
+        frame = frame.resize((max(1, round(frame.width * k)), max(1, round(frame.height * k))),
+                             Image.NEAREST if k >= 1 else Image.BOX)
         if it.get("box"):
             x0, y0, x1, y1 = it["box"]
             ImageDraw.Draw(frame).rectangle([int(x0 * k), int(y0 * k), max(int(x0 * k), int((x1 + 1) * k) - 1),
