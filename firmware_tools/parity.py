@@ -45,7 +45,12 @@ SHAPES = [
 
 
 def find_micropython():
-    mp = os.environ.get("MICROPYTHON") or os.path.join(ROOT, ".venv", "bin", "micropython")
+    """The MicroPython unix port to use: $MICROPYTHON if set (None if it does not exist
+    there: a wrong path is not replaced by another interpreter), else the venv's, else
+    one on PATH."""
+    if os.environ.get("MICROPYTHON"):
+        return os.environ["MICROPYTHON"] if os.path.exists(os.environ["MICROPYTHON"]) else None
+    mp = os.path.join(ROOT, ".venv", "bin", "micropython")
     return mp if os.path.exists(mp) else shutil.which("micropython")
 
 

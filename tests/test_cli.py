@@ -320,3 +320,18 @@ def test_demo_without_micropython_trains_exports_and_says_how_to_flash(tmp_path)
     assert "board: skipped: MICROPYTHON=" in r.stderr
     assert "summary" in r.stdout and "board:    not run" in r.stdout and "gentlenet flash --port" in r.stdout
     assert (tmp_path / "out" / "model.gnet").exists()
+
+
+def test_device_tests_without_micropython_are_not_run_loudly_or_fail_where_required():
+    """A Pi has no MicroPython unix port: `make test` runs everything else and says loudly
+    which tests were not run (exit 0); .ci/run requires MicroPython, and fails instead."""
+    test = "tests/test_mnistify.py::test_micropython_gives_the_same_bytes"
+    env = dict(os.environ, MICROPYTHON="/nonexistent/micropython", GENTLENET_DATA=mnist_dir())
+    env.pop("GENTLENET_REQUIRE_MICROPYTHON", None)
+    r = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", test], cwd=ROOT, env=env,
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0 and "1 DEVICE TESTS NOT RUN" in r.stdout, r.stdout
+    env["GENTLENET_REQUIRE_MICROPYTHON"] = "1"
+    r = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", test], cwd=ROOT, env=env,
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode == 1 and "no MicroPython interpreter" in r.stdout, r.stdout
