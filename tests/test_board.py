@@ -98,7 +98,7 @@ def test_killed_flash_leaves_the_old_model(board, tmp_path):
     q = quantize.quantize(mlp.MLP([784, 100, 10], seed=5), np.random.default_rng(0).integers(0, 256, (100, 28, 28), dtype=np.uint8))
     qformat.save(q, other)
     part = os.path.join(board.flash, "model.gnet" + flash.TMP_SUFFIX)
-    p = subprocess.Popen([sys.executable, "-m", "trainer.cli", "flash", "--port", board.port, "--model", other, "-q"],
+    p = subprocess.Popen([sys.executable, "-m", "gentlenet.cli", "flash", "--port", board.port, "--model", other, "-q"],
                          cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     deadline = time.time() + 60
     while time.time() < deadline and not (os.path.exists(part) and os.path.getsize(part) > 20000):
@@ -156,7 +156,7 @@ def test_a_second_program_on_the_port_gives_a_clear_error_not_a_hang(board, tmp_
     other = str(tmp_path / "other.gnet")
     q = quantize.quantize(mlp.MLP([784, 100, 10], seed=5), np.random.default_rng(0).integers(0, 256, (100, 28, 28), dtype=np.uint8))
     qformat.save(q, other)
-    p = subprocess.Popen([sys.executable, "-m", "trainer.cli", "flash", "--port", board.port, "--model", other, "-q"],
+    p = subprocess.Popen([sys.executable, "-m", "gentlenet.cli", "flash", "--port", board.port, "--model", other, "-q"],
                          cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     _wait_for_part(board)
     thief = subprocess.Popen([sys.executable, "-c", THIEF, board.port], stdout=subprocess.PIPE, text=True)

@@ -276,7 +276,7 @@ def test_classify_command(board, digits, tmp_path):
     import sys
 
     def cli(*args):
-        return subprocess.run([sys.executable, "-m", "trainer.cli"] + list(args), cwd=str(tmp_path),
+        return subprocess.run([sys.executable, "-m", "gentlenet.cli"] + list(args), cwd=str(tmp_path),
                               capture_output=True, text=True, timeout=120)
 
     with camsim.StreamSim(digits) as sim:

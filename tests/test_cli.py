@@ -12,7 +12,7 @@ def gentlenet(*args, cwd=None, env=None):
     e = dict(os.environ)
     e.update(env or {})
     exe = os.path.join(os.path.dirname(sys.executable), "gentlenet")
-    cmd = [exe] if os.path.exists(exe) else [sys.executable, "-m", "trainer.cli"]
+    cmd = [exe] if os.path.exists(exe) else [sys.executable, "-m", "gentlenet.cli"]
     return subprocess.run(cmd + list(args), cwd=cwd or ROOT, env=e, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                           universal_newlines=True, timeout=300)
 

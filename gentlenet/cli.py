@@ -1,4 +1,5 @@
-"""The `gentlenet` command."""
+"""The `gentlenet` command: the trainer, the board tools and the device runtime composed
+(the only place that imports from all three)."""
 from __future__ import annotations
 
 import argparse
