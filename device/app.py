@@ -31,12 +31,16 @@ import binascii
 import json
 
 import gnet
-import mnistify
+
+mnistify = None  # imported once the model is loaded: see App.load_model
 
 _MAGIC = b"GNT1"
 _VERSION = const(1)
 _LINE = const(96)           # longest request line after the magic
-_FRAME = const(20480)       # frame buffer: 160x128 grey (every uCAM raw size, the smallest JPEG's)
+_FRAMES = ((160, 128), (80, 60))  # frame buffers, largest first: 160x128 holds every uCAM raw size
+#                                   and the smallest JPEG's; 80x60 (uCAM raw's default) where that does not fit
+_TABLES = const(12288)      # mnistify's tables for a 160x128 frame (Work(160, 128)), with room to spare
+_HEADROOM = const(4096)     # heap left free once loaded: answers, base64 chunks, small lists, the GC's slack
 _B64_CHUNK = const(256)     # base64 characters decoded at a time (a multiple of 4)
 _TIMEOUT_MS = const(2000)   # silence inside a request that abandons it
 _NL = const(10)             # "\n" ends a request line and a payload
@@ -59,13 +63,30 @@ def _ticks_diff(a, b):
         return a - b
 
 
+def _mem_free():
+    # free heap bytes after a collection; a large number where the interpreter does not say
+    gc.collect()
+    return gc.mem_free() if hasattr(gc, "mem_free") else 1 << 30
+
+
+def _file_size(path):
+    # bytes in the file at path, or 0 when it cannot be opened (the load then says why)
+    try:
+        f = open(path, "rb")
+    except OSError:
+        return 0
+    n = f.seek(0, 2)
+    f.close()
+    return n
+
+
 class Abandon(Exception):
     # a request that cannot be served: (code, message) for the error answer
     pass
 
 
 class App:
-    def __init__(self, model="model.gnet", inp=None, out=None, frame_bytes=_FRAME):
+    def __init__(self, model="model.gnet", inp=None, out=None):
         self.inp = inp or sys.stdin.buffer
         self.out = out or sys.stdout
         self._poll = select.poll()
@@ -74,12 +95,14 @@ class App:
         self._cr = False                          # the last line ended with "\r"
         self._line = bytearray(_LINE)             # the request line after the magic
         self._b64 = bytearray(_B64_CHUNK)         # base64 text waiting to be decoded
-        self.frame = bytearray(frame_bytes)       # (h, w) uint8 grey, row-major
         self.digit = bytearray(784)               # (28, 28) uint8: what the network sees
         self.camera = None
         self.model_path = model
-        self.model_error = None
+        self.frame = None                         # (h, w) uint8 grey, row-major: CLASSIFY's payload
+        self.work = None                          # mnistify's tables for frames up to the buffer's size
         self.model = None
+        self.model_error = None                   # why there is no model (INFO, CLASSIFY's error)
+        self.load_note = None                     # in RAM or streamed, the frame size, and why (INFO)
         self.load_model()
         self.commands = {                         # name -> (handler, argument counts allowed)
             "INFO": (self.info, (0,)),
@@ -91,28 +114,60 @@ class App:
         gc.collect()
 
     def load_model(self):
-        # In RAM when it fits (fastest); streamed from flash when it does not (any model
-        # that fits the flash runs); a clear error, never a crash, when neither works.
-        self.model = None
+        # The model first, while the heap is whole: in RAM when it fits beside a 160x128
+        # frame (fastest), else streamed from flash (any model that fits the flash runs).
+        # gnet's file checker, dropped after the load, leaves its RAM in small pieces among
+        # the model's objects; mnistify's code, small pieces too, goes there next. Then the
+        # frame buffer and mnistify's tables, the largest blocks, from the untouched rest:
+        # 160x128 where the heap allows, else 80x60. A model that does not load is a clear
+        # error (INFO and every CLASSIFY), never a crash.
+        global mnistify
+        tried = []
+        size = _file_size(self.model_path)
+        for stream in (False, True):
+            how = "streamed" if stream else "in RAM"
+            free = _mem_free()
+            if not stream and size + _FRAMES[0][0] * _FRAMES[0][1] + _TABLES + _HEADROOM > free:
+                tried.append("%d bytes in RAM beside a 160x128 frame: %d bytes free" % (size, free))
+                continue  # a load that cannot fit would only leave the heap in pieces
+            try:
+                self.model = gnet.Model(self.model_path, stream=stream)
+                self.load_note = how
+                break
+            except OSError as e:
+                self.model_error = "%s: %s" % (self.model_path, e)
+                break
+            except gnet.ModelError as e:
+                if "not enough RAM" not in str(e):
+                    self.model_error = str(e)
+                    break
+                tried.append("%s: %s" % (how, e))
+            except MemoryError:
+                tried.append("%s: not enough RAM" % how)
+        else:
+            self.model_error = "%s (%d bytes) does not fit this board's heap: %s" % (
+                self.model_path, size, "; ".join(tried))
         gc.collect()
-        try:
-            self.model = gnet.Model(self.model_path)
-            return
-        except OSError as e:
-            self.model_error = "%s: %s" % (self.model_path, e)
-            return
-        except gnet.ModelError as e:
-            if "not enough RAM" not in str(e):
-                self.model_error = str(e)
-                return
-            in_ram = str(e)
-        except MemoryError:
-            in_ram = "%s: not enough RAM to load it into RAM" % self.model_path
-        gc.collect()
-        try:
-            self.model = gnet.Model(self.model_path, stream=True)
-        except (gnet.ModelError, OSError, MemoryError) as e:
-            self.model_error = "%s; streamed: %s" % (in_ram, e)
+        import mnistify as m  # noqa: here, where the loader's RAM was (see above)
+        mnistify = m
+        for w, h in _FRAMES:
+            free = _mem_free()
+            if w * h > 4800 and free < w * h + _TABLES + _HEADROOM:
+                tried.append("%d bytes free: too few for a %dx%d frame buffer" % (free, w, h))
+                continue
+            try:
+                self.frame = bytearray(w * h)
+                self.work = mnistify.Work(w, h)
+                break
+            except MemoryError:
+                self.frame = self.work = None
+                tried.append("no room for a %dx%d frame buffer" % (w, h))
+        if self.frame is None:
+            self.frame = bytearray(784)  # 28x28 digits only
+            self.model_error = (self.model_error or "") + "; no room for a frame buffer: %s" % "; ".join(tried)
+        if self.model is not None:
+            self.load_note = "%s, frame buffer %d bytes, %d bytes of heap free%s" % (
+                self.load_note, len(self.frame), _mem_free(), " (tried first: %s)" % "; ".join(tried) if tried else "")
 
     # ------------------------------------------------------------ the wire
     def _getc(self, timeout_ms):
@@ -222,7 +277,8 @@ class App:
             model = {"file": self.model_path, "crc32": "%08x" % (crc[0] | crc[1] << 8 | crc[2] << 16 | crc[3] << 24), "labels": m.labels, "output": m.output,
                      "shape": [m.layers[0].n_in] + [L.n_out for L in m.layers],
                      "input": [m.width, m.height, m.channels], "preprocess": m.preprocess,
-                     "preprocess_version": m.preprocess_version, "stream": m.stream}
+                     "preprocess_version": m.preprocess_version, "stream": m.stream,
+                     "load": self.load_note}
         impl = sys.implementation
         self.answer(seq, app=_VERSION, model=model, model_error=self.model_error,
                     runtime="%s %s" % (impl.name, ".".join(str(v) for v in impl.version[:3])),
@@ -314,7 +370,7 @@ class App:
                 raise Abandon("preprocess", "the model expects frames prepared by mnistify v%d, this board has "
                               "v%d: flash a model exported for v%d" % (m.preprocess_version, mnistify.VERSION,
                                                                        mnistify.VERSION))
-            mnistify.mnistify(memoryview(self.frame)[:w * h], w, h, None, self.digit, True)
+            mnistify.mnistify(memoryview(self.frame)[:w * h], w, h, None, self.digit, True, None, self.work)
         t1 = _ticks_us()
         k, label, conf, scores = self.model.classify(self.digit)
         t2 = _ticks_us()

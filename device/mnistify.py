@@ -56,34 +56,50 @@ _CELL = const(2)          # ink cells are 4x4 pixels (1 << 2)
 VERSION = _VERSION
 
 
-def _cells(grey, w, h):
-    # (cw, ch, cmax, cmin): per 4x4 cell its brightest and darkest grey, (ch, cw) bytes each
+class Work:
+    """Every table mnistify needs for frames of up to w x h pixels, allocated once: a
+    board's app makes one at start, so that a frame then allocates nothing large (a heap
+    in pieces cannot fail it). Larger frames get tables of their own."""
+
+    def __init__(self, w, h):
+        n = ((w + 3) >> _CELL) * ((h + 3) >> _CELL)
+        self.cells = n
+        self.a = bytearray(n)        # (ch, cw): the cells' brightest grey, then the parts' labels
+        self.b = bytearray(n)        # (ch, cw): the cells' darkest grey, then their ink strength
+        self.c = bytearray(n)        # scratch of the paper closing
+        self.d = bytearray(n)        # scratch of the paper closing, then the paper level
+        self.stack = array("H", bytes(2 * n))    # (n,) uint16: cells to visit
+        self.hist = array("H", bytes(512))       # (256,) uint16: grey counts (n <= 65535)
+        self.lut = bytearray(256)                # ink strength -> stretched grey
+        self.src = bytearray(max(w, h))          # (L,) uint8: one source row of the square
+        self.row = array("i", bytes(4 * _BOX))   # (20,) int32
+        self.acc = array("i", bytes(4 * _BOX * _BOX))  # (20, 20) int32
+        self.box = bytearray(_BOX * _BOX)        # (20, 20) uint8
+
+
+def _cells(grey, w, h, cmax, cmin):
+    # per 4x4 cell its brightest and darkest grey into cmax, cmin: (ch, cw) bytes each
     cw = (w + 3) >> _CELL
-    ch = (h + 3) >> _CELL
-    cmax = bytearray(cw * ch)
-    cmin = bytearray(b"\xff" * (cw * ch))
     mv = memoryview(grey)
-    ends = list(range(4, w, 4)) + [w]  # where each cell of a row ends (the last may be narrower)
     for y in range(h):
         c = (y >> _CELL) * cw
         base = y * w
-        x = base
-        for e in ends:
-            seg = mv[x:base + e]
-            x = base + e
+        first = not y & 3  # the cell's first row sets, the others compare
+        for x in range(base, base + w, 4):
+            seg = mv[x:x + 4 if x + 4 < base + w else base + w]  # the last cell may be narrower
             a = max(seg)
             b = min(seg)
-            if a > cmax[c]:
+            if first or a > cmax[c]:
                 cmax[c] = a
-            if b < cmin[c]:
+            if first or b < cmin[c]:
                 cmin[c] = b
             c += 1
-    return cw, ch, cmax, cmin
 
 
-def _median(buf):
-    # the median byte of buf, from a 256-bin count
-    hist = array("i", bytes(1024))  # (256,) int32
+def _median(buf, hist):
+    # the median byte of buf, from a 256-bin count in hist
+    for g in range(256):
+        hist[g] = 0
     for v in buf:
         hist[v] += 1
     acc = 0
@@ -95,18 +111,16 @@ def _median(buf):
     return 255
 
 
-def _rows(src, cw, ch, pick, r):
-    # pick (max or min) along each row over [x - r, x + r], clipped at the edge
-    out = bytearray(cw * ch)
+def _rows(src, cw, ch, pick, r, out):
+    # out <- pick (max or min) along each row over [x - r, x + r], clipped at the edge
     for b in range(0, cw * ch, cw):
         for x in range(cw):
             out[b + x] = pick(src[b + (x - r if x > r else 0):b + (x + r + 1 if x + r < cw else cw)])
     return out
 
 
-def _transpose(src, cw, ch):
-    # (ch, cw) -> (cw, ch)
-    out = bytearray(cw * ch)
+def _transpose(src, cw, ch, out):
+    # out <- src transposed: (ch, cw) -> (cw, ch)
     for y in range(ch):
         r = y * cw
         for x in range(cw):
@@ -114,14 +128,19 @@ def _transpose(src, cw, ch):
     return out
 
 
-def _paper(cw, ch, cmax):
+def _paper(cw, ch, cmax, t, p):
     # paper level per cell: the cells' brightest greys, closed (maximum over the 5x5 cells
     # around, then minimum over the 7x7): a cell full of ink (a stroke up to 16 px wide)
     # takes its neighbours' paper. The wider minimum puts a cell beside a shadow's edge (or
     # the page's) on the darker paper, so that the edge itself is not taken for ink.
-    t = _transpose(_rows(cmax, cw, ch, max, _REACH), cw, ch)  # (cw, ch): rows are columns now
-    t = _rows(_rows(t, ch, cw, max, _REACH), ch, cw, min, _REACH + 1)
-    return _rows(_transpose(t, ch, cw), cw, ch, min, _REACH + 1)
+    # t and p: (cw*ch,) scratch; returns p, the paper level per cell
+    _rows(cmax, cw, ch, max, _REACH, t)
+    _transpose(t, cw, ch, p)  # (cw, ch): rows are columns now
+    _rows(p, ch, cw, max, _REACH, t)
+    _rows(t, ch, cw, min, _REACH + 1, p)
+    _transpose(p, ch, cw, t)  # (ch, cw) again
+    _rows(t, cw, ch, min, _REACH + 1, p)
+    return p
 
 
 def _strengths(cw, ch, lvl, cmin):
@@ -158,11 +177,13 @@ def _spans(cells, row, cw, thr):
     return max(cells[row:row + e + 1]) >= thr and max(cells[row + cw - 1 - e:row + cw]) >= thr
 
 
-def _parts(cells, cw, ch, thr):
-    # 8-connected parts of the cells >= thr: [(mass, x0, y0, x1, y1)] in cell units
-    lab = bytearray(cw * ch)  # 0: not ink or not seen; k: part k (at most 255 parts kept)
+def _parts(cells, cw, ch, thr, lab, stack):
+    # 8-connected parts of the cells >= thr: [(mass, x0, y0, x1, y1)] in cell units.
+    # lab: (cw*ch,) 0 not ink or not seen, k part k (at most 255 parts kept); stack:
+    # (cw*ch,) uint16, the cells to visit, each pushed once.
+    for i in range(cw * ch):
+        lab[i] = 0
     parts = []
-    stack = array("H", bytes(2 * cw * ch))  # (cw*ch,) uint16: cells to visit, each pushed once
     for start in range(cw * ch):
         if lab[start] or cells[start] < thr:
             continue
@@ -276,14 +297,15 @@ def _row_has(grey, w, cw, lvl, y, x0, x1, tp):
     return False
 
 
-def mnistify(grey, w, h, invert=None, out=None, inplace=False, info=None):
+def mnistify(grey, w, h, invert=None, out=None, inplace=False, info=None, work=None):
     """grey: w*h bytes, row-major, 0 black .. 255 white. Returns out, a bytearray(784),
     MNIST style (0 background, 255 ink). invert: True when the ink is darker than the
     paper (a photo), False when it is lighter (MNIST-style); None decides.
     inplace: grey is a writable buffer this call may invert in place (no copy: on a
     board a second frame-sized block of RAM may not be there).
     info: a dict to receive "dark_ink" (the polarity used) and "box" ((x0, y0, x1, y1),
-    inclusive, or None when no digit was found), for pictures of what was seen."""
+    inclusive, or None when no digit was found), for pictures of what was seen.
+    work: a Work for frames this size or larger (else the tables are allocated here)."""
     n = w * h
     if w < 1 or h < 1 or len(grey) < n:
         raise ValueError("mnistify: %d bytes for a %dx%d image" % (len(grey), w, h))
@@ -294,11 +316,19 @@ def mnistify(grey, w, h, invert=None, out=None, inplace=False, info=None):
     else:
         for i in range(_SIDE * _SIDE):
             out[i] = 0
+    cw = (w + 3) >> _CELL
+    ch = (h + 3) >> _CELL
+    nc = cw * ch
+    if work is None or work.cells < nc:
+        work = Work(w, h)
+    # (nc,) views of the work tables: each step sees tables of exactly this frame's cells
+    cmax = memoryview(work.a)[:nc]
+    cmin = memoryview(work.b)[:nc]
     # 1. polarity, from the cells' brightest and darkest greys
-    cw, ch, cmax, cmin = _cells(grey, w, h)
+    _cells(grey, w, h, cmax, cmin)
     if invert is None:
-        dark = _median(cmin) - min(cmin)      # how far the darkest lies below the background
-        light = max(cmax) - _median(cmax)     # how far the brightest lies above it
+        dark = _median(cmin, work.hist) - min(cmin)   # how far the darkest lies below the background
+        light = max(cmax) - _median(cmax, work.hist)  # how far the brightest lies above it
         invert = 3 * dark > light  # a photo, unless light ink is clearly it (a shadow's bright side is not)
     if info is not None:
         info["dark_ink"] = bool(invert)
@@ -314,8 +344,7 @@ def mnistify(grey, w, h, invert=None, out=None, inplace=False, info=None):
             cmax[c] = 255 - cmin[c]
             cmin[c] = 255 - a
     # 2. paper level per cell
-    lvl = _paper(cw, ch, cmax)
-    cmax = None
+    lvl = _paper(cw, ch, cmax, memoryview(work.c)[:nc], memoryview(work.d)[:nc])
     # 3, 4. ink cells, their parts, the digit's part(s)
     cells = _strengths(cw, ch, lvl, cmin)
     hi = max(cells)
@@ -323,7 +352,7 @@ def mnistify(grey, w, h, invert=None, out=None, inplace=False, info=None):
         return out
     thr = 3 * hi // 8
     _drop_lines(cells, cw, ch, thr)
-    found = _choose(_parts(cells, cw, ch, thr), cw, ch)
+    found = _choose(_parts(cells, cw, ch, thr, cmax, work.stack), cw, ch)  # cmax's table: labels now
     if found is None:
         return out
     cx0, cy0, cx1, cy1 = found
@@ -361,7 +390,9 @@ def mnistify(grey, w, h, invert=None, out=None, inplace=False, info=None):
         info["box"] = (x0, y0, x1, y1)
     t0 = hi // 8
     span = hi - t0
-    lut = bytearray(256)  # ink strength -> stretched grey
+    lut = work.lut  # ink strength -> stretched grey
+    for g in range(t0 + 1):
+        lut[g] = 0
     for g in range(t0 + 1, 256):
         v = (g - t0) * 255 // span
         lut[g] = v if v < 255 else 255
@@ -378,9 +409,11 @@ def mnistify(grey, w, h, invert=None, out=None, inplace=False, info=None):
     #     added, times its overlap, into the (at most ceil(20/L)+1) output rows it covers:
     #     acc <= 255 * L * L. The same integer sum as a separable resample, without an
     #     (L, 20) buffer a small board may not have.
-    src = bytearray(L)                         # (L,) uint8: one source row of the square
-    row = array("i", bytes(4 * _BOX))          # (20,) int32
-    acc = array("i", bytes(4 * _BOX * _BOX))   # (20, 20) int32
+    src = work.src if L <= len(work.src) else bytearray(L)  # (L,) uint8: one source row of the square
+    row = work.row                             # (20,) int32
+    acc = work.acc                             # (20, 20) int32
+    for i in range(_BOX * _BOX):
+        acc[i] = 0
     for r in range(L):
         y = sy + r
         if y < y0 or y > y1:
@@ -408,7 +441,7 @@ def mnistify(grey, w, h, invert=None, out=None, inplace=False, info=None):
             for i in range(_BOX):
                 acc[o + i] += row[i] * wt
     area = L * L
-    box = bytearray(_BOX * _BOX)
+    box = work.box
     for i in range(_BOX * _BOX):
         box[i] = (acc[i] + area // 2) // area
     # 7. centre of mass -> offset in the 28x28 field

@@ -24,7 +24,7 @@ import time
 from firmware_tools import ptyport
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-REPL = os.path.join(HERE, "vboard_repl.py")
+BOOT = os.path.join(HERE, "vboard_boot.py")  # runs main.py, then imports vboard_repl.py
 EXIT_RAW = 10  # vboard_repl.py: soft reset from the raw REPL
 # Ctrl-C is also sent as SIGINT once MicroPython has printed (its handler is in place), or
 # after this many seconds for a main.py that prints nothing; earlier, on a busy machine, a
@@ -68,7 +68,7 @@ class VirtualBoard:
         return self
 
     def _spawn(self, raw):
-        cmd = [self.micropython, "-X", "heapsize=" + self.heapsize, REPL] + (["raw"] if raw else [])
+        cmd = [self.micropython, "-X", "heapsize=" + self.heapsize, BOOT, HERE] + (["raw"] if raw else [])
         with self._lock:
             self._ready = threading.Event()  # set once MicroPython handles SIGINT (it has printed)
             self._proc = subprocess.Popen(cmd, cwd=self.flash, stdin=subprocess.PIPE, stdout=subprocess.PIPE,

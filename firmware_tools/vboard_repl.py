@@ -4,9 +4,9 @@
 # mpremote works against it (`mpremote connect /dev/pts/N resume ...`); the unix port's
 # own REPL has no raw mode.
 #
-# Like a board: at start it runs main.py if there is one (Ctrl-C, delivered by vboard.py
-# as SIGINT = KeyboardInterrupt, stops it), then serves the REPL. A soft reset (Ctrl-D)
-# ends this process with exit code _EXIT_RAW or _EXIT_FRIENDLY; vboard.py starts a fresh
+# Like a board: vboard_boot.py runs main.py if there is one (Ctrl-C, delivered by
+# vboard.py as SIGINT = KeyboardInterrupt, stops it), then imports this to serve the
+# REPL (main(raw)). A soft reset (Ctrl-D) ends this process with exit code _EXIT_RAW or _EXIT_FRIENDLY; vboard.py starts a fresh
 # interpreter in that mode, as a real board restarts MicroPython.
 import sys
 
@@ -169,39 +169,16 @@ def _board_os():
     sys.modules["os"] = board_os
 
 
-def main():
-    # the board's import path: its flash root and /lib, not this file's folder
-    sys.path[:] = ["", "lib"] + [p for p in sys.path if p.startswith(".frozen")]
+def main(raw):
+    # the REPL, after vboard_boot.py has run main.py: raw (reset from the raw REPL) or friendly
     _board_os()
     env = {"__name__": "__main__"}
-    todo = "raw" if "raw" in sys.argv[1:] else "main.py"
+    todo = "raw" if raw else "friendly"
     while True:
         try:  # a Ctrl-C (SIGINT) between two steps must not end the board's REPL
             if todo == "raw":
                 _raw(env)
-            elif todo == "main.py":
-                todo = "friendly"
-                _main_py()
             todo = "friendly"
             _friendly(env)
         except KeyboardInterrupt:
             pass
-
-
-def _main_py():
-    # like a board: run main.py if there is one; Ctrl-C stops it
-    try:
-        src = open("main.py").read()
-    except OSError:
-        return
-    try:
-        exec(src, {"__name__": "__main__"})
-    except KeyboardInterrupt:
-        _write(b"\r\nKeyboardInterrupt\r\n")
-    except SystemExit:
-        raise
-    except BaseException as e:  # noqa: a crashing main.py still leaves a REPL
-        sys.print_exception(e, sys.stdout)
-
-
-main()

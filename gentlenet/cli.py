@@ -316,6 +316,15 @@ def cmd_export(args):
         print("accuracy on %d test digits: float %.2f%%, int8 %.2f%% (same answer %.2f%%)" % (
             a["test_digits"], 100 * a["float"], 100 * a["int8"], 100 * a["same_prediction"]))
     print("card: %s" % export.card_path(args.out))
+    print(heap_line(card["board_heap"]))
+
+
+def heap_line(h):
+    """What a board needs for this model, in one line (export, flash)."""
+    kb = lambda n: "%.0f KB" % (n / 1024)  # noqa: E731
+    return ("board heap: the model takes %s in RAM or %s streamed from flash; with the board app, %s or %s "
+            "(estimated for 64-bit MicroPython: bench/board_heap.py). The app streams when RAM is short." % (
+                kb(h["in_ram"]), kb(h["streamed"]), kb(h["in_ram"] + h["app"]), kb(h["streamed"] + h["app"])))
 
 
 def cmd_report(args):
@@ -377,8 +386,9 @@ def cmd_demo(args):
         print("            gentlenet classify --camera /dev/ttyUSB0 --board /dev/ttyACM0 --model %s" % gnet_path)
         print("  time:     %.1fs" % (time.time() - t0))
         return
-    print("  board:    virtual board (%s, %s backend, %d bytes free); flashed %d bytes in %.1fs" % (
-        day["runtime"], day["backend"], day["mem_free"], day["flash"]["wire_bytes"], day["flash"]["seconds"]))
+    print("  board:    virtual board (%s, %s backend, model %s, %d bytes free); flashed %d bytes in %.1fs" % (
+        day["runtime"], day["backend"], "streamed from flash" if day["stream"] else "in RAM", day["mem_free"],
+        day["flash"]["wire_bytes"], day["flash"]["seconds"]))
     print("  camera:   simulated uCAM-II, %d frames of held-out digits as a desk camera sees them: %d read right "
           "(%.0f%%), %d equal to the host reference; %.1f ms per frame on the board" % (
               day["frames"], day["right"], 100 * day["right"] / day["frames"], day["agree"], day["ms_per_frame"]))
@@ -437,6 +447,7 @@ def _demo_board_day(gnet_path, test, frames):
         board.stop()
     right = sum(int(row["label"]) == t for row, t in zip(r["rows"], truth) if "label" in row)
     return {"runtime": info["runtime"], "backend": info["backend"], "mem_free": info["mem_free"], "flash": fl,
+            "stream": (info.get("model") or {}).get("stream"),
             "frames": r["frames"], "right": right, "agree": r["agree"], "save": save,
             "ms_per_frame": sum(row["us"] for row in r["rows"]) / 1000 / max(1, r["frames"])}
 
@@ -501,7 +512,8 @@ def _default_port():
 
 
 def cmd_flash(args):
-    from firmware_tools import flash
+    from firmware_tools import boardclient, flash
+    from trainer import qformat
 
     port = args.port or _default_port()
     try:
@@ -509,6 +521,24 @@ def cmd_flash(args):
                     compile=False if args.no_compile else None)
     except flash.FlashError as e:
         raise SystemExit("error: %s" % e) from None
+    if args.no_check:
+        return
+    # The app starts (soft reset) and says how it holds the model, or why it cannot: the
+    # board's own numbers, not an estimate.
+    try:
+        c = boardclient.BoardClient(port, timeout=args.check_timeout).start()
+    except boardclient.BoardError as e:
+        _log("WARNING: %s" % e)
+        _log("  " + heap_line(dict(qformat.runtime_heap(qformat.load(args.model)), app=qformat.APP_HEAP)))
+        _log("  a smaller model fits: gentlenet train --layers 784,32,10, then export and flash it")
+        return
+    try:
+        info = c.info()
+    finally:
+        c.close()
+    m = info.get("model") or {}
+    _log("the board's app: %s; %s bytes of heap free, backend %s" % (
+        m.get("load") or ("streamed" if m.get("stream") else "in RAM"), info.get("mem_free"), info.get("backend")))
 
 
 CAMERA_PORT = os.path.join(OUT, "camera.port")  # where a running simulated camera says which pty it is
@@ -663,6 +693,9 @@ def parser():
     p.add_argument("--port", help="serial port or pty (default: the running virtual board, else the one USB board found)")
     p.add_argument("--model", default=DEFAULT_GNET, help=".gnet model (default: %(default)s)")
     p.add_argument("--no-compile", action="store_true", help="send the runtime as .py source, never precompiled .mpy")
+    p.add_argument("--no-check", action="store_true", help="do not start the app afterwards to see that the model loads")
+    p.add_argument("--check-timeout", type=float, default=30.0, metavar="S",
+                   help="seconds the app may take to load the model after the flash (default: %(default)s)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=cmd_flash)
     p = sub.add_parser("camera-sim", help="a simulated serial camera on a pseudo-terminal (uCAM-II, VC0706, stream)",

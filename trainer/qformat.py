@@ -147,6 +147,37 @@ def to_bytes(q):
     return bytes(out)
 
 
+# What device/gnet.py holds in a board's heap for a model, measured with gc.mem_free() on
+# the MicroPython unix port (64-bit; a 32-bit board's objects are smaller, so this errs
+# high): a model's fixed objects, each layer's (its object, K, M, S, out, the sigmoid
+# table), the work buffers (pairs, accumulators) and, streamed, one row of the widest
+# layer, or in RAM the weights in arrays of about 4 KB. bench/board_heap.py checks it.
+_HEAP_MODEL = 2650
+_HEAP_LAYER = 620
+_HEAP_CHUNK = 120
+_CHUNK_BYTES = 4096
+# The board app itself besides the model (its code and mnistify's, precompiled; an 80x60
+# frame buffer and mnistify's tables; gnet's file checker while the model loads; the
+# headroom it keeps): the smallest virtual-board heap that serves camera frames, less
+# the model's heap, measured by bench/board_heap.py.
+APP_HEAP = 45_000
+
+
+def runtime_heap(q):
+    """{"in_ram": bytes, "streamed": bytes}: the heap device/gnet.py holds for q's model
+    in each mode (without the app; add APP_HEAP for the board app)."""
+    fixed = _HEAP_MODEL
+    weights = 0
+    for L in q.layers:
+        n_out, n_in = L["W"].shape
+        fixed += _HEAP_LAYER + 8 * n_out + (256 if L["act"] == "sigmoid" else 0)
+        per = max(1, _CHUNK_BYTES // n_in)
+        weights += n_out * n_in + _HEAP_CHUNK * (-(-n_out // per))
+    widest_in = max(L["W"].shape[1] for L in q.layers)
+    fixed += 4 * widest_in + 4 * max(L["W"].shape[0] for L in q.layers)
+    return {"in_ram": fixed + weights, "streamed": fixed + widest_in}
+
+
 def save(q, path):
     """Write atomically (temporary file, fsync, rename); returns the size in bytes."""
     from trainer.mlp import write_atomic

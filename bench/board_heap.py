@@ -1,0 +1,121 @@
+"""The smallest heap on which the board app serves camera frames, per model and mode,
+found by bisection on the virtual board (real MicroPython, `-X heapsize=`), beside what
+trainer/qformat.py's runtime_heap() and APP_HEAP say (what `gentlenet export` prints and
+`gentlenet flash` warns with).
+
+    python bench/board_heap.py [--data DIR] [--model M.gnet ...] [--frames 20]
+
+A heap "serves" when the app loads the model (in the mode asked: streamed, or in RAM)
+and 20 desk-camera frames are classified exactly as the host does. Resolution 1 KB.
+Writes bench/results/board_heap.json. The unix port is 64-bit: a 32-bit board's objects
+are smaller, so a real board of the same heap has some room to spare.
+"""
+import argparse
+import json
+import os
+import sys
+import tempfile
+
+import numpy as np
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
+
+from firmware_tools import boardclient, cameras, camsim, classify, flash, scene  # noqa: E402
+from firmware_tools.parity import find_micropython  # noqa: E402
+from firmware_tools.vboard import VirtualBoard  # noqa: E402
+from trainer import mlp, qformat, quantize  # noqa: E402
+
+
+def serves(flash_dir, heap_kb, q, sc, frames, mode):
+    """True when the app on a heap of heap_kb KB loads the model in `mode` and classifies
+    `frames` camera frames as the host does."""
+    b = VirtualBoard(flash_dir, micropython=find_micropython(), heapsize="%dk" % heap_kb).start()
+    try:
+        try:
+            c = boardclient.BoardClient(b.port, timeout=20).start()
+        except boardclient.BoardError:
+            return False  # no model: the app says so at start
+        try:
+            model = c.info()["model"]
+            if model is None or model["stream"] != (mode == "streamed"):
+                return False
+            with camsim.VC0706Sim(sc) as sim:
+                cam = cameras.open_camera("vc0706", sim.port)
+                try:
+                    r = classify.run(cam, frames, q, c, on_frame=lambda row: None)
+                finally:
+                    cam.close()
+            return r["frames"] == frames and r["agree"] == frames
+        except (boardclient.BoardError, OSError):
+            return False
+        finally:
+            c.close()
+    finally:
+        b.stop()
+
+
+def bisect(ok, lo, hi):
+    """The smallest n in (lo, hi] with ok(n), given ok(hi) and not ok(lo)."""
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        if ok(mid):
+            hi = mid
+        else:
+            lo = mid
+    return hi
+
+
+def book_model(path):
+    """784-200-10 sigmoid, the book's shape (random weights: the heap does not depend on them)."""
+    rng = np.random.default_rng(0)
+    q = quantize.quantize(mlp.MLP([784, 200, 10], hidden="sigmoid", output="sigmoid", bias=False, seed=1),
+                          rng.integers(0, 256, (200, 28, 28), dtype=np.uint8))
+    qformat.save(q, path)
+    return path
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--data", default=os.path.join(ROOT, "..", "shared", "datasets", "mnist"))
+    ap.add_argument("--model", nargs="*", help="models (default: the shipped one and the book's 784-200-10)")
+    ap.add_argument("--frames", type=int, default=20)
+    ap.add_argument("--json", default=os.path.join(ROOT, "bench", "results", "board_heap.json"))
+    args = ap.parse_args(argv)
+    sc = scene.load_scene(args.data, seed=1, log=lambda *a: None)
+    tmp = tempfile.TemporaryDirectory(prefix="gentlenet-heap-")
+    models = args.model or [os.path.join(ROOT, "weights", "mnist-784-100-10.gnet"),
+                            book_model(os.path.join(tmp.name, "book-784-200-10.gnet"))]
+    rows = []
+    print("%-28s %-9s %10s %10s %10s %10s" % ("model", "mode", "min heap", "model", "estimate", "app"))
+    for path in models:
+        q = qformat.load(path)
+        need = qformat.runtime_heap(q)
+        fdir = os.path.join(tmp.name, os.path.basename(path) + ".flash")
+        b = VirtualBoard(fdir, micropython=find_micropython(), heapsize="1024k").start()
+        try:
+            flash.flash(b.port, path, show_progress=False, log=lambda *a: None)
+        finally:
+            b.stop()
+        for mode in ("streamed", "in RAM"):
+            ok = lambda kb: serves(fdir, kb, q, sc, args.frames, mode)  # noqa: E731
+            hi = 1024
+            if not ok(hi):
+                print("%-28s %-9s  does not serve even at %d KB" % (os.path.basename(path), mode, hi))
+                continue
+            kb = bisect(ok, 24, hi)
+            model = need["streamed" if mode == "streamed" else "in_ram"]
+            estimate = model + qformat.APP_HEAP
+            row = {"model": os.path.basename(path), "mode": mode, "min_heap": kb * 1024, "model_heap": model,
+                   "estimate": estimate, "app_heap": kb * 1024 - model}
+            rows.append(row)
+            print("%-28s %-9s %8d KB %8.1f KB %8.1f KB %8.1f KB" % (row["model"], mode, kb, model / 1024,
+                                                                  estimate / 1024, row["app_heap"] / 1024))
+    os.makedirs(os.path.dirname(args.json), exist_ok=True)
+    with open(args.json, "w") as f:
+        json.dump({"micropython": "unix port, 64-bit", "frames": args.frames, "rows": rows}, f, indent=1)
+    print("wrote %s" % args.json)
+
+
+if __name__ == "__main__":
+    main()
