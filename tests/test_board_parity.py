@@ -112,3 +112,37 @@ def test_the_books_network_passes_board_parity(book, tmp_path):
     finally:
         b.stop()
     assert r["stream"] is True and r["images"] == 1000 and not r["mismatches"], r["mismatches"][:2]
+
+
+def test_a_model_too_big_even_to_stream_is_a_clear_answer(tmp_path):
+    """784-16-1500-10 on a 64 KB heap: its per-neuron tables and work buffers alone do not
+    fit, streamed or not. `gentlenet flash` starts the app and warns with the board's numbers (exit 0: the
+    files are on the board); the app answers every camera frame with a clear error."""
+    import numpy as np
+
+    from firmware_tools import boardclient
+    from trainer import mlp, quantize
+
+    big = str(tmp_path / "wide.gnet")
+    rng = np.random.default_rng(0)
+    qformat.save(quantize.quantize(mlp.MLP([784, 16, 1500, 10], seed=1), rng.integers(0, 256, (50, 28, 28), np.uint8)), big)
+    b = VirtualBoard(str(tmp_path / "flash"), micropython=micropython(), heapsize="64k").start()
+    try:
+        r = subprocess.run([sys.executable, "-m", "gentlenet.cli", "flash", "--port", b.port, "--model", big, "-q"],
+                           capture_output=True, text=True, timeout=600, cwd=ROOT)
+        out = r.stdout + r.stderr
+        assert r.returncode == 0, out
+        assert "WARNING: the board's app cannot serve" in out and "does not fit this board's heap" in out, out
+        assert "bytes of heap free" in out and "%d bytes" % os.path.getsize(big) in out, out
+        assert "a smaller model fits" in out, out
+        c = boardclient.BoardClient(b.port)
+        try:
+            info = c.request("INFO")
+            assert info["model"] is None and "does not fit" in info["model_error"], info
+            with pytest.raises(boardclient.BoardError) as e:
+                c.classify(np.full((60, 80), 200, np.uint8))
+            assert e.value.code == "no-model" and "does not fit" in str(e.value), str(e.value)
+        finally:
+            c.close()
+    finally:
+        b.stop()

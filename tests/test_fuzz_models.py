@@ -16,7 +16,7 @@ import subprocess
 import numpy as np
 import pytest
 
-from conftest import ROOT, micropython
+from conftest import ROOT, micropython, mpy_cross
 from test_qformat import edit, reseal
 from device import gnet
 from trainer import mlp, qformat, quantize
@@ -167,6 +167,7 @@ def precompiled(tmp_path):
     compiling the source alone needs more than a 64 KB heap."""
     import sys
 
+    mpy_cross()
     d = tmp_path / "mpy"
     if not d.exists():
         d.mkdir()
@@ -179,12 +180,13 @@ def precompiled(tmp_path):
 
 
 def on_micropython(tmp_path, n, stream=False, heap=None, timeout=300):
+    mp = micropython()
     (tmp_path / "images.bin").write_bytes(IMAGES.tobytes())
     script = tmp_path / "fuzz_load.py"
     device = precompiled(tmp_path) if heap else os.path.join(ROOT, "device")
     script.write_text(DEVICE % {"device": device, "images": str(tmp_path / "images.bin"),
                                 "stream": stream, "n": n, "dir": str(tmp_path)})
-    cmd = [micropython()] + (["-X", "heapsize=" + heap] if heap else []) + [str(script)]
+    cmd = [mp] + (["-X", "heapsize=" + heap] if heap else []) + [str(script)]
     r = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
     assert r.returncode == 0, "MicroPython itself failed: " + r.stdout[-1000:] + r.stderr[-1000:]
     rows = {}
