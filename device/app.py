@@ -39,8 +39,9 @@ _VERSION = const(1)
 _LINE = const(96)           # longest request line after the magic
 _FRAMES = ((160, 128), (80, 60))  # frame buffers, largest first: 160x128 holds every uCAM raw size
 #                                   and the smallest JPEG's; 80x60 (uCAM raw's default) where that does not fit
-_TABLES = const(12288)      # mnistify's tables for a 160x128 frame (Work(160, 128)), with room to spare
 _HEADROOM = const(4096)     # heap left free once loaded: answers, base64 chunks, small lists, the GC's slack
+_LOADING = const(16384)     # heap a streamed load needs at the least: gnet's file checker (dropped after)
+#                             and a small model's tables
 _B64_CHUNK = const(256)     # base64 characters decoded at a time (a multiple of 4)
 _TIMEOUT_MS = const(2000)   # silence inside a request that abandons it
 _NL = const(10)             # "\n" ends a request line and a payload
@@ -67,6 +68,25 @@ def _mem_free():
     # free heap bytes after a collection; a large number where the interpreter does not say
     gc.collect()
     return gc.mem_free() if hasattr(gc, "mem_free") else 1 << 30
+
+
+def _import_mnistify():
+    # once a model is loaded: mnistify's code (small pieces) then goes where gnet's
+    # dropped loader was, instead of adding to the load's peak
+    global mnistify
+    if mnistify is None:
+        gc.collect()
+        import mnistify as m
+        mnistify = m
+
+
+def _tables(w, h):
+    # heap mnistify.Work(w, h) takes, rounded up (measured with gc.mem_free() on the unix
+    # port: 6,592 bytes for 80x60, 14,528 for 160x128): six tables of (w/4)*(h/4) cells,
+    # 12 bytes per possible part, a row of the digit's square, fixed tables and objects
+    cw = (w + 3) >> 2
+    ch = (h + 3) >> 2
+    return 6 * cw * ch + 12 * min(255, ((cw + 1) >> 1) * ((ch + 1) >> 1)) + max(w, h) + 4096
 
 
 def _file_size(path):
@@ -114,61 +134,59 @@ class App:
         gc.collect()
 
     def load_model(self):
-        # The model first, while the heap is whole: in RAM when it fits beside a 160x128
-        # frame (fastest), else streamed from flash (any model that fits the flash runs).
-        # gnet's file checker, dropped after the load, leaves its RAM in small pieces among
-        # the model's objects; mnistify's code, small pieces too, goes there next. Then the
-        # frame buffer and mnistify's tables, the largest blocks, from the untouched rest:
-        # 160x128 where the heap allows, else 80x60. A model that does not load is a clear
-        # error (INFO and every CLASSIFY), never a crash.
-        global mnistify
+        # Plans, best first: a 160x128 frame buffer with the model in RAM (fastest), then
+        # streamed from flash (any model that fits the flash runs); then the same with
+        # 80x60. Each plan first holds, in one block, the bytes of the frame buffer and of
+        # mnistify's tables; loads the model beside it (gnet's loader leaves its RAM in
+        # small pieces among the model's objects) and imports mnistify (its code, small
+        # pieces too, goes there); then frees the hold and allocates the frame and the
+        # tables into it: they need large blocks, which a heap that has just loaded a
+        # model has nowhere else. A model that fits no plan is a clear error (INFO and
+        # every CLASSIFY), never a crash.
         tried = []
         size = _file_size(self.model_path)
-        for stream in (False, True):
-            how = "streamed" if stream else "in RAM"
-            free = _mem_free()
-            if not stream and size + _FRAMES[0][0] * _FRAMES[0][1] + _TABLES + _HEADROOM > free:
-                tried.append("%d bytes in RAM beside a 160x128 frame: %d bytes free" % (size, free))
-                continue  # a load that cannot fit would only leave the heap in pieces
-            try:
-                self.model = gnet.Model(self.model_path, stream=stream)
-                self.load_note = how
-                break
-            except OSError as e:
-                self.model_error = "%s: %s" % (self.model_path, e)
-                break
-            except gnet.ModelError as e:
-                if "not enough RAM" not in str(e):
-                    self.model_error = str(e)
-                    break
-                tried.append("%s: %s" % (how, e))
-            except MemoryError:
-                tried.append("%s: not enough RAM" % how)
-        else:
-            self.model_error = "%s (%d bytes) does not fit this board's heap: %s" % (
-                self.model_path, size, "; ".join(tried))
-        gc.collect()
-        import mnistify as m  # noqa: here, where the loader's RAM was (see above)
-        mnistify = m
         for w, h in _FRAMES:
-            free = _mem_free()
-            if w * h > 4800 and free < w * h + _TABLES + _HEADROOM:
-                tried.append("%d bytes free: too few for a %dx%d frame buffer" % (free, w, h))
-                continue
-            try:
-                self.frame = bytearray(w * h)
-                self.work = mnistify.Work(w, h)
-                break
-            except MemoryError:
-                self.frame = self.work = None
-                tried.append("no room for a %dx%d frame buffer" % (w, h))
-        if self.frame is None:
-            self.frame = bytearray(784)  # 28x28 digits only
-            self.model_error = "%s; no heap left for a camera frame (28x28 digits only): %s" % (
-                self.model_error or "the model loaded (%s)" % self.load_note, "; ".join(tried))
-        if self.model is not None:
-            self.load_note = "%s, frame buffer %d bytes, %d bytes of heap free%s" % (
-                self.load_note, len(self.frame), _mem_free(), " (tried first: %s)" % "; ".join(tried) if tried else "")
+            for stream in (False, True):
+                how = "%s beside a %dx%d frame" % ("streamed" if stream else "in RAM", w, h)
+                free = _mem_free()
+                if free < w * h + _tables(w, h) + (_LOADING if stream else size + _HEADROOM):
+                    tried.append("%s: %d bytes free" % (how, free))
+                    continue  # cannot fit: an attempt would only leave the heap in pieces
+                try:
+                    hold = bytearray(w * h + _tables(w, h))
+                    self.model = gnet.Model(self.model_path, stream=stream)
+                    _import_mnistify()
+                    hold = None
+                    gc.collect()
+                    self.frame = bytearray(w * h)
+                    self.work = mnistify.Work(w, h)
+                    self.load_note = "%s, %d bytes of heap free%s" % (how, _mem_free(), (
+                        " (tried first: %s)" % "; ".join(tried)) if tried else "")
+                    return
+                except OSError as e:
+                    self.model_error = "%s: %s" % (self.model_path, e)
+                    return self._no_model()
+                except gnet.ModelError as e:
+                    if "not enough RAM" not in str(e):
+                        self.model_error = str(e)
+                        return self._no_model()
+                    tried.append("%s: %s" % (how, e))
+                except MemoryError:
+                    tried.append("%s: not enough RAM" % how)
+                hold = self.model = self.frame = self.work = None  # noqa: frees the hold before the next plan
+        self.model_error = "%s (%d bytes) does not fit this board's heap: %s" % (self.model_path, size, "; ".join(tried))
+        self._no_model()
+
+    def _no_model(self):
+        # Without a model the app still answers (INFO, and an error to every CLASSIFY);
+        # requests up to 80x60 are still read whole before the error.
+        self.model = None
+        gc.collect()
+        try:
+            _import_mnistify()  # INFO reports its version
+            self.frame = bytearray(4800)
+        except MemoryError:
+            self.frame = bytearray(784)
 
     # ------------------------------------------------------------ the wire
     def _getc(self, timeout_ms):
@@ -366,6 +384,8 @@ class App:
         if is_digit:
             self.digit[:] = memoryview(self.frame)[:784]
         else:
+            if self.work is None:
+                raise Abandon("no-frame", "no heap for camera frames on this board: %s" % self.model_error)
             m = self.model
             if m.preprocess == "mnistify" and m.preprocess_version != mnistify.VERSION:
                 raise Abandon("preprocess", "the model expects frames prepared by mnistify v%d, this board has "

@@ -39,16 +39,6 @@ class ModelError(ValueError):
     pass
 
 
-def _loader():
-    # gnet_load.py, the file reader and checker: on a board by its own name, on the host
-    # from the device package
-    try:
-        import gnet_load
-    except ImportError:
-        from device import gnet_load
-    return gnet_load
-
-
 def _peek(f):
     # (widest layer's inputs, widest layer's outputs) from the layer table, unchecked: only
     # to size the work buffers before the load. (0, 0) when it does not look like a model
@@ -73,11 +63,12 @@ def _peek(f):
     return n_in, n_out
 
 
-def _drop_loader():
-    # On MicroPython, forget gnet_load once a model is loaded: its code (a third of the
-    # runtime's RAM) is then garbage, and a small board gets that heap back for frames.
-    if sys.implementation.name == "micropython":
-        sys.modules.pop("gnet_load", None)
+def _module(name):
+    # a device module by its own name (a board), or from the device package (the host)
+    try:
+        return __import__(name)
+    except ImportError:
+        return getattr(__import__("device." + name), name)
 
 
 class Layer:
@@ -116,6 +107,7 @@ class Model:
         self.name = source if self._own else "model"
         self.stream = stream
         self._rows = self._pairs = self._acc = None
+        self.weight_bytes = 0
         self._params = array("i", [0, 0, 0, 0])  # n_in, rows, nnz, c0 for the viper kernel
         self.backend = backend
         try:
@@ -125,10 +117,8 @@ class Model:
             # loader's freed RAM is in pieces between the model's small objects, and on a
             # 64 KB heap no 3 KB block is left for the buffers.
             self._buffers(_peek(f), stream, False)
-            try:
-                _loader().load(self, f, stream)  # every field checked; or ModelError
-            finally:
-                _drop_loader()
+            self._run("gnet_load", f, stream)     # the structure: header, layers, labels, table
+            self._run("gnet_weights", f, stream)  # the weights, neuron by neuron
             self._buffers((self._max_in, self._max_out), stream, True)
         except BaseException:
             if self._own:
@@ -176,8 +166,39 @@ class Model:
                 L.per = len(self._rows) // L.n_in
                 L.views = (mv[:L.per * L.n_in], mv[:(L.n_out % L.per or L.per) * L.n_in])
 
-    Error = ModelError  # for gnet_load, which does not import this module
-    Layer = Layer
+    Layer = Layer  # for gnet_load, which does not import this module
+
+    def _run(self, name, f, stream):
+        # One pass of the load, in its own module (gnet_load, gnet_weights): imported, run,
+        # then forgotten on MicroPython, so that its code's RAM is back before the next pass
+        # and for the frames. Any failure becomes a ModelError that says what is wrong.
+        free = gc.mem_free() if hasattr(gc, "mem_free") else -1
+        try:
+            _module(name).load(self, f, stream)
+            return
+        except MemoryError:
+            msg = "not enough RAM to load it %s (%d bytes of weights, %d bytes of heap free)%s" % (
+                "streamed" if stream else "into RAM", self.weight_bytes, free,
+                "" if stream else "; stream=True keeps the weights in the file")
+        except ModelError:
+            raise
+        except (ValueError, IndexError, OSError) as e:  # struct errors, seek past the end
+            msg = "damaged model (%s)" % e
+        finally:
+            if sys.implementation.name == "micropython":
+                sys.modules.pop(name, None)
+                gc.collect()
+        self._bad(msg)
+
+    def _read(self, f, buf, what):
+        # fill buf completely from f, or say what was cut short
+        mv = memoryview(buf)
+        got = 0
+        while got < len(mv):
+            n = f.readinto(mv[got:])
+            if not n:
+                self._bad("%s: file ends early (truncated)" % what)
+            got += n
 
     def _bad(self, msg):
         raise ModelError("%s: %s" % (self.name, msg))

@@ -1,7 +1,9 @@
-# Reading and checking a .gnet model (weights/FORMAT.md) for gnet.py: every field, size,
-# offset, the CRC-32 and each neuron's 2**30 bounds, before anything is trusted. gnet.Model
-# imports this only while a model loads and drops it afterwards on MicroPython, so a
-# small board gets this code's RAM back (about a third of the runtime's) for frames.
+# Reading and checking a .gnet model's structure (weights/FORMAT.md) for gnet.py: the
+# header, the CRC-32, every layer's shape, codes and where its sections lie (inside the
+# file, aligned, not overlapping), the labels (strict UTF-8) and the output table, before
+# anything is trusted or allocated. gnet.Model imports this only while a model loads and
+# drops it afterwards on MicroPython (then gnet_weights.py reads the weights), so a small
+# board gets this code's RAM back for frames.
 #
 #   load(model, f, stream)   # fills model's fields from the open file f, or raises
 #                            # gnet.ModelError (via model._bad) naming what is wrong
@@ -12,7 +14,6 @@ except ImportError:
     def const(x):
         return x
 
-import gc
 import struct
 from array import array
 
@@ -44,50 +45,12 @@ _LAYER_SIZE = const(32)
 _TABLE_SIZE = const(512)          # output table: 256 uint16
 _DENSE = const(1)
 _ACT_NONE = const(0)
-_ACT_RELU = const(1)
 _ACT_SIGMOID = const(2)
 _MAX_LAYERS = const(16)
 _MAX_IN = const(32767)            # inputs per layer: indices are int16
-_LIMIT = const(0x3FFFFFFF)        # 2**30 - 1: MicroPython's small-int range on 32-bit boards
 _OUTPUTS = ("softmax", "sigmoid")
 _PREPROCESS = ("none", "mnistify")
 _CHUNK = const(512)               # bytes per read while checking the CRC
-_CHUNK_BYTES = const(4096)        # weight bytes per array in RAM
-
-
-def _alloc(n, unit, raw):
-    # n zero bytes as array('b'), or as a bytearray when raw (viper's kernels read raw
-    # memory and sign-extend by hand; a bytearray needs no temporary copy); fewer (a
-    # multiple of unit, at least unit) when the heap has no block that large: halve until
-    # it fits, MemoryError only below one unit.
-    while True:
-        try:
-            return bytearray(n) if raw else array("b", bytes(n))
-        except MemoryError:
-            if n <= unit:
-                raise
-            n = max(unit, (n // 2) // unit * unit)
-            gc.collect()
-
-
-def _mem_free():
-    # free heap bytes after a collection; -1 where the interpreter does not say (CPython)
-    gc.collect()
-    try:
-        return gc.mem_free()
-    except AttributeError:
-        return -1
-
-
-def _readinto(m, f, buf, what):
-    # Fill buf completely from f, or say what was cut short.
-    mv = memoryview(buf)
-    got = 0
-    while got < len(mv):
-        n = f.readinto(mv[got:])
-        if not n:
-            m._bad("%s: file ends early (truncated)" % what)
-        got += n
 
 
 def _utf8_ok(b):
@@ -128,7 +91,10 @@ def _utf8_ok(b):
     return True
 
 
-def _load(m, f, stream):
+def load(m, f, stream):
+    # the header, the layer table, the labels and the output table, all checked; the
+    # layers' contents are gnet_weights.py's
+    m.weight_bytes = 0
     size = f.seek(0, 2)
     if size < _HEADER_SIZE + 4:
         m._bad("%d bytes, too short for a .gnet model (truncated?)" % size)
@@ -185,16 +151,8 @@ def _load(m, f, stream):
     m.labels = _read_labels(m, f, labels_off, labels_size, n_classes)
     m.table = array("H", bytes(_TABLE_SIZE))  # (256,) uint16 output table
     f.seek(table_off)
-    _readinto(m, f, m.table, "output table")
+    m._read(f, m.table, "output table")
     _check_table(m)
-    # ... then the layers' contents. (The inference's work buffers are gnet's, made once
-    # this module is gone: it would add its RAM to theirs.)
-    gc.collect()
-    row = bytearray(m._max_in) if stream else None  # (n_in,) int8 read as 0..255: checking streamed rows
-    zx = m.input_offset  # what a black pixel gives
-    for L in m.layers:
-        _read_layer(m, f, L, zx, row)
-        zx = L.zero if L.act == _ACT_RELU else -128
     m.n_classes = n_classes
 
 
@@ -207,12 +165,12 @@ def _read_labels(m, f, off, size, n_classes):
     while p < size:
         if len(labels) == n_classes:
             m._bad("more labels than the %d classes" % n_classes)
-        _readinto(m, f, one, "labels")
+        m._read(f, one, "labels")
         k = one[0]
         if p + 1 + k > size:
             m._bad("label %d runs past the labels block" % len(labels))
         raw = bytearray(k)
-        _readinto(m, f, raw, "labels")
+        m._read(f, raw, "labels")
         if not _utf8_ok(raw):
             m._bad("label %d is not UTF-8" % len(labels))
         labels.append(str(raw, "utf-8"))
@@ -245,7 +203,7 @@ def _check_crc(m, f, size):
     left = size - 4
     while left > 0:
         k = min(left, _CHUNK)
-        _readinto(m, f, mv[:k], "model")
+        m._read(f, mv[:k], "model")
         crc = _crc32(mv[:k], crc)
         left -= k
     stored = struct.unpack("<I", f.read(4))[0]
@@ -290,83 +248,3 @@ def _check_layer(m, L, n_prev, last, n_classes, spans, end):
         _span(m, spans, "layer %d lookup table" % l, L.lut_off, 256, 1, end)
     elif L.lut_off:
         m._bad("layer %d has a lookup table it does not use" % l)
-
-
-def _read_layer(m, f, L, zx, row):
-    l, n_in, n_out = L.index, L.n_in, L.n_out
-    if L.act == _ACT_SIGMOID:
-        L.lut = array("b", bytes(256))  # (256,) int8
-        f.seek(L.lut_off)
-        _readinto(m, f, L.lut, "layer %d lookup table" % l)
-    L.out = array("b", bytes(n_out))  # (n_out,) int8
-    L.K = array("i", bytes(4 * n_out))  # (n_out,) int32; bias first, K after the loop
-    L.M = array("H", bytes(2 * n_out))
-    L.S = bytearray(n_out)
-    for buf, off, what in ((L.K, L.b_off, "bias"), (L.M, L.m_off, "multipliers"), (L.S, L.s_off, "shifts")):
-        f.seek(off)
-        _readinto(m, f, buf, "layer %d %s" % (l, what))
-    L.zx = zx
-    # Weights: streamed, checked one row at a time in `row` (range, row sums, the 2**30
-    # bounds of FORMAT.md) and left in the file; otherwise read in chunks of `per` rows,
-    # checked and each kept in its own small array. A fragmented heap (a board that has
-    # been busy) may have no 4 KB block left: then the chunks get smaller, down to one row.
-    f.seek(L.w_off)
-    if row is not None:
-        buf = memoryview(row)[:n_in]
-        for c in range(n_out):
-            _readinto(m, f, buf, "layer %d weights" % l)
-            _check_row(m, L, c, buf, 0, zx)
-        return
-    L.chunks = []  # (first row, rows, int8 buffer of rows * n_in)
-    per = max(1, _CHUNK_BYTES // n_in)
-    c0 = 0
-    while c0 < n_out:
-        buf = _alloc(min(per, n_out - c0) * n_in, n_in, m.backend == "viper")  # (k, n_in) int8 row-major
-        k = len(buf) // n_in
-        per = k
-        L.chunks.append((c0, k, buf))
-        _readinto(m, f, buf, "layer %d weights" % l)
-        for r in range(k):
-            _check_row(m, L, c0 + r, buf, r * n_in, zx)
-        c0 += k
-
-
-def _check_row(m, L, c, buf, base, zx):
-    # one neuron's weights: in [-127, 127], and FORMAT.md's 2**30 bounds; K[c] += zx * sum
-    total = 0
-    absum = 0
-    for i in range(base, base + L.n_in):
-        w = buf[i]
-        if w > 127:  # viper's buffers are bytearrays: int8 read as 0..255
-            w -= 256
-        if w == -128:
-            m._bad("layer %d has weight -128; weights are in [-127, 127]" % L.index)
-        total += w
-        absum += w if w > 0 else -w
-    b = L.K[c]
-    mul = L.M[c]
-    s = L.S[c]
-    if mul == 0 or s < 1 or s > 30:
-        m._bad("layer %d neuron %d: multiplier %d, shift %d" % (L.index, c, mul, s))
-    b = b if b > 0 else -b
-    if b + 384 * absum > _LIMIT or (b + 128 * absum) * mul + (1 << (s - 1)) > _LIMIT:
-        m._bad("layer %d neuron %d: its arithmetic could exceed 2**30" % (L.index, c))
-    L.K[c] += zx * total
-
-
-def load(m, f, stream):
-    # m.name, m.stream set; fills the rest. Any failure becomes ModelError with a reason.
-    free = _mem_free()
-    m.weight_bytes = 0
-    try:
-        _load(m, f, stream)
-        return
-    except MemoryError:
-        msg = "not enough RAM to load it %s (%d bytes of weights, %d bytes of heap free)%s" % (
-            "streamed" if stream else "into RAM", m.weight_bytes, free,
-            "" if stream else "; stream=True keeps the weights in the file")
-    except m.Error:
-        raise
-    except (ValueError, IndexError, OSError) as e:  # struct errors, seek past the end
-        msg = "damaged model (%s)" % e
-    m._bad(msg)

@@ -35,6 +35,7 @@
 # Memory: a few tables of (w/4)*(h/4) bytes (one of int32) and one row of L bytes; the
 # frame is read, never copied (with inplace=True a light-on-dark frame is inverted in place).
 
+import gc
 from array import array
 
 try:
@@ -63,18 +64,35 @@ class Work:
 
     def __init__(self, w, h):
         n = ((w + 3) >> _CELL) * ((h + 3) >> _CELL)
+        k = _max_parts((w + 3) >> _CELL, (h + 3) >> _CELL)
         self.cells = n
+        # the typed tables first, largest first, each one's temporary bytes freed before
+        # the next: they then pack into one block with no holes left between them
+        self.acc = _zeros("i", _BOX * _BOX)    # (20, 20) int32
+        self.stack = _zeros("H", n)            # (n,) uint16: cells to visit
+        self.box = _zeros("H", 4 * k)          # (k, 4) uint16: each part's x0, y0, x1, y1 in cells
+        self.mass = _zeros("i", k)             # (k,) int32: each part's ink
+        self.hist = _zeros("H", 256)           # (256,) uint16: grey counts (n <= 65535)
+        self.row = _zeros("i", _BOX)           # (20,) int32
         self.a = bytearray(n)        # (ch, cw): the cells' brightest grey, then the parts' labels
         self.b = bytearray(n)        # (ch, cw): the cells' darkest grey, then their ink strength
         self.c = bytearray(n)        # scratch of the paper closing
         self.d = bytearray(n)        # scratch of the paper closing, then the paper level
-        self.stack = array("H", bytes(2 * n))    # (n,) uint16: cells to visit
-        self.hist = array("H", bytes(512))       # (256,) uint16: grey counts (n <= 65535)
         self.lut = bytearray(256)                # ink strength -> stretched grey
         self.src = bytearray(max(w, h))          # (L,) uint8: one source row of the square
-        self.row = array("i", bytes(4 * _BOX))   # (20,) int32
-        self.acc = array("i", bytes(4 * _BOX * _BOX))  # (20, 20) int32
-        self.box = bytearray(_BOX * _BOX)        # (20, 20) uint8
+        self.digit = bytearray(_BOX * _BOX)      # (20, 20) uint8
+
+
+def _zeros(typecode, n):
+    # array(typecode) of n zeros; the bytes it is made from are collected at once
+    a = array(typecode, bytes(n * (4 if typecode == "i" else 2)))
+    gc.collect()
+    return a
+
+
+def _max_parts(cw, ch):
+    # 8-connected parts of a (ch, cw) grid: at most one per 2x2 cells; 255 (labels are bytes)
+    return min(255, ((cw + 1) >> 1) * ((ch + 1) >> 1))
 
 
 def _cells(grey, w, h, cmax, cmin):
@@ -177,19 +195,19 @@ def _spans(cells, row, cw, thr):
     return max(cells[row:row + e + 1]) >= thr and max(cells[row + cw - 1 - e:row + cw]) >= thr
 
 
-def _parts(cells, cw, ch, thr, lab, stack):
-    # 8-connected parts of the cells >= thr: [(mass, x0, y0, x1, y1)] in cell units.
-    # lab: (cw*ch,) 0 not ink or not seen, k part k (at most 255 parts kept); stack:
-    # (cw*ch,) uint16, the cells to visit, each pushed once.
+def _parts(cells, cw, ch, thr, lab, stack, pm, pb):
+    # 8-connected parts of the cells >= thr into pm (ink) and pb (x0, y0, x1, y1 in cells);
+    # returns how many (at most len(pm)). lab: (cw*ch,) 0 not ink or not seen, k part k;
+    # stack: (cw*ch,) uint16, the cells to visit, each pushed once.
     for i in range(cw * ch):
         lab[i] = 0
-    parts = []
+    n = 0
     for start in range(cw * ch):
         if lab[start] or cells[start] < thr:
             continue
-        if len(parts) == 255:
+        if n == len(pm):
             break
-        k = len(parts) + 1
+        k = n + 1
         lab[start] = k
         stack[0] = start
         sp = 1
@@ -216,17 +234,22 @@ def _parts(cells, cw, ch, thr, lab, stack):
                         lab[j] = k
                         stack[sp] = j
                         sp += 1
-        parts.append((mass, x0, y0, x1, y1))
-    return parts
+        pm[n] = mass
+        pb[4 * n] = x0
+        pb[4 * n + 1] = y0
+        pb[4 * n + 2] = x1
+        pb[4 * n + 3] = y1
+        n += 1
+    return n
 
 
-def _choose(parts, cw, ch):
+def _choose(n, pm, pb, cw, ch):
     # the digit's cell box: the part with the most ink, weighted to the centre; then the
     # parts near it (within a quarter of its size) with at least 1/8 of its ink
     best = -1
     score = -1
-    for k in range(len(parts)):
-        mass, x0, y0, x1, y1 = parts[k]
+    for k in range(n):
+        mass, x0, y0, x1, y1 = pm[k], pb[4 * k], pb[4 * k + 1], pb[4 * k + 2], pb[4 * k + 3]
         dx = (x0 + x1 + 1) * 64 // cw - 64     # centre offset, -64..64 of half the frame
         dy = (y0 + y1 + 1) * 64 // ch - 64
         sc = mass * (16384 - 3 * (dx * dx + dy * dy) // 2) >> 14  # 1 at the centre, 1/4 in a corner
@@ -238,11 +261,11 @@ def _choose(parts, cw, ch):
             best, score = k, sc
     if best < 0:
         return None  # nothing but lines
-    mass, x0, y0, x1, y1 = parts[best]
+    mass, x0, y0, x1, y1 = pm[best], pb[4 * best], pb[4 * best + 1], pb[4 * best + 2], pb[4 * best + 3]
     mx = (x1 - x0 + 4) >> 2
     my = (y1 - y0 + 4) >> 2
-    for k in range(len(parts)):
-        m, a0, b0, a1, b1 = parts[k]
+    for k in range(n):
+        m, a0, b0, a1, b1 = pm[k], pb[4 * k], pb[4 * k + 1], pb[4 * k + 2], pb[4 * k + 3]
         if k == best or a1 - a0 + 1 > 5 * (b1 - b0 + 1) or 8 * m < mass:
             continue  # a line, or a speck (a digit's broken stroke has more ink)
         if a0 <= x1 + mx and a1 >= x0 - mx and b0 <= y1 + my and b1 >= y0 - my:
@@ -319,7 +342,7 @@ def mnistify(grey, w, h, invert=None, out=None, inplace=False, info=None, work=N
     cw = (w + 3) >> _CELL
     ch = (h + 3) >> _CELL
     nc = cw * ch
-    if work is None or work.cells < nc:
+    if work is None or work.cells < nc or len(work.mass) < _max_parts(cw, ch):
         work = Work(w, h)
     # (nc,) views of the work tables: each step sees tables of exactly this frame's cells
     cmax = memoryview(work.a)[:nc]
@@ -352,7 +375,8 @@ def mnistify(grey, w, h, invert=None, out=None, inplace=False, info=None, work=N
         return out
     thr = 3 * hi // 8
     _drop_lines(cells, cw, ch, thr)
-    found = _choose(_parts(cells, cw, ch, thr, cmax, work.stack), cw, ch)  # cmax's table: labels now
+    n = _parts(cells, cw, ch, thr, cmax, work.stack, work.mass, work.box)  # cmax's table: labels now
+    found = _choose(n, work.mass, work.box, cw, ch)
     if found is None:
         return out
     cx0, cy0, cx1, cy1 = found
@@ -441,7 +465,7 @@ def mnistify(grey, w, h, invert=None, out=None, inplace=False, info=None, work=N
             for i in range(_BOX):
                 acc[o + i] += row[i] * wt
     area = L * L
-    box = work.box
+    box = work.digit
     for i in range(_BOX * _BOX):
         box[i] = (acc[i] + area // 2) // area
     # 7. centre of mass -> offset in the 28x28 field

@@ -55,11 +55,14 @@ class BoardClient:
         """Make sure the app is serving: ask; if nothing answers, soft-reset the board so
         that main.py starts it."""
         try:
-            self.request("INFO", timeout=1.0)
-            return self
+            info = self.request("INFO", timeout=1.0)
         except BoardError as e:
             if e.code is not None:
                 raise
+        else:
+            if info.get("model_error"):
+                raise BoardError("the board's app cannot serve camera frames: %s" % info["model_error"], info)
+            return self
         self.log("board: starting the app (soft reset)")
         self.ser.write(CTRL_C + CTRL_C)  # stop whatever runs
         time.sleep(0.2)

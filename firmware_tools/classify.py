@@ -76,7 +76,7 @@ def classify_on_board(board, grey, log=print):
     try:
         return board.classify(grey)
     except BoardError as e:
-        if e.code in ("too-big", "format", "no-model", "preprocess"):
+        if e.code in ("too-big", "format", "no-model", "no-frame", "preprocess"):
             raise  # resending cannot help
         log("board: %s; %s" % (e, "sending again" if e.code else "reconnecting"))
         if e.code is None:

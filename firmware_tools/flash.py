@@ -26,7 +26,7 @@ import tempfile
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-RUNTIME = ["gnet.py", "gnet_load.py", "gnet_viper.py", "mnistify.py", "ucam.py", "app.py", "main.py"]
+RUNTIME = ["gnet.py", "gnet_load.py", "gnet_weights.py", "gnet_viper.py", "mnistify.py", "ucam.py", "app.py", "main.py"]
 CHUNK = 3072  # raw bytes per exec: 4 KB of base64, small enough to compile on a board
 TMP_SUFFIX = ".part"
 SOURCE_ONLY = {"main.py"}      # MicroPython runs main.py, never main.mpy

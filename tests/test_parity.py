@@ -60,7 +60,7 @@ def test_one_rounding_rule_is_detected(images, tmp_path):
     rule = "* M[c] + (1 << (s - 1))) >> s)"
     assert rule in src, "the rounding rule moved: update this test"
     (tmp_path / "device" / "gnet.py").write_text(src.replace(rule, "* M[c]) >> s)"))
-    for name in ("gnet_load.py", "gnet_viper.py"):
+    for name in ("gnet_load.py", "gnet_weights.py", "gnet_viper.py"):
         shutil.copy(os.path.join(ROOT, "device", name), tmp_path / "device")
     runner = shutil.copy(parity.RUNNER, tmp_path / "firmware_tools")
     work = tmp_path / "work"

@@ -1,0 +1,107 @@
+# The weights of a .gnet model (weights/FORMAT.md), for gnet.py: every neuron's weights
+# read and checked (in [-127, 127], and the 2**30 bounds of FORMAT.md), each layer's
+# tables filled (K = bias + zx * sum(W), M, S, the sigmoid table) and, in RAM, the weights
+# kept. gnet.Model imports this after gnet_load.py has checked the file's structure and
+# has been dropped, and drops it in turn: on a 64 KB board the two together would not fit
+# beside the model.
+#
+#   load(model, f, stream)   # raises gnet.ModelError (via model._bad) naming what is wrong
+
+try:
+    from micropython import const
+except ImportError:
+    def const(x):
+        return x
+
+import gc
+from array import array
+
+_ACT_RELU = const(1)
+_ACT_SIGMOID = const(2)
+_LIMIT = const(0x3FFFFFFF)        # 2**30 - 1: MicroPython's small-int range on 32-bit boards
+_CHUNK_BYTES = const(4096)        # weight bytes per array in RAM
+
+
+def load(m, f, stream):
+    # m's layers, as gnet_load.py checked them; their contents, in order
+    gc.collect()
+    row = bytearray(m._max_in) if stream else None  # (n_in,) int8 read as 0..255: checking streamed rows
+    zx = m.input_offset  # what a black pixel gives
+    for L in m.layers:
+        _read_layer(m, f, L, zx, row)
+        zx = L.zero if L.act == _ACT_RELU else -128
+
+
+def _alloc(n, unit, raw):
+    # n zero bytes as array('b'), or as a bytearray when raw (viper's kernels read raw
+    # memory and sign-extend by hand; a bytearray needs no temporary copy); fewer (a
+    # multiple of unit, at least unit) when the heap has no block that large: halve until
+    # it fits, MemoryError only below one unit.
+    while True:
+        try:
+            return bytearray(n) if raw else array("b", bytes(n))
+        except MemoryError:
+            if n <= unit:
+                raise
+            n = max(unit, (n // 2) // unit * unit)
+            gc.collect()
+
+def _read_layer(m, f, L, zx, row):
+    l, n_in, n_out = L.index, L.n_in, L.n_out
+    if L.act == _ACT_SIGMOID:
+        L.lut = array("b", bytes(256))  # (256,) int8
+        f.seek(L.lut_off)
+        m._read(f, L.lut, "layer %d lookup table" % l)
+    L.out = array("b", bytes(n_out))  # (n_out,) int8
+    L.K = array("i", bytes(4 * n_out))  # (n_out,) int32; bias first, K after the loop
+    L.M = array("H", bytes(2 * n_out))
+    L.S = bytearray(n_out)
+    for buf, off, what in ((L.K, L.b_off, "bias"), (L.M, L.m_off, "multipliers"), (L.S, L.s_off, "shifts")):
+        f.seek(off)
+        m._read(f, buf, "layer %d %s" % (l, what))
+    L.zx = zx
+    # Weights: streamed, checked one row at a time in `row` (range, row sums, the 2**30
+    # bounds of FORMAT.md) and left in the file; otherwise read in chunks of `per` rows,
+    # checked and each kept in its own small array. A fragmented heap (a board that has
+    # been busy) may have no 4 KB block left: then the chunks get smaller, down to one row.
+    f.seek(L.w_off)
+    if row is not None:
+        buf = memoryview(row)[:n_in]
+        for c in range(n_out):
+            m._read(f, buf, "layer %d weights" % l)
+            _check_row(m, L, c, buf, 0, zx)
+        return
+    L.chunks = []  # (first row, rows, int8 buffer of rows * n_in)
+    per = max(1, _CHUNK_BYTES // n_in)
+    c0 = 0
+    while c0 < n_out:
+        buf = _alloc(min(per, n_out - c0) * n_in, n_in, m.backend == "viper")  # (k, n_in) int8 row-major
+        k = len(buf) // n_in
+        per = k
+        L.chunks.append((c0, k, buf))
+        m._read(f, buf, "layer %d weights" % l)
+        for r in range(k):
+            _check_row(m, L, c0 + r, buf, r * n_in, zx)
+        c0 += k
+
+def _check_row(m, L, c, buf, base, zx):
+    # one neuron's weights: in [-127, 127], and FORMAT.md's 2**30 bounds; K[c] += zx * sum
+    total = 0
+    absum = 0
+    for i in range(base, base + L.n_in):
+        w = buf[i]
+        if w > 127:  # viper's buffers are bytearrays: int8 read as 0..255
+            w -= 256
+        if w == -128:
+            m._bad("layer %d has weight -128; weights are in [-127, 127]" % L.index)
+        total += w
+        absum += w if w > 0 else -w
+    b = L.K[c]
+    mul = L.M[c]
+    s = L.S[c]
+    if mul == 0 or s < 1 or s > 30:
+        m._bad("layer %d neuron %d: multiplier %d, shift %d" % (L.index, c, mul, s))
+    b = b if b > 0 else -b
+    if b + 384 * absum > _LIMIT or (b + 128 * absum) * mul + (1 << (s - 1)) > _LIMIT:
+        m._bad("layer %d neuron %d: its arithmetic could exceed 2**30" % (L.index, c))
+    L.K[c] += zx * total
