@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 # The MicroPython unix port: the one pip installs into the venv (x86-64 Linux), else one on PATH.
-MICROPYTHON ?= $(firstword $(wildcard $(BIN)/micropython) $(shell command -v micropython 2>/dev/null))
+MICROPYTHON ?= $(firstword $(abspath $(wildcard $(BIN)/micropython)) $(shell command -v micropython 2>/dev/null))
 # Data for tests and benchmarks: the shared MNIST files beside the project, when present.
 SHARED_DATA ?= $(abspath ../shared/datasets/mnist)
 PYTEST_ARGS ?=

@@ -67,10 +67,13 @@ class VirtualBoard:
         self._ready.wait(10)
         return self
 
-    def _spawn(self, raw):
+    def _spawn(self, raw, deaf=False):
+        # deaf: after a crash (not a soft reset) input is dropped until the new interpreter
+        # has printed, as a board's USB port is gone while it restarts
         cmd = [self.micropython, "-X", "heapsize=" + self.heapsize, BOOT, HERE] + (["raw"] if raw else [])
         with self._lock:
             self._ready = threading.Event()  # set once MicroPython handles SIGINT (it has printed)
+            self._deaf = deaf
             self._proc = subprocess.Popen(cmd, cwd=self.flash, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                           stderr=subprocess.STDOUT, bufsize=0)
             self._born = time.time()
@@ -86,7 +89,9 @@ class VirtualBoard:
             except OSError:
                 return
             with self._lock:
-                p, ready, born = self._proc, self._ready, self._born
+                p, ready, born, deaf = self._proc, self._ready, self._born, self._deaf
+            if deaf and not ready.is_set():
+                continue  # restarting after a crash: nothing is listening yet
             try:
                 p.stdin.write(data)
                 p.stdin.flush()
@@ -135,7 +140,7 @@ class VirtualBoard:
                 self.log("virtual board: MicroPython stopped (exit code %d); starting it again, as a board "
                          "restarts after a reset" % code)
             time.sleep(0.05)
-            self._spawn(raw=code == EXIT_RAW)
+            self._spawn(raw=code == EXIT_RAW, deaf=code not in (EXIT_RAW, EXIT_RAW + 1))
 
     def crash(self):
         """Kill the interpreter at once, as a brown-out or a wiggled cable resets a board;
