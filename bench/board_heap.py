@@ -1,6 +1,6 @@
 """The smallest heap on which the board app serves camera frames, per model and mode,
 found by bisection on the virtual board (real MicroPython, `-X heapsize=`), beside what
-trainer/qformat.py's runtime_heap() and APP_HEAP say (what `gentlenet export` prints and
+trainer/qformat.py's board_heap() estimates (what `gentlenet export` prints and
 `gentlenet flash` warns with).
 
     python bench/board_heap.py [--data DIR] [--model M.gnet ...] [--frames 20]
@@ -107,8 +107,9 @@ def main(argv=None):
                 print("%-28s %-9s  does not serve even at %d KB" % (os.path.basename(path), mode, hi))
                 continue
             kb = lo = bisect(ok, lo, hi)
-            model = need["streamed" if mode == "streamed" else "in_ram"]
-            estimate = model + qformat.APP_HEAP
+            key = "streamed" if mode == "streamed" else "in_ram"
+            model = need[key]
+            estimate = model + qformat.APP_HEAP[key]
             row = {"model": os.path.basename(path), "mode": mode, "min_heap": kb * 1024, "model_heap": model,
                    "estimate": estimate, "app_heap": kb * 1024 - model}
             rows.append(row)

@@ -320,11 +320,12 @@ def cmd_export(args):
 
 
 def heap_line(h):
-    """What a board needs for this model, in one line (export, flash)."""
+    """What a board needs for a model (qformat.board_heap), in one line (export, demo, flash)."""
     kb = lambda n: "%.0f KB" % (n / 1024)  # noqa: E731
-    return ("board heap: the model takes %s in RAM or %s streamed from flash; with the board app, %s or %s "
-            "(estimated for 64-bit MicroPython: bench/board_heap.py). The app streams when RAM is short." % (
-                kb(h["in_ram"]), kb(h["streamed"]), kb(h["in_ram"] + h["app"]), kb(h["streamed"] + h["app"])))
+    return ("board heap: the model takes %s in RAM or %s streamed from flash; with the board app, about %s "
+            "(in RAM, 160x128 frames) or %s (streamed, 80x60 frames), estimated for 64-bit MicroPython "
+            "(bench/board_heap.py). The app streams when RAM is short." % (
+                kb(h["model"]["in_ram"]), kb(h["model"]["streamed"]), kb(h["app"]["in_ram"]), kb(h["app"]["streamed"])))
 
 
 def cmd_report(args):
@@ -531,7 +532,7 @@ def cmd_flash(args):
         info = c.start().info()
     except boardclient.BoardError as e:
         _log("WARNING: %s" % e)
-        _log("  " + heap_line(dict(qformat.runtime_heap(qformat.load(args.model)), app=qformat.APP_HEAP)))
+        _log("  " + heap_line(qformat.board_heap(qformat.load(args.model))))
         _log("  a smaller model fits: gentlenet train --layers 784,32,10, then export and flash it")
         return
     finally:

@@ -167,3 +167,44 @@ def test_device_error_names_the_file(shipped, tmp_path):
     p.write_bytes(shipped[:40000])
     with pytest.raises(gnet.ModelError, match=r"model\.gnet.*truncated"):
         gnet.Model(str(p))
+
+
+HEAP_SCRIPT = """
+import gc, sys
+sys.path.insert(0, %(device)r)
+import gnet
+for name in %(names)r:
+    for stream in (False, True):
+        gc.collect()
+        a = gc.mem_free()
+        m = gnet.Model(name, stream=stream)
+        gc.collect()
+        print(name, int(stream), a - gc.mem_free(), len(m._rows) if stream else 0)
+        m.close()
+        m = None
+"""
+
+
+def test_the_heap_estimate_matches_micropython(tmp_path):
+    """qformat.runtime_heap (what `gentlenet export` prints) against gc.mem_free() around
+    gnet.Model on the real MicroPython, for four shapes, in RAM and streamed: within 5 %."""
+    rng = np.random.default_rng(0)
+    cal = rng.integers(0, 256, (50, 28, 28), np.uint8)
+    names = []
+    for sizes, hidden in (([784, 32, 10], "relu"), ([784, 100, 10], "relu"), ([784, 200, 10], "sigmoid"),
+                          ([784, 64, 32, 10], "sigmoid")):
+        path = str(tmp_path / ("%s.gnet" % "-".join(map(str, sizes))))
+        qformat.save(quantize.quantize(mlp.MLP(sizes, hidden=hidden, seed=1), cal), path)
+        names.append(path)
+    mp = micropython()
+    script = tmp_path / "heap.py"
+    # gnet once beforehand, so that its own code is not counted; the first model loads it
+    script.write_text(HEAP_SCRIPT % {"device": os.path.join(ROOT, "device"), "names": [names[0]] + names})
+    r = subprocess.run([mp, "-X", "heapsize=1024k", str(script)], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stdout + r.stderr
+    rows = [line.split() for line in r.stdout.splitlines()][2:]
+    assert len(rows) == 2 * len(names), r.stdout
+    for name, stream, used, rows_buffer in rows:
+        est = qformat.runtime_heap(qformat.load(name))["streamed" if stream == "1" else "in_ram"]
+        est += int(rows_buffer) - max(L["W"].shape[1] for L in qformat.load(name).layers) if stream == "1" else 0
+        assert abs(int(used) - est) <= 0.05 * int(used), (os.path.basename(name), stream, used, est)

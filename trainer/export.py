@@ -67,9 +67,8 @@ def export(model, meta, calib, test, out, percentile="auto", source=None, log=pr
                          "multiplier_bits": [_bits(L["M"]) for L in q.layers]},
         "data": (meta or {}).get("data"), "training": (meta or {}).get("training"), "source_checkpoint": os.path.basename(source) if source else None,
         "source_sha256": _sha256_file(source) if source and os.path.isfile(source) else None,
-        "board_heap": dict(qformat.runtime_heap(q), app=qformat.APP_HEAP,
-                           note="bytes of MicroPython heap (64-bit unix port; a 32-bit board needs less): "
-                                "the model in each mode, and the board app besides it (80x60 frames)"),
+        "board_heap": dict(qformat.board_heap(q), note="bytes of MicroPython heap (estimated for the 64-bit unix "
+                           "port; a 32-bit board needs less): the model alone, and the board app with it"),
     }
     if test is not None:
         float_pred = evaluate.predict(model, test.images)[0]

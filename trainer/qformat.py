@@ -156,16 +156,24 @@ _HEAP_MODEL = 2650
 _HEAP_LAYER = 620
 _HEAP_CHUNK = 120
 _CHUNK_BYTES = 4096
-# The board app itself besides the model (its code and mnistify's, precompiled; an 80x60
-# frame buffer and mnistify's tables; gnet's file checker while the model loads; the
-# headroom it keeps): the smallest virtual-board heap that serves camera frames, less
-# the model's heap, measured by bench/board_heap.py.
-APP_HEAP = 45_000
+# The board app itself besides the model (its code and mnistify's, precompiled; the frame
+# buffer and mnistify's tables; gnet's loader while the model loads; the headroom it
+# keeps): the smallest virtual-board heap that serves camera frames less the model's
+# heap, measured by bench/board_heap.py (rounded up). Streamed, the app has 80x60 frames
+# at that heap; in RAM it wants a 160x128 frame beside the model.
+APP_HEAP = {"streamed": 54 * 1024, "in_ram": 79 * 1024}
+
+
+def board_heap(q):
+    """The heap a board needs for q: {"model": {"in_ram", "streamed"}, the model alone;
+    "app": {"in_ram", "streamed"}, the board app with it}, in bytes (estimates)."""
+    model = runtime_heap(q)
+    return {"model": model, "app": {k: model[k] + APP_HEAP[k] for k in model}}
 
 
 def runtime_heap(q):
     """{"in_ram": bytes, "streamed": bytes}: the heap device/gnet.py holds for q's model
-    in each mode (without the app; add APP_HEAP for the board app)."""
+    in each mode (without the app: board_heap adds it)."""
     fixed = _HEAP_MODEL
     weights = 0
     for L in q.layers:
