@@ -50,7 +50,8 @@ def main(argv=None):
                 board = boardclient.BoardClient(b.port).start()
                 info = board.info()
                 flashes[how] = {"sent": fl["sent"], "wire_bytes": fl["wire_bytes"], "seconds": fl["seconds"],
-                                "compiled": fl["compiled"], "mem_free": info["mem_free"], "mem_alloc": info["mem_alloc"]}
+                                "compiled": fl["compiled"], "mem_free": info["mem_free"], "mem_alloc": info["mem_alloc"],
+                                "load": (info.get("model") or {}).get("load")}
                 board.close()
                 b.stop()  # a fresh board each time: the same heap history
                 b = VirtualBoard(os.path.join(d, "flash")).start()
@@ -80,8 +81,8 @@ def main(argv=None):
             r["camera"], r["describe"], r["frames"], 100 * r["accuracy"], 100 * r["clean_accuracy"],
             r["agree_with_reference"], r["seconds_per_frame"], r["board_ms_per_frame"], r["camera_bytes_out"] // r["frames"]))
     for how, f in flashes.items():
-        print("flash (%s): %d bytes on the wire, %.1f s; app started: %d bytes free, %d allocated" % (
-            how, f["wire_bytes"], f["seconds"], f["mem_free"], f["mem_alloc"]))
+        print("flash (%s): %d bytes on the wire, %.1f s; app started: %d bytes free, %d allocated; model %s" % (
+            how, f["wire_bytes"], f["seconds"], f["mem_free"], f["mem_alloc"], (f["load"] or "?").split(" (")[0]))
     os.makedirs(os.path.dirname(args.json), exist_ok=True)
     with open(args.json, "w") as f:
         json.dump({"model": os.path.basename(args.model), "flash": flashes, "rows": rows}, f, indent=1)

@@ -84,9 +84,11 @@ class Work:
 
 
 def _zeros(typecode, n):
-    # array(typecode) of n zeros; the bytes it is made from are collected at once
+    # array(typecode) of n zeros; on MicroPython (gc.mem_free) the bytes it is made from
+    # are collected at once (on CPython they already are, and a collection costs ms)
     a = array(typecode, bytes(n * (4 if typecode == "i" else 2)))
-    gc.collect()
+    if hasattr(gc, "mem_free"):
+        gc.collect()
     return a
 
 

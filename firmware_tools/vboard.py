@@ -26,16 +26,31 @@ from firmware_tools import ptyport
 HERE = os.path.dirname(os.path.abspath(__file__))
 BOOT = os.path.join(HERE, "vboard_boot.py")  # runs main.py, then imports vboard_repl.py
 EXIT_RAW = 10  # vboard_repl.py: soft reset from the raw REPL
-# Ctrl-C is also sent as SIGINT once MicroPython has printed (its handler is in place), or
-# after this many seconds for a main.py that prints nothing; earlier, on a busy machine, a
-# SIGINT could land before the handler and kill the interpreter.
+# Ctrl-C is also sent as SIGINT once MicroPython has its handler in place (it has printed,
+# or /proc says so), or after this many seconds where neither tells; earlier, on a busy
+# machine, a SIGINT could land before the handler and kill the interpreter.
 SILENT_START = 3.0
+INTERRUPT_SETTLE = 0.05  # s between SIGINT and the bytes after the Ctrl-C
 # A soft reset waits at most this long for the old interpreter's last output ("soft
 # reboot") to reach the terminal before the new one may print: on a busy machine its
 # banner could otherwise overtake it, and mpremote would wait for ever.
 DRAIN_BEFORE_RESTART = 5.0
 # RAM like a Raspberry Pi Pico's MicroPython heap (about 190 KB free of 264 KB).
 DEFAULT_HEAP = "192k"
+
+
+def _handles_sigint(pid):
+    """True when process pid has installed a SIGINT handler (Linux: SigCgt in
+    /proc/PID/status): MicroPython does as it starts running a script, so a Ctrl-C can
+    interrupt main.py while it loads a model and prints nothing, as on a board."""
+    try:
+        with open("/proc/%d/status" % pid) as f:
+            for line in f:
+                if line.startswith("SigCgt:"):
+                    return bool(int(line.split()[1], 16) >> (signal.SIGINT - 1) & 1)
+    except (OSError, ValueError):
+        pass
+    return False
 
 
 class VirtualBoard:
@@ -92,18 +107,27 @@ class VirtualBoard:
                 p, ready, born, deaf = self._proc, self._ready, self._born, self._deaf
             if deaf and not ready.is_set():
                 continue  # restarting after a crash: nothing is listening yet
+            # A board's USB driver turns Ctrl-C into KeyboardInterrupt the moment it arrives,
+            # so the bytes after it reach the REPL, not the program it stopped. Here: the
+            # bytes before it, then SIGINT (once MicroPython has its handler in place: before,
+            # SIGINT would kill it, and the Ctrl-C byte alone does the job), a moment for the
+            # interpreter to act on it, then the rest.
+            cut = data.find(b"\x03")
+            interrupt = cut >= 0 and (ready.is_set() or _handles_sigint(p.pid) or time.time() - born > SILENT_START)
             try:
-                p.stdin.write(data)
-                p.stdin.flush()
+                if interrupt:
+                    self._write(p, data[:cut])
+                    p.send_signal(signal.SIGINT)
+                    time.sleep(INTERRUPT_SETTLE)
+                    data = data[cut:]
+                self._write(p, data)
             except (BrokenPipeError, ValueError, OSError):
                 continue  # rebooting: a real board drops bytes while it restarts too
-            # Before MicroPython has installed its handler, SIGINT would kill it: then the
-            # Ctrl-C byte alone does the job.
-            if b"\x03" in data and (ready.is_set() or time.time() - born > SILENT_START):
-                try:
-                    p.send_signal(signal.SIGINT)
-                except ProcessLookupError:
-                    pass
+
+    def _write(self, p, data):
+        if data:
+            p.stdin.write(data)
+            p.stdin.flush()
 
     def _from_board(self, p, ready):
         fd = p.stdout.fileno()
