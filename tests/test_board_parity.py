@@ -73,7 +73,8 @@ def book(tmp_path_factory):
 def test_the_books_network_reads_camera_frames_on_small_boards(book, tmp_path, heap, frame):
     """Streamed from flash, the book's network reads 200 desk-camera frames exactly as the
     host does, on the default board and on a 64 KB heap (where the app takes an 80x60
-    frame buffer, and the host halves the camera's 160x120 frames to fit)."""
+    frame buffer, and the host halves the camera's 160x120 frames to fit); then board
+    parity on 300 test digits there."""
     from firmware_tools import boardclient, camsim, cameras, classify, scene
 
     q = qformat.load(book)
@@ -93,8 +94,10 @@ def test_the_books_network_reads_camera_frames_on_small_boards(book, tmp_path, h
             truth = [label for _, label, _ in sim.sent]
         after = c.info()
         c.close()
+        parity = board_parity.run(b.port, book, *_digits(300), log=lambda *a: None)  # its scores, digit by digit
     finally:
         b.stop()
+    assert parity["stream"] is True and parity["images"] == 300 and not parity["mismatches"], parity["mismatches"][:2]
     assert r["frames"] == 200 and r["agree"] == 200, [row for row in r["rows"] if not row["agree"]][:2]
     assert {(row["width"], row["height"]) for row in r["rows"]} == {frame}
     right = sum(int(row["label"]) == t for row, t in zip(r["rows"], truth))

@@ -86,6 +86,9 @@ def test_export_then_eval_side_by_side(small_model, tmp_path):
     assert "784-32-10" in r.stdout and "int8" in r.stdout and "calibration: 5000 training digits" in r.stderr
     card = json.load(open(str(tmp_path / "m.json")))
     assert card["bytes"] == os.path.getsize(out) and card["accuracy"]["test_digits"] == 10000
+    heap = card["board_heap"]  # the heap a board needs, printed too
+    assert heap["model"]["streamed"] < heap["model"]["in_ram"] < heap["app"]["in_ram"], heap
+    assert "board heap: the model takes %.0f KB in RAM" % (heap["model"]["in_ram"] / 1024) in r.stdout, r.stdout
     r = gentlenet("eval", model, out, "--data", mnist_dir())
     assert r.returncode == 0, r.stderr
     assert "side by side" in r.stdout
