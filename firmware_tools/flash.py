@@ -25,12 +25,15 @@ import sys
 import tempfile
 import time
 
+from device import manifest
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-RUNTIME = ["gnet.py", "gnet_load.py", "gnet_weights.py", "gnet_viper.py", "mnistify.py", "ucam.py", "app.py", "main.py"]
 CHUNK = 3072  # raw bytes per exec: 4 KB of base64, small enough to compile on a board
 TMP_SUFFIX = ".part"
-SOURCE_ONLY = {"main.py"}      # MicroPython runs main.py, never main.mpy
-NATIVE = {"gnet_viper.py"}     # viper: machine code in the .mpy
+# What a board needs and how each file may travel: device/manifest.py
+RUNTIME = [name for name, _ in manifest.FILES]
+SOURCE_ONLY = {name for name, how in manifest.FILES if how == "source"}
+NATIVE = {name for name, how in manifest.FILES if how == "native"}
 # sys.implementation._mpy >> 10 -> mpy-cross -march (docs/reference/mpyfiles.rst)
 MPY_ARCHS = [None, "x86", "x64", "armv6", "armv6m", "armv7m", "armv7em", "armv7emsp", "armv7emdp",
              "xtensa", "xtensawin", "rv32imc", "rv64imc"]

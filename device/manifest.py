@@ -1,0 +1,17 @@
+# The files a board needs, in the order `gentlenet flash` sends them (the model goes
+# last, as model.gnet), and how each may travel (micropython-lib's manifest, in small):
+#   "bytecode"  precompiled to .mpy when the board's .mpy version matches mpy-cross's
+#   "native"    has viper (machine code): precompiled only when the sub-version matches
+#               too, for the board's own architecture (docs/reference/mpyfiles.rst)
+#   "source"    always sent as .py (MicroPython runs main.py, never main.mpy)
+# This file itself stays on the host.
+FILES = (
+    ("gnet.py", "bytecode"),          # the runtime: inference
+    ("gnet_load.py", "bytecode"),     # its loader, pass 1: the file's structure (dropped after a load)
+    ("gnet_weights.py", "bytecode"),  # its loader, pass 2: the weights (dropped after a load)
+    ("gnet_viper.py", "native"),      # its viper kernels, where the native emitter exists
+    ("mnistify.py", "bytecode"),      # any grey frame -> a 28x28 MNIST-style digit
+    ("ucam.py", "bytecode"),          # a uCAM-II/III wired to the board
+    ("app.py", "bytecode"),           # the board application (PROTOCOL.md)
+    ("main.py", "source"),            # runs the app after a reset
+)

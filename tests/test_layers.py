@@ -1,0 +1,46 @@
+"""The layers, checked by parsing every import (also those inside functions):
+device <- trainer <- firmware_tools <- gentlenet. device/ imports nothing from the host
+(it runs on a board), trainer/ nothing from firmware_tools/ or gentlenet/, firmware_tools/
+nothing from gentlenet/ (the command composes them; nothing imports it)."""
+import ast
+import os
+
+from conftest import ROOT
+
+RANK = {"device": 0, "trainer": 1, "firmware_tools": 2, "gentlenet": 3}
+
+
+def imports(path):
+    """The top-level package of every module that `path` imports."""
+    tree = ast.parse(open(path).read(), path)
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            for a in node.names:
+                yield a.name.split(".")[0], node.lineno
+        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            yield node.module.split(".")[0], node.lineno
+
+
+def wrong_arrows(root):
+    bad = []
+    for pkg, rank in RANK.items():
+        for folder, _, files in os.walk(os.path.join(root, pkg)):
+            for f in files:
+                if f.endswith(".py"):
+                    path = os.path.join(folder, f)
+                    for name, line in imports(path):
+                        if name in RANK and RANK[name] > rank:
+                            bad.append("%s:%d imports %s" % (os.path.relpath(path, root), line, name))
+    return bad
+
+
+def test_no_import_runs_back_up_the_layers():
+    assert wrong_arrows(ROOT) == []
+
+
+def test_a_wrong_arrow_is_found(tmp_path):
+    for pkg in RANK:
+        (tmp_path / pkg).mkdir()
+    (tmp_path / "trainer" / "x.py").write_text("def f():\n    from firmware_tools import flash\n")
+    (tmp_path / "device" / "y.py").write_text("import trainer.qformat\n")
+    assert sorted(wrong_arrows(str(tmp_path))) == ["device/y.py:1 imports trainer", "trainer/x.py:2 imports firmware_tools"]
