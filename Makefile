@@ -86,7 +86,7 @@ test-busy: setup
 test-parity: setup
 ifeq ($(PORT),)
 	@mkdir -p bench/results
-	@if [ -z "$$GENTLENET_REQUIRE_MICROPYTHON" ] && ! $(BIN)/python -c "from firmware_tools.parity import find_micropython as f; raise SystemExit(not f())"; then \
+	@if [ -z "$$GENTLENET_REQUIRE_MICROPYTHON" ] && ! $(BIN)/python -c "from firmware_tools.interpreter import find_micropython as f; raise SystemExit(not f())"; then \
 	  echo "!!!!! test-parity NOT RUN: no MicroPython interpreter here (set MICROPYTHON=/path/to/micropython); the numpy and CPython tests still run"; \
 	else \
 	  GENTLENET_DATA="$(SHARED_DATA)" $(BIN)/python -m firmware_tools.parity --json bench/results/parity.json; \

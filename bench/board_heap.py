@@ -24,7 +24,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
 from firmware_tools import boardclient, cameras, camsim, classify, flash, scene  # noqa: E402
-from firmware_tools.parity import find_micropython  # noqa: E402
+from firmware_tools.interpreter import find_micropython  # noqa: E402
 from firmware_tools.vboard import VirtualBoard  # noqa: E402
 from trainer import mlp, qformat, quantize  # noqa: E402
 

@@ -122,7 +122,7 @@ def _time_on_micropython(module_path, frames, reps=3, callgrind=False):
     on a board), precompiled with mpy-cross as flash does; with callgrind, instructions
     per frame instead (a loaded machine does not change them)."""
     from firmware_tools import flash
-    from firmware_tools.parity import find_micropython
+    from firmware_tools.interpreter import find_micropython
 
     mp = find_micropython()
     if not mp:

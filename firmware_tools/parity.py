@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -25,6 +24,8 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
+
+from firmware_tools.interpreter import find_micropython
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RUNNER = os.path.join(ROOT, "firmware_tools", "run_model.py")
@@ -42,16 +43,6 @@ SHAPES = [
     ("784-64-32-10-sigmoid", dict(sizes=[784, 64, 32, 10], hidden="sigmoid", epochs=3, augment=False)),
     ("784-100-50-10-relu", dict(sizes=[784, 100, 50, 10], epochs=3, augment=False)),
 ]
-
-
-def find_micropython():
-    """The MicroPython unix port to use: $MICROPYTHON if set (None if it does not exist
-    there: a wrong path is not replaced by another interpreter), else the venv's, else
-    one on PATH."""
-    if os.environ.get("MICROPYTHON"):
-        return os.environ["MICROPYTHON"] if os.path.exists(os.environ["MICROPYTHON"]) else None
-    mp = os.path.join(ROOT, ".venv", "bin", "micropython")
-    return mp if os.path.exists(mp) else shutil.which("micropython")
 
 
 def edge_cases(n_random=200, seed=0):

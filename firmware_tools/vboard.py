@@ -55,7 +55,7 @@ def _handles_sigint(pid):
 
 class VirtualBoard:
     def __init__(self, flash_dir, micropython=None, heapsize=DEFAULT_HEAP, log=None):
-        from firmware_tools.parity import find_micropython
+        from firmware_tools.interpreter import find_micropython
 
         self.flash = os.path.abspath(flash_dir)
         os.makedirs(self.flash, exist_ok=True)

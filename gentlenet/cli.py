@@ -406,7 +406,7 @@ def _board_missing():
         import serial  # noqa: F401 (pyserial)
     except ImportError:
         return "pyserial is not installed (pip install 'gentlenet[board]')"
-    from firmware_tools.parity import find_micropython
+    from firmware_tools.interpreter import find_micropython
 
     if os.environ.get("MICROPYTHON") and not os.path.exists(os.environ["MICROPYTHON"]):
         return "MICROPYTHON=%s does not exist" % os.environ["MICROPYTHON"]

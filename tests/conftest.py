@@ -45,7 +45,7 @@ def micropython():
     """The MicroPython unix port. Without one: a failure where MicroPython is required
     (GENTLENET_REQUIRE_MICROPYTHON=1, as .ci/run sets), else the test is NOT RUN and the
     end of the run says so loudly (a Pi: no wheel of the unix port for ARM)."""
-    from firmware_tools.parity import find_micropython
+    from firmware_tools.interpreter import find_micropython
 
     mp = find_micropython()
     if not mp:
