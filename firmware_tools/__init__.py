@@ -1,1 +1,1 @@
-"""Host tools: the parity check, and (issue 4) flashing, serial cameras and boards."""
+"""Host tools: the parity check, the virtual board, flashing, serial cameras and boards."""

@@ -89,7 +89,7 @@ def test_shipped_model_and_card(shipped, mnist):
     import hashlib
 
     assert card["sha256"] == hashlib.sha256(shipped).hexdigest() and card["bytes"] == len(shipped)
-    assert len(shipped) <= 81000  # issue 3: at most 81 KB
+    assert len(shipped) <= 81000  # the shipped model stays within 81 KB
     q = qformat.from_bytes(shipped)
     assert q.sizes == [784, 100, 10] and q.labels == [str(i) for i in range(10)]
     _, test = mnist
