@@ -33,8 +33,6 @@ FAULTS = ("drop", "corrupt", "stop", "silent", "sleep", "garbage", "wake")
 
 
 class _PtySim:
-    kind = "?"
-
     def __init__(self, scene, start_index=0):
         self.scene = scene
         self.index = start_index  # the next digit to show
@@ -152,7 +150,6 @@ class _PtySim:
 
 class UCamSim(_PtySim):
     """4D Systems uCAM-II. Commands AA id p1 p2 p3 p4; see device/ucam.py."""
-    kind = "ucam"
     RAW = {0x01: (80, 60), 0x03: (160, 120), 0x09: (128, 128), 0x0B: (128, 96)}
     JPEG = {0x03: (160, 128), 0x05: (320, 240), 0x07: (640, 480)}
 
@@ -288,7 +285,6 @@ class UCamSim(_PtySim):
 
 class VC0706Sim(_PtySim):
     """VC0706 "TTL serial JPEG camera". Requests 56 serial cmd len args; answers 76 serial cmd status len data."""
-    kind = "vc0706"
     SIZES = {0x00: (640, 480), 0x11: (320, 240), 0x22: (160, 120)}
     BOOT = b"VC0703 1.00\r\nCtrl infr exist\r\nUser-defined sensor\r\n625\r\nInit end\r\n"
 
@@ -356,7 +352,6 @@ class VC0706Sim(_PtySim):
 class StreamSim(_PtySim):
     """A board streaming frames over USB serial (firmware_tools/stream_cam.py):
     "snap\\n" -> "FRAME <fmt> <w> <h> <length> <crc32 hex>\\n" + the bytes."""
-    kind = "stream"
 
     def __init__(self, scene, fmt="grey8", width=160, height=120, **kw):
         super().__init__(scene, **kw)
