@@ -25,7 +25,7 @@ from firmware_tools import boardclient, cameras, camsim, classify, flash, scene 
 from firmware_tools.vboard import VirtualBoard  # noqa: E402
 from trainer import qformat, quantize  # noqa: E402
 
-KINDS = [("ucam", camsim.UCamSim), ("ucam-jpeg", camsim.UCamSim), ("vc0706", camsim.VC0706Sim), ("stream", camsim.StreamSim)]
+KINDS = [(kind, camsim.simulator(kind)) for kind in cameras.KINDS]  # every kind of the registry
 
 
 def main(argv=None):

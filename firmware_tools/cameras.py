@@ -347,23 +347,37 @@ class StreamCam:
         self.ser.close()
 
 
-KINDS = ("ucam", "ucam-jpeg", "vc0706", "stream")
+@dataclass(frozen=True)
+class Kind:
+    """One kind of camera: everything the rest of gentlenet needs to know about it."""
+    driver: object   # (pyserial port, resolution or None) -> an unstarted driver
+    baud: int        # its default speed
+    simulator: str   # the class in firmware_tools/camsim.py that speaks its protocol on a pty
+    describe: str    # one line for --help
+
+
+# The registry of camera kinds: the command's choices, the simulators, the bench and the
+# tests derive from it. A new kind: its driver above, its simulator in camsim.py, a row.
+KINDS = {
+    "ucam": Kind(lambda ser, res: UCamHost(ser, "raw", res), 115200, "UCamSim",
+                 "4D Systems uCAM-II/III, raw 8-bit grey (80x60 default)"),
+    "ucam-jpeg": Kind(lambda ser, res: UCamHost(ser, "jpeg", res), 115200, "UCamSim",
+                      "the same camera in JPEG (160x128 default), 512-byte packages"),
+    "vc0706": Kind(lambda ser, res: VC0706(ser, res or "160x120"), 38400, "VC0706Sim",
+                   "VC0706 'TTL serial JPEG camera' (160x120 default)"),
+    "stream": Kind(lambda ser, res: StreamCam(ser), 115200, "StreamSim",
+                   "a board streaming frames (firmware_tools/stream_cam.py)"),
+}
 
 
 def open_camera(kind, url, baud=None, res=None):
-    """A started camera driver. kind: ucam (raw grey), ucam-jpeg, vc0706, stream."""
+    """A started camera driver of one of KINDS."""
     if kind not in KINDS:
         raise CameraError("camera kind %r: one of %s" % (kind, ", ".join(KINDS)))
-    ser = open_serial(url, baud or (38400 if kind == "vc0706" else 115200))
+    k = KINDS[kind]
+    ser = open_serial(url, baud or k.baud)
     try:
-        if kind == "ucam":
-            cam = UCamHost(ser, "raw", res)
-        elif kind == "ucam-jpeg":
-            cam = UCamHost(ser, "jpeg", res)
-        elif kind == "vc0706":
-            cam = VC0706(ser, res or "160x120")
-        else:
-            cam = StreamCam(ser)
+        cam = k.driver(ser, res)
         try:
             return cam.start()
         except OSError as e:

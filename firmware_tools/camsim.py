@@ -380,4 +380,8 @@ class StreamSim(_PtySim):
                 self._write(b"ERR unknown command %r\n" % cmd[:20])
 
 
-KINDS = {"ucam": UCamSim, "vc0706": VC0706Sim, "stream": StreamSim}
+def simulator(kind):
+    """The simulator class for a camera kind of firmware_tools/cameras.py's registry."""
+    from firmware_tools.cameras import KINDS
+
+    return globals()[KINDS[kind].simulator]

@@ -550,7 +550,7 @@ def cmd_camera_sim(args):
     from firmware_tools import camsim, scene
 
     sc = scene.load_scene(args.digits, seed=args.seed, log=_log, look=args.look)
-    sim = camsim.KINDS[args.kind](sc, start_index=args.start).start()
+    sim = camsim.simulator(args.kind)(sc, start_index=args.start).start()
     _serve_until_stopped(sim, CAMERA_PORT, "%s %s" % (sim.port, args.kind), [
         "simulated %s camera on %s (%d digits to show)" % (args.kind, sim.port, len(sc)),
         "  gentlenet classify --camera %s --kind %s" % (sim.port, args.kind)])
@@ -605,6 +605,13 @@ def cmd_classify(args):
             json.dump(result, f, indent=1)
     if board is not None and result["agree"] != result["frames"]:
         raise SystemExit("error: the board and the host reference disagree on %d frames" % (result["frames"] - result["agree"]))
+
+
+def _camera_kinds(describe=False):
+    """The camera kinds, from firmware_tools/cameras.py's registry."""
+    from firmware_tools.cameras import KINDS
+
+    return [(k, v.describe) for k, v in KINDS.items()] if describe else list(KINDS)
 
 
 def _train_args(p):
@@ -701,7 +708,7 @@ def parser():
     p.set_defaults(func=cmd_flash)
     p = sub.add_parser("camera-sim", help="a simulated serial camera on a pseudo-terminal (uCAM-II, VC0706, stream)",
                        description="example: gentlenet camera-sim --kind ucam")
-    p.add_argument("--kind", choices=("ucam", "vc0706", "stream"), default="ucam", help="what it speaks (default: %(default)s)")
+    p.add_argument("--kind", choices=_camera_kinds(), default="ucam", help="what it speaks (default: %(default)s)")
     p.add_argument("--digits", metavar="PATH", help="digits to show: MNIST IDX folder (its test set), CSV, or image folder "
                    "(default: the test digits gentlenet evaluates on)")
     p.add_argument("--look", choices=("desk", "gentle"), default="desk", help="desk: as a desk camera sees a page "
@@ -713,7 +720,8 @@ def parser():
     p = sub.add_parser("classify", help="classify frames from a serial camera on the board (or the host)",
                        description="example: gentlenet classify --camera /dev/ttyUSB0 --kind ucam --board /dev/ttyACM0 --save out/frames")
     p.add_argument("--camera", metavar="PORT", help="camera port: /dev/ttyUSB0, a pty, loop:// (default: the running camera-sim)")
-    p.add_argument("--kind", choices=("ucam", "ucam-jpeg", "vc0706", "stream"), help="camera protocol (default: ucam, or the camera-sim's)")
+    p.add_argument("--kind", choices=_camera_kinds(), help="camera protocol (default: ucam, or the camera-sim's): " +
+                   "; ".join("%s: %s" % kd for kd in _camera_kinds(describe=True)))
     p.add_argument("--res", help="camera resolution, e.g. 80x60, 160x120 (default: the smallest)")
     p.add_argument("--baud", type=_positive_int, help="camera baud rate (default 115200; VC0706 38400)")
     where = p.add_mutually_exclusive_group()
