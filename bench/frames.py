@@ -246,7 +246,6 @@ def main(argv=None):
             oh = _accuracy(q, _digits(om, hard)[0], labels)
             og = _accuracy(q, _digits(om, gentle)[0], labels)
             oc = _accuracy(q, _digits(om, list(sc.images))[0], sc.labels)
-            sample = gentle[:20]
             cmp = {"revision": args.against, "version": getattr(om, "VERSION", None), "hard_accuracy": float(oh.mean()),
                    "gentle_accuracy": float(og.mean()), "clean_through_mnistify": float(oc.mean())}
             new_path = os.path.join(ROOT, "device", "mnistify.py")

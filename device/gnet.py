@@ -26,7 +26,6 @@ import gc
 import sys
 from array import array
 
-_ACT_RELU = const(1)
 _STREAM_BYTES = const(4096)       # weight bytes per read when streaming (at most)
 
 try:
@@ -37,6 +36,16 @@ except (ImportError, SyntaxError, ValueError, NotImplementedError):
 
 class ModelError(ValueError):
     pass
+
+
+# What a layer does after the requantisation, by its activation code (FORMAT.md, the
+# layer record's `act`): out = clamp(y, lo, hi), lo None meaning the layer's zero point,
+# then LUT[out + 128] when it has a lookup table. A new activation is a row here.
+_ACTS = (
+    (-128, 127, False),  # 0 none: the scores
+    (None, 127, False),  # 1 ReLU: clamp(y, zero, 127)
+    (-128, 127, True),   # 2 sigmoid: LUT[clamp(y, -128, 127) + 128]
+)
 
 
 def _peek(f):
@@ -78,6 +87,14 @@ class Layer:
         (self.typ, act, zero, r0, n_in, n_out, w_off, b_off, m_off, s_off, lut_off, r1) = rec
         self.reserved = r0 | r1
         self.index, self.act, self.zero = index, act, zero
+        # the clamp and the LUT flag; lo is also what a dead neuron gives (the next layer's
+        # input zero point)
+        if act < len(_ACTS):
+            lo, self.hi, self.has_lut = _ACTS[act]
+            self.lo = zero if lo is None else lo
+        else:  # an unknown code: gnet_load refuses the file
+            self.lo = self.hi = None
+            self.has_lut = False
         self.n_in, self.n_out = n_in, n_out
         self.w_off, self.b_off, self.m_off, self.s_off, self.lut_off = w_off, b_off, m_off, s_off, lut_off
         # Nothing is allocated until the whole file has been checked (a forged size must
@@ -88,7 +105,7 @@ class Layer:
         self.K = None         # (n_out,) int32: bias + zx * sum(W[c])
         self.M = None         # (n_out,) uint16 multipliers
         self.S = None         # (n_out,) uint8 shifts
-        self.lut = None       # (256,) int8 for sigmoid
+        self.lut = None       # (256,) int8 when has_lut
         self.zx = 0           # the zero point of this layer's input
         self.out = None       # (n_out,) int8: this layer's output, reused
 
@@ -282,13 +299,12 @@ class Model:
                 self._accumulate(rows, n_in, c, k, nnz)
                 c += k
         K, M, S, out, zero = L.K, L.M, L.S, L.out, L.zero
-        lo = zero if L.act == _ACT_RELU else -128
-        lut = L.lut
+        lo, hi, lut = L.lo, L.hi, L.lut
         for c in range(L.n_out):
             s = S[c]
             y = zero + (((K[c] + acc[c]) * M[c] + (1 << (s - 1))) >> s)
-            if y > 127:
-                y = 127
+            if y > hi:
+                y = hi
             elif y < lo:
                 y = lo
             out[c] = lut[y + 128] if lut is not None else y

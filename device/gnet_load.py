@@ -45,7 +45,6 @@ _LAYER_SIZE = const(32)
 _TABLE_SIZE = const(512)          # output table: 256 uint16
 _DENSE = const(1)
 _ACT_NONE = const(0)
-_ACT_SIGMOID = const(2)
 _MAX_LAYERS = const(16)
 _MAX_IN = const(32767)            # inputs per layer: indices are int16
 _OUTPUTS = ("softmax", "sigmoid")
@@ -223,7 +222,7 @@ def _check_layer(m, L, n_prev, last, n_classes, spans, end):
     l = L.index
     if L.typ != _DENSE:
         m._bad("layer %d has type %d; only 1 (dense) exists" % (l, L.typ))
-    if L.act > _ACT_SIGMOID:
+    if L.lo is None:  # gnet.py's _ACTS has no row for it
         m._bad("layer %d: unknown activation code %d" % (l, L.act))
     if L.reserved:
         m._bad("layer %d: reserved fields must be 0" % l)
@@ -242,9 +241,9 @@ def _check_layer(m, L, n_prev, last, n_classes, spans, end):
     _span(m, spans, "layer %d bias" % l, L.b_off, 4 * n_out, 4, end)
     _span(m, spans, "layer %d multipliers" % l, L.m_off, 2 * n_out, 2, end)
     _span(m, spans, "layer %d shifts" % l, L.s_off, n_out, 1, end)
-    if L.act == _ACT_SIGMOID:
+    if L.has_lut:
         if not L.lut_off:
-            m._bad("layer %d is sigmoid but has no lookup table" % l)
+            m._bad("layer %d has activation %d but no lookup table" % (l, L.act))
         _span(m, spans, "layer %d lookup table" % l, L.lut_off, 256, 1, end)
     elif L.lut_off:
         m._bad("layer %d has a lookup table it does not use" % l)

@@ -16,8 +16,6 @@ except ImportError:
 import gc
 from array import array
 
-_ACT_RELU = const(1)
-_ACT_SIGMOID = const(2)
 _LIMIT = const(0x3FFFFFFF)        # 2**30 - 1: MicroPython's small-int range on 32-bit boards
 _CHUNK_BYTES = const(4096)        # weight bytes per array in RAM
 
@@ -29,7 +27,7 @@ def load(m, f, stream):
     zx = m.input_offset  # what a black pixel gives
     for L in m.layers:
         _read_layer(m, f, L, zx, row)
-        zx = L.zero if L.act == _ACT_RELU else -128
+        zx = L.lo  # what a dead neuron gives: the next layer's most common input
 
 
 def _alloc(n, unit, raw):
@@ -48,7 +46,7 @@ def _alloc(n, unit, raw):
 
 def _read_layer(m, f, L, zx, row):
     l, n_in, n_out = L.index, L.n_in, L.n_out
-    if L.act == _ACT_SIGMOID:
+    if L.has_lut:
         L.lut = array("b", bytes(256))  # (256,) int8
         f.seek(L.lut_off)
         m._read(f, L.lut, "layer %d lookup table" % l)

@@ -37,10 +37,9 @@ def run(port, model_path, images, labels, log=print, show=10):
     board = boardclient.BoardClient(port, log=log).start()
     try:
         info = board.info()
-        theirs = (info.get("model") or {}).get("crc32")
-        mine = "%08x" % qformat.crc32_of(model_path)
-        if theirs != mine:
-            log("WARNING: the board's model (CRC %s) is not %s (CRC %s); comparing anyway" % (theirs, model_path, mine))
+        other = board.other_model(model_path, info)
+        if other:
+            log("WARNING: %s; comparing anyway" % other)
         mismatches, us, t0 = [], [], time.time()
         for i, img in enumerate(images):
             a = board.classify(img, fmt="mnist")
@@ -56,11 +55,22 @@ def run(port, model_path, images, labels, log=print, show=10):
         wall = time.time() - t0
     finally:
         board.close()
-    return {"port": port, "model": model_path, "model_crc32": mine, "board_model_crc32": theirs,
+    return {"port": port, "model": model_path, "model_crc32": "%08x" % qformat.crc32_of(model_path),
+            "board_model_crc32": (info.get("model") or {}).get("crc32"),
             "runtime": info.get("runtime"), "platform": info.get("platform"), "backend": info.get("backend"),
             "stream": (info.get("model") or {}).get("stream"), "images": len(images), "mismatches": mismatches,
             "board_ms_per_image": float(np.mean(us)) / 1000 if us else None,
             "wall_ms_per_image": 1000 * wall / max(1, len(images))}
+
+
+def _at_least_one(text):
+    try:
+        n = int(text)
+    except ValueError:
+        n = 0
+    if n < 1:
+        raise argparse.ArgumentTypeError("a whole number of digits, at least 1, not %r" % text)
+    return n
 
 
 def add_args(ap):
@@ -68,7 +78,7 @@ def add_args(ap):
     ap.add_argument("--model", default=DEFAULT_MODEL, help="the .gnet the board should run (default: the shipped model)")
     ap.add_argument("--data", default=DEFAULT_DATA, help="MNIST IDX folder: its test set (default: %(default)s)")
     how_many = ap.add_mutually_exclusive_group()
-    how_many.add_argument("--n", type=int, default=1000, help="test digits to send (default: %(default)s)")
+    how_many.add_argument("--n", type=_at_least_one, default=1000, help="test digits to send (default: %(default)s)")
     how_many.add_argument("--all", action="store_true", help="all of them (10,000: about a minute on a pty, far longer at 115200 baud)")
 
 
@@ -76,8 +86,6 @@ def check(args, log=print):
     """The check for parsed `args` (add_args); exit status: 1 on any mismatch."""
     from trainer import data
 
-    if args.n < 1:
-        raise SystemExit("error: --n must be at least 1")
     test = data.load_split(args.data, "test")
     n = len(test) if args.all else min(args.n, len(test))
     r = run(args.port, args.model, test.images[:n].reshape(-1, 28, 28), test.labels[:n], log=log)

@@ -170,6 +170,18 @@ class BoardClient:
             raise BoardError("the board's INFO has no readable model card: %r" % (m,)[:200], a)
         return a
 
+    def other_model(self, path, info=None):
+        """None when the board's app runs the .gnet at `path` (the same CRC-32); else a
+        sentence saying that it runs another one (and how to give it this one)."""
+        from trainer import qformat
+
+        theirs = ((info or self.info()).get("model") or {}).get("crc32")
+        mine = "%08x" % qformat.crc32_of(path)
+        if theirs == mine:
+            return None
+        return ("the board at %s runs a different model (CRC %s) than %s (CRC %s): gentlenet flash --model %s"
+                % (self.url, theirs, path, mine, path))
+
     def classify(self, grey, fmt="grey8", digit=False):
         """grey: (h, w) uint8 (a camera frame; the board preprocesses it) or, fmt "mnist",
         a 28x28 MNIST-style digit. Returns the board's answer."""

@@ -174,7 +174,10 @@ def decode_jpeg(data):
     return np.asarray(img.convert("L"), dtype=np.uint8)
 
 
-LOOKS = {"desk": Hard, "gentle": Look}  # by name, for `gentlenet camera-sim --look`
+# by name, for `gentlenet camera-sim --look`: (the look, what it is in a few words)
+LOOKS = {"desk": (Hard, "as a desk camera sees a page (light from one side, shadows, small or tilted digits, specks, "
+                        "a ruled line)"),
+         "gentle": (Look, "even light, large digits")}
 
 
 def load_scene(path=None, seed=0, log=print, look="desk"):
@@ -191,4 +194,4 @@ def load_scene(path=None, seed=0, log=print, look="desk"):
     # in a fixed shuffled order: a held-out sample or a folder of photos is sorted by class,
     # and a camera showing only zeros for the first hundred frames looks broken
     order = np.random.default_rng(seed).permutation(len(split))
-    return Scene(split.images.reshape(-1, 28, 28)[order], split.labels[order], seed=seed, look=LOOKS[look]())
+    return Scene(split.images.reshape(-1, 28, 28)[order], split.labels[order], seed=seed, look=LOOKS[look][0]())

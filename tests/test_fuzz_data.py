@@ -14,7 +14,7 @@ import zlib
 import numpy as np
 import pytest
 
-from conftest import ROOT, write_idx
+from conftest import ROOT
 from trainer import data
 
 N_FUZZ = 300
@@ -125,7 +125,6 @@ def test_loader_fuzz_no_traceback_every_error_names_the_file(tmp_path):
 
 def test_the_reported_loader_failures(tmp_path):
     """Each of these gave a traceback, a hang, a silent wrong answer or GBs of RAM before."""
-    imgs = np.zeros((2, 28, 28), np.uint8)
     row = list(range(784))
     row = [v % 256 for v in row]
     cases = {}

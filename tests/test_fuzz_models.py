@@ -14,7 +14,6 @@ import struct
 import subprocess
 
 import numpy as np
-import pytest
 
 from conftest import ROOT, micropython, mpy_cross
 from test_qformat import edit, reseal
@@ -259,7 +258,6 @@ def regressions():
     """(name, forged bytes, message pattern): each was accepted, or crashed a reader, before."""
     base = small_models()[0]
     table_off = struct.unpack_from("<I", base, 36)[0]
-    labels_off = struct.unpack_from("<I", base, 24)[0]
     zero_table = bytearray(base)
     zero_table[table_off:table_off + 512] = bytes(512)
     cases = [

@@ -4,7 +4,7 @@
 
 Weights are stored as the device stores them, one row per output neuron:
     W[l]: (n_out, n_in) float32;  b[l]: (n_out,) float32 (zeros and unused when bias=False)
-Hidden activations: "sigmoid" (Rashid's network) or "relu". Output: "softmax" (trained
+Hidden activations: trainer/activations.py's ("sigmoid": Rashid's network; "relu"). Output: "softmax" (trained
 with cross-entropy) or "sigmoid" (trained with squared error towards 0.01/0.99 targets,
 as in the book).
 """
@@ -17,12 +17,11 @@ import zipfile
 
 import numpy as np
 
-HIDDEN = ("relu", "sigmoid")
+from trainer import activations
+from trainer.activations import sigmoid
+
+HIDDEN = activations.HIDDEN
 OUTPUT = ("softmax", "sigmoid")
-
-
-def sigmoid(z):
-    return np.float32(1) / (np.float32(1) + np.exp(-z))
 
 
 class MLP:
@@ -32,6 +31,7 @@ class MLP:
             raise ValueError("layer sizes must be at least two positive numbers, got %s" % sizes)
         if hidden not in HIDDEN:
             raise ValueError("hidden activation %r: choose one of %s" % (hidden, ", ".join(HIDDEN)))
+        self.act = activations.get(hidden)
         if output not in OUTPUT:
             raise ValueError("output %r: choose one of %s" % (output, ", ".join(OUTPUT)))
         self.sizes, self.hidden, self.output, self.bias = sizes, hidden, output, bool(bias)
@@ -39,8 +39,9 @@ class MLP:
         rng = np.random.default_rng(seed)
         self.W, self.b = [], []
         for n_in, n_out in zip(sizes[:-1], sizes[1:]):
-            # Rashid: N(0, n_in^-1/2) everywhere. He init for ReLU layers keeps activations alive.
-            std = (2.0 / n_in) ** 0.5 if (init != "rashid" and hidden == "relu" and len(self.W) < len(sizes) - 2) else n_in ** -0.5
+            # Rashid: N(0, n_in^-1/2) everywhere; otherwise the hidden activation's own.
+            hidden_layer = len(self.W) < len(sizes) - 2
+            std = self.act.init_std(n_in) if (init != "rashid" and hidden_layer) else n_in ** -0.5
             self.W.append((rng.standard_normal((n_out, n_in)) * std).astype(np.float32))  # (n_out, n_in)
             self.b.append(np.zeros(n_out, np.float32))  # (n_out,)
 
@@ -58,7 +59,7 @@ class MLP:
             if self.bias:
                 z += b
             if l < last:
-                a = np.maximum(z, 0, out=z) if self.hidden == "relu" else sigmoid(z)
+                a = self.act.forward(z)
             elif self.output == "softmax":
                 z -= z.max(axis=1, keepdims=True)
                 a = np.exp(z, out=z)
@@ -107,10 +108,9 @@ class MLP:
             a = acts[l]
             if err is not None:
                 err = err @ self.W[l]  # (n, n_in of layer l)
-                delta = err * a * (1 - a) if self.hidden == "sigmoid" else err * (a > 0)
+                delta = self.act.backprop(err, a)
             else:
-                back = delta @ self.W[l]  # (n, n_in of layer l)
-                delta = back * (a * (1 - a)) if self.hidden == "sigmoid" else back * (a > 0)
+                delta = self.act.backprop(delta @ self.W[l], a)  # (n, n_in of layer l)
         return gW + gb
 
     # ---------------------------------------------------------------- checkpoints

@@ -8,9 +8,9 @@ readers (numpy on the host, plain Python on the board) and must reject the same 
         bias  (n_out,)      int32
         M     (n_out,)      uint16 >= 1   requantisation multiplier
         S     (n_out,)      uint8 1..30   requantisation right shift
-        act   "none" | "relu" | "sigmoid"
+        act   a name of trainer/activations.py ("none" | "relu" | "sigmoid")
         zero  int8          added after requantisation (the output zero point)
-        lut   (256,) int8 for "sigmoid", else None
+        lut   (256,) int8 for an activation with a table (sigmoid), else None
 """
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ import struct
 import numpy as np
 
 from device.mnistify import VERSION as MNISTIFY_VERSION
+from trainer import activations
 
 MAGIC = b"GNTL"
 VERSION = 1
@@ -30,7 +31,7 @@ HEADER = struct.Struct("<4sHHIHHBbBBBBBBIIII")
 # layer: type, act, zero, reserved, n_in, n_out, w_off, b_off, m_off, s_off, lut_off, reserved
 LAYER = struct.Struct("<BBbBHHIIIIII")
 CRC = struct.Struct("<I")
-ACTS = ("none", "relu", "sigmoid")
+ACTS = tuple(a.name for a in activations.BY_CODE)  # by their code in the layer record
 OUTPUTS = ("softmax", "sigmoid")
 PREPROCESS = ("none", "mnistify")
 DENSE = 1
@@ -178,7 +179,7 @@ def runtime_heap(q):
     weights = 0
     for L in q.layers:
         n_out, n_in = L["W"].shape
-        fixed += _HEAP_LAYER + 8 * n_out + (256 if L["act"] == "sigmoid" else 0)
+        fixed += _HEAP_LAYER + 8 * n_out + (256 if L["lut"] is not None else 0)
         per = max(1, _CHUNK_BYTES // n_in)
         weights += n_out * n_in + _HEAP_CHUNK * (-(-n_out // per))
     widest_in = max(L["W"].shape[1] for L in q.layers)
@@ -310,9 +311,9 @@ def from_bytes(data, name="model"):
         span("layer %d bias" % l, b_off, 4 * n_out, 4)
         span("layer %d multipliers" % l, m_off, 2 * n_out, 2)
         span("layer %d shifts" % l, s_off, n_out)
-        if ACTS[act] == "sigmoid":
+        if activations.from_code(act).lut:
             if not lut_off:
-                bad("layer %d is sigmoid but has no lookup table", l)
+                bad("layer %d is %s but has no lookup table", l, ACTS[act])
             span("layer %d lookup table" % l, lut_off, 256)
         elif lut_off:
             bad("layer %d is %s but has a lookup table", l, ACTS[act])

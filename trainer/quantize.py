@@ -8,7 +8,8 @@ Scheme (TFLite-Micro's int8 scheme, with a 32-bit-safe requantisation):
     bias    q = round(b / (s_x s_w[c])) - z_x * sum(Wq[c])  (the input zero point folded in)
     acc[c]  = bias[c] + sum_i Wq[c, i] x[i]
     y[c]    = zero + ((acc[c] * M[c] + 2^(S[c]-1)) >> S[c]),   M / 2^S ~ s_x s_w[c] / s_y
-    relu: clamp(y, zero, 127); none: clamp(y, -128, 127); sigmoid: lut[clamp(y, -128, 127) + 128]
+    out[c]  = clamp(y, lo, hi), then lut[out[c] + 128] where the activation has a table
+              (trainer/activations.py: none -128..127, relu zero..127, sigmoid -128..127 + lut)
 M gets as many bits as |acc| * M + 2^(S-1) < 2^30 allows for every possible input (the
 bound A in qformat.bounds); TFLM's 31-bit multiplier and 64-bit product do not fit in a
 MicroPython small int, so `quantize(..., ideal=True)` measures what this costs.
@@ -17,13 +18,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from trainer import qformat
-from trainer.mlp import sigmoid
+from trainer import activations, qformat
 from trainer.preprocess import to_input
-
-# The sigmoid pre-activation's int8 range covers at most +/-SIGMOID_RANGE: beyond it the
-# output (in steps of 1/256) has saturated anyway.
-SIGMOID_RANGE = 8.0
 
 
 def requant_params(m, A):
@@ -46,7 +42,7 @@ def calibrate(model, images, chunk=2000):
         for l, (W, b) in enumerate(zip(model.W, model.b)):
             z = x @ W.T + (b if model.bias else 0)  # (n, n_out)
             seen[l].append(np.abs(z).ravel())
-            x = np.maximum(z, 0) if model.hidden == "relu" else sigmoid(z)
+            x = model.act.forward(z)
     return [np.concatenate(s) for s in seen]
 
 
@@ -67,12 +63,8 @@ def quantize(model, calib_images, percentile=99.99, labels=None, ideal=False, se
         c = 0.0
         s_w = np.maximum(np.abs(W).max(axis=1), 1e-12) / 127  # (n_out,)
         Wq = np.clip(np.round(W / s_w[:, None]), -127, 127).astype(np.int8)
-        if l == last:
-            act, zero, s_y = "none", 0, max(ranges[l], 1e-6) / 127
-        elif model.hidden == "relu":
-            act, zero, s_y = "relu", -128, max(ranges[l], 1e-6) / 255
-        else:
-            act, zero, s_y = "sigmoid", 0, min(max(ranges[l], 1e-6), SIGMOID_RANGE) / 127
+        act = activations.get("none") if l == last else model.act  # the last layer's outputs are the scores
+        zero, s_y = act.scale(ranges[l])
         bias = np.round(b / (s_x * s_w)) - z_x * Wq.astype(np.int64).sum(axis=1)
         lim = qformat.LIMIT // 2 - 384 * np.abs(Wq.astype(np.int64)).sum(axis=1)
         bias = np.clip(bias, -lim, lim).astype(np.int32)
@@ -84,14 +76,9 @@ def quantize(model, calib_images, percentile=99.99, labels=None, ideal=False, se
             MS = [requant_params(float(mi), int(Ai)) for mi, Ai in zip(m, A)]
             M = np.array([p[0] for p in MS], np.uint16)
             S = np.array([p[1] for p in MS], np.uint8)
-        lut = None
-        if act == "sigmoid":
-            q = np.arange(-128, 128)
-            lut = np.clip(np.round(sigmoid(q * s_y) * 256) - 128, -128, 127).astype(np.int8)
-            s_x, z_x = 1 / 256, -128  # the next layer's input
-        elif act == "relu":
-            s_x, z_x = s_y, -128
-        layers.append({"W": Wq, "bias": bias, "M": M, "S": S, "act": act, "zero": zero, "lut": lut})
+        lut = act.lut(s_y) if act.lut else None
+        s_x, z_x = act.next_input(s_y) if act.next_input else (s_y, zero)  # the next layer's input
+        layers.append({"W": Wq, "bias": bias, "M": M, "S": S, "act": act.name, "zero": zero, "lut": lut})
     output = "softmax" if model.output == "softmax" else "sigmoid"
     return qformat.QModel(layers, labels or [str(i) for i in range(model.sizes[-1])], output,
                           output_table(output, s_y), input_offset=-128)
@@ -132,12 +119,9 @@ def reference(q, images, chunk=4096):
             else:
                 y = (acc * L["M"].astype(np.int64) + (np.int64(1) << (L["S"].astype(np.int64) - 1))) >> L["S"].astype(np.int64)
             y += L["zero"]
-            if L["act"] == "relu":
-                y = np.clip(y, L["zero"], 127)
-            else:
-                y = np.clip(y, -128, 127)
-                if L["act"] == "sigmoid":
-                    y = L["lut"].astype(np.int64)[y + 128]
+            y = np.clip(y, *activations.get(L["act"]).clamp(L["zero"]))
+            if L["lut"] is not None:
+                y = L["lut"].astype(np.int64)[y + 128]
             x = y
         out[i:i + chunk] = x
     return out

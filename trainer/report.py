@@ -5,6 +5,7 @@ import os
 
 import numpy as np
 
+from trainer import activations
 from trainer.data import N_CLASSES
 
 
@@ -12,10 +13,11 @@ def backquery(model, label, lo=0.01, hi=0.99):
     """Rashid's "peek inside the mind": run the network backwards from the output that says
     `label` to the input image it "imagines", (28, 28) float in 0..1.
 
-    Each layer: undo the activation (sigmoid -> logit; softmax -> log, centred, since
-    logits are defined only up to a constant; ReLU -> itself), send the signal back through
-    W.T, and for sigmoid layers squeeze it into lo..hi so that the next logit is defined
-    (the book's rescaling). Biases are left out, as in the book's bias-free network."""
+    Each layer: undo the activation (its `inverse` in trainer/activations.py: sigmoid ->
+    logit, ReLU -> itself; softmax -> log, centred, since logits are defined only up to a
+    constant), send the signal back through W.T, and where the activation's range is bounded
+    squeeze it into lo..hi so that its inverse is defined (the book's rescaling). Biases are
+    left out, as in the book's bias-free network."""
     a = np.full(model.sizes[-1], lo, np.float64)
     a[label] = hi
     last = len(model.W) - 1
@@ -23,18 +25,22 @@ def backquery(model, label, lo=0.01, hi=0.99):
         if l == last:
             z = np.log(a) - np.log(a).mean() if model.output == "softmax" else np.log(a / (1 - a))
         else:
-            z = np.log(a / (1 - a)) if model.hidden == "sigmoid" else a
+            z = model.act.inverse(a)
         a = model.W[l].T.astype(np.float64) @ z  # (n_in,)
-        if l > 0 and model.hidden == "sigmoid":
+        if l > 0 and model.act.squeeze:
             a = (a - a.min()) / max(np.ptp(a), 1e-12) * (hi - lo) + lo
     return ((a - a.min()) / max(np.ptp(a), 1e-12)).reshape(28, 28)
+
+
+class ReportError(RuntimeError):
+    """The pictures cannot be drawn here (no matplotlib)."""
 
 
 def _plt():
     try:
         import matplotlib
     except ImportError:
-        raise SystemExit("gentlenet report draws with matplotlib: pip install 'gentlenet[report]' (or: make setup)") from None
+        raise ReportError("gentlenet report draws with matplotlib: pip install 'gentlenet[report]' (or: make setup)") from None
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
@@ -95,11 +101,12 @@ def mistakes(images, labels, predicted, probs, path, count=24):
 
 
 def imagine_title(model):
-    """The picture says when the back-query cannot work: it inverts sigmoid layers only."""
+    """The picture says when the back-query cannot work: it inverts invertible activations only."""
     title = "what the network imagines for each label (back-query)"
-    if model.hidden != "sigmoid":
-        title += ("\n%s network: the back-query inverts sigmoid layers, so for this network it is mostly noise; "
-                  "train with --rashid to see the book's pictures" % model.hidden)
+    if not model.act.invertible:
+        title += ("\n%s network: the back-query inverts %s layers, so for this network it is mostly noise; "
+                  "train with --rashid to see the book's pictures"
+                  % (model.hidden, " or ".join(a.name for a in activations.TABLE.values() if a.invertible and a.hidden)))
     return title
 
 
@@ -110,7 +117,7 @@ def imagine(model, path):
         ax.imshow(backquery(model, c), cmap="gray_r")
         ax.set_title(str(c), fontsize=9)
         ax.axis("off")
-    fig.suptitle(imagine_title(model), fontsize=7 if model.hidden != "sigmoid" else 9)
+    fig.suptitle(imagine_title(model), fontsize=9 if model.act.invertible else 7)
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)

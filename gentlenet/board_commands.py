@@ -1,0 +1,278 @@
+"""The board commands: board, flash, camera-sim, classify, parity, demo (the trainer's
+model taken to a board: firmware_tools composed with trainer)."""
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+
+from gentlenet.common import (BOARD_DIR, BOARD_PORT, CAMERA_PORT, DEFAULT_GNET, OUT, CommandError, Disagreement,
+                              heap_line, load_gnet, log, positive_int)
+from gentlenet.model_commands import find_data, run_train, train_args
+
+
+def cmd_demo(args):
+    """The main job: find data, train the default network, evaluate, export, then the
+    board's day (virtual board, flash, simulated camera, classify), summarise."""
+    from firmware_tools import board_day
+    from trainer import evaluate, export, report
+
+    t0 = time.time()
+    ds = find_data(args)
+    model, meta = run_train(args, ds)
+    pred, probs = evaluate.predict(model, ds.test.images)
+    m = evaluate.metrics(ds.test.labels, pred)
+    print()
+    print(evaluate.format_metrics(m, "test accuracy"))
+    gnet_path = os.path.splitext(args.out)[0] + ".gnet"
+    q, card = export.export(model, meta, ds.train, ds.test, gnet_path, source=args.out, log=log)
+    pictures = []
+    try:
+        pictures = report.write_all(model, meta, ds.test, os.path.join(OUT, "report"), log=lambda s: None)
+    except report.ReportError as e:  # no matplotlib: the demo still succeeds
+        log(str(e))
+    missing = board_day.missing()
+    if missing:
+        log("board: skipped: %s" % missing)
+        day = None
+    else:
+        print()
+        print("the board: virtual board -> flash -> simulated camera -> classify")
+        day = board_day.run(gnet_path, ds.test.images, ds.test.labels, args.frames, BOARD_DIR,
+                            os.path.join(OUT, "frames"), log=log)
+    print()
+    print("summary")
+    print("  data:     %s" % ds.source)
+    if ds.note:
+        print("  NOTE:     %s" % ds.note)
+    print("  network:  %s, %s hidden, %s output, %d epochs" % (
+        "-".join(map(str, model.sizes)), model.hidden, model.output, meta["training"]["epochs"]))
+    print("  accuracy: %.2f%% float, %.2f%% int8, on %d test digits" % (
+        100 * m["accuracy"], 100 * card["accuracy"]["int8"], m["n"]))
+    print("  model:    %s (float), %s (int8, %d bytes, for the board)" % (args.out, gnet_path, card["bytes"]))
+    print("  heap:     %s" % heap_line(card["board_heap"]))
+    if pictures:
+        print("  pictures: %s" % ", ".join(pictures))
+    if day is None:
+        print("  board:    not run (%s)" % missing)
+        print("            on a real board: gentlenet flash --port /dev/ttyACM0 --model %s, then" % gnet_path)
+        print("            gentlenet classify --camera /dev/ttyUSB0 --board /dev/ttyACM0 --model %s" % gnet_path)
+        print("  time:     %.1fs" % (time.time() - t0))
+        return
+    print("  board:    virtual board (%s, %s backend, model %s, %d bytes free); flashed %d bytes in %.1fs" % (
+        day["runtime"], day["backend"], "streamed from flash" if day["stream"] else "in RAM", day["mem_free"],
+        day["flash"]["wire_bytes"], day["flash"]["seconds"]))
+    print("  camera:   simulated uCAM-II, %d frames of held-out digits as a desk camera sees them: %d read right "
+          "(%.0f%%), %d equal to the host reference; %.1f ms per frame on the board" % (
+              day["frames"], day["right"], 100 * day["right"] / day["frames"], day["agree"], day["ms_per_frame"]))
+    print("  frames:   %s (each frame beside the 28x28 the network saw)" % day["save"])
+    print("  time:     %.1fs" % (time.time() - t0))
+    if day["agree"] != day["frames"]:
+        raise Disagreement("the board and the host reference disagree on %d frames" % (day["frames"] - day["agree"]))
+
+
+def cmd_board(args):
+    """Run the virtual board until Ctrl-C: real MicroPython on a pty, a folder as its flash."""
+    from firmware_tools.vboard import VirtualBoard
+
+    board = VirtualBoard(args.flash, heapsize=args.heapsize, log=log).start()
+    _serve_until_stopped(board, BOARD_PORT, board.port, [
+        "virtual board on %s (flash: %s, heap %s)" % (board.port, board.flash, args.heapsize),
+        "  mpremote connect %s resume repl      # its REPL" % board.port,
+        "  gentlenet flash                         # copy the runtime and model to it"])
+
+
+def _serve_until_stopped(thing, port_file, port_line, lines):
+    """Say where `thing` (a virtual board, a simulated camera) is, in port_file and on
+    stdout, then run until Ctrl-C or `kill`; stop it and remove port_file."""
+    import signal
+
+    os.makedirs(OUT, exist_ok=True)
+    with open(port_file, "w") as f:
+        f.write(port_line + "\n")
+    print("\n".join(lines))
+    sys.stdout.flush()
+    signal.signal(signal.SIGTERM, lambda *a: sys.exit(0))  # `kill` cleans up like Ctrl-C
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)  # a second `kill` must not cut the clean-up short
+        thing.stop()
+        try:
+            with open(port_file) as f:
+                ours = f.read().strip() == port_line.strip()
+        except OSError:
+            ours = False
+        if ours:  # another board or camera started since then owns it now
+            os.remove(port_file)
+
+
+def _default_port():
+    """The running virtual board, else one USB MicroPython board."""
+    if os.path.exists(BOARD_PORT):
+        port = open(BOARD_PORT).read().strip()
+        if os.path.exists(port):
+            return port
+    from firmware_tools.ports import find_boards
+
+    boards = find_boards()
+    if len(boards) == 1:
+        return boards[0]
+    if not boards:
+        raise CommandError("no board: start the virtual board (`gentlenet board`) or plug one in and pass --port")
+    raise CommandError("several boards (%s): choose one with --port" % ", ".join(boards))
+
+
+def cmd_flash(args):
+    from firmware_tools import boardclient, flash
+    from trainer import qformat
+
+    port = args.port or _default_port()
+    flash.flash(port, args.model, show_progress=False if args.quiet else None, compile=False if args.no_compile else None)
+    if args.no_check:
+        return
+    # The app starts (soft reset) and says how it holds the model, or why it cannot: the
+    # board's own numbers, not an estimate.
+    c = boardclient.BoardClient(port, timeout=args.check_timeout)
+    try:
+        info = c.start().info()
+    except boardclient.BoardError as e:
+        log("WARNING: %s" % e)
+        log("  " + heap_line(qformat.board_heap(qformat.load(args.model))))
+        log("  a smaller model fits: gentlenet train --layers 784,32,10, then export and flash it")
+        return
+    finally:
+        c.close()
+    m = info.get("model") or {}
+    log("the board's app: %s; %s bytes of heap free, backend %s" % (
+        m.get("load") or ("streamed" if m.get("stream") else "in RAM"), info.get("mem_free"), info.get("backend")))
+
+
+def cmd_camera_sim(args):
+    """Run a simulated serial camera until Ctrl-C: a pty that speaks uCAM-II, VC0706 or stream."""
+    from firmware_tools import camsim, scene
+
+    sc = scene.load_scene(args.digits, seed=args.seed, log=log, look=args.look)
+    sim = camsim.simulator(args.kind)(sc, start_index=args.start).start()
+    _serve_until_stopped(sim, CAMERA_PORT, "%s %s" % (sim.port, args.kind), [
+        "simulated %s camera on %s (%d digits to show)" % (args.kind, sim.port, len(sc)),
+        "  gentlenet classify --camera %s --kind %s" % (sim.port, args.kind)])
+
+
+def _camera_port(args):
+    if args.camera:
+        return args.camera, args.kind or "ucam"
+    if os.path.exists(CAMERA_PORT):
+        port, kind = open(CAMERA_PORT).read().split()
+        if os.path.exists(port):
+            return port, args.kind or kind
+    raise CommandError("no camera: pass --camera PORT (or start one: gentlenet camera-sim)")
+
+
+def cmd_classify(args):
+    """Frames from a serial camera, classified on the board (or the host with --local)."""
+    from firmware_tools import boardclient, cameras, classify
+
+    q = load_gnet(args.model)
+    port, kind = _camera_port(args)
+    cam = board = None
+    try:
+        cam = cameras.open_camera(kind, port, args.baud, args.res)
+        log("camera: %s on %s" % (cam.describe(), port))
+        if not args.local:
+            board = boardclient.BoardClient(args.board or _default_port(), log=log).start()
+            info = board.info()
+            other = board.other_model(args.model, info)
+            if other:
+                raise CommandError(other)
+            log("board: %s, %s backend, %s bytes free" % (info["runtime"], info["backend"], info["mem_free"]))
+        result = classify.run(cam, args.frames, q, board, args.save, log=print)
+    finally:
+        for thing in (board, cam):
+            if thing is not None:
+                thing.close()
+    if not result["frames"]:
+        raise CommandError("no frame could be read from the camera (%d failed)" % result["failed"])
+    if board is not None:
+        print("%d frames classified on the board; %d equal to the host reference (scores and 28x28 input)" % (
+            result["frames"], result["agree"]))
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(result, f, indent=1)
+    if board is not None and result["agree"] != result["frames"]:
+        raise Disagreement("the board and the host reference disagree on %d frames" % (result["frames"] - result["agree"]))
+
+
+def add_parsers(sub):
+    """board, flash, camera-sim, classify, parity, demo."""
+    from firmware_tools import board_parity, cameras, scene
+
+    p = sub.add_parser("board", help="run the virtual board: real MicroPython on a pseudo-terminal",
+                       description="example: gentlenet board --flash out/board")
+    p.add_argument("--flash", default=BOARD_DIR, help="folder that is the board's filesystem (default: %(default)s)")
+    p.add_argument("--heapsize", default="192k", help="MicroPython heap, like a Pico's (default: %(default)s)")
+    p.set_defaults(func=cmd_board)
+    p = sub.add_parser("flash", help="copy the runtime and a model to a board (atomic, only what changed)",
+                       description="example: gentlenet flash --port /dev/ttyACM0 --model weights/mnist-784-100-10.gnet")
+    p.add_argument("--port", help="serial port or pty (default: the running virtual board, else the one USB board found)")
+    p.add_argument("--model", default=DEFAULT_GNET, help=".gnet model (default: %(default)s)")
+    p.add_argument("--no-compile", action="store_true", help="send the runtime as .py source, never precompiled .mpy")
+    p.add_argument("--no-check", action="store_true", help="do not start the app afterwards to see that the model loads")
+    p.add_argument("--check-timeout", type=float, default=30.0, metavar="S",
+                   help="seconds the app may take to load the model after the flash (default: %(default)s)")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
+    p.set_defaults(func=cmd_flash)
+    kinds = "; ".join("%s: %s" % (k, v.describe) for k, v in cameras.KINDS.items())
+    p = sub.add_parser("camera-sim", help="a simulated serial camera on a pseudo-terminal (%s)" % ", ".join(cameras.KINDS),
+                       description="example: gentlenet camera-sim --kind ucam")
+    p.add_argument("--kind", choices=list(cameras.KINDS), default="ucam", help="what it speaks (default: %(default)s): "
+                   + kinds)
+    p.add_argument("--digits", metavar="PATH", help="digits to show: MNIST IDX folder (its test set), CSV, or image folder "
+                   "(default: the test digits gentlenet evaluates on)")
+    p.add_argument("--look", choices=tuple(scene.LOOKS), default="desk", help="; ".join(
+        "%s: %s" % (k, v[1]) for k, v in scene.LOOKS.items()) + " (default: %(default)s)")
+    p.add_argument("--seed", type=int, default=0, help="scene seed: lighting, size, position, noise (default 0)")
+    p.add_argument("--start", type=int, default=0, help="first digit to show (default 0)")
+    p.set_defaults(func=cmd_camera_sim)
+    p = sub.add_parser("classify", help="classify frames from a serial camera on the board (or the host)",
+                       description="example: gentlenet classify --camera /dev/ttyUSB0 --kind ucam --board /dev/ttyACM0 "
+                       "--save out/frames")
+    p.add_argument("--camera", metavar="PORT", help="camera port: /dev/ttyUSB0, a pty, loop:// "
+                   "(default: the running camera-sim)")
+    p.add_argument("--kind", choices=list(cameras.KINDS), help="camera protocol (default: ucam, or the camera-sim's): "
+                   + kinds)
+    p.add_argument("--res", help="camera resolution, e.g. 80x60, 160x120 (default: the smallest)")
+    p.add_argument("--baud", type=positive_int, help="camera baud rate (default: the kind's, %s)" % ", ".join(
+        "%s %d" % (k, v.baud) for k, v in cameras.KINDS.items()))
+    where = p.add_mutually_exclusive_group()
+    where.add_argument("--board", metavar="PORT", help="board port (default: the running virtual board, "
+                       "else the one USB board found)")
+    where.add_argument("--local", action="store_true", help="classify on this computer with the numpy reference")
+    p.add_argument("--model", default=DEFAULT_GNET, help="the .gnet model the board runs (default: %(default)s)")
+    p.add_argument("--frames", type=positive_int, default=10, help="frames to classify (default: %(default)s)")
+    p.add_argument("--save", metavar="DIR", help="write each frame and the 28x28 the network saw as PNGs")
+    p.add_argument("--json", metavar="FILE", help="write every frame's answer as JSON")
+    p.set_defaults(func=cmd_classify)
+    p = sub.add_parser("parity", help="does my board compute the same bytes? test digits on the board vs the numpy "
+                       "reference", description="example: gentlenet parity --port /dev/ttyACM0 --model out/model.gnet "
+                       "--n 1000")
+    board_parity.add_args(p)
+    p.set_defaults(func=cmd_parity)
+    p = sub.add_parser("demo", help="the main job end to end: data, train, evaluate, export, virtual board, flash, "
+                       "simulated camera, classify, summary", description="example: gentlenet demo")
+    train_args(p)
+    p.add_argument("--frames", type=positive_int, default=20, help="camera frames to classify on the board "
+                   "(default: %(default)s)")
+    p.set_defaults(func=cmd_demo)
+
+
+def cmd_parity(args):
+    """Test digits on the board against the numpy reference (firmware_tools/board_parity.py)."""
+    from firmware_tools import board_parity
+
+    if board_parity.check(args):
+        raise Disagreement("the board's answers differ from the numpy reference (mismatches above)")

@@ -1,0 +1,352 @@
+"""The model commands: train, eval, predict, export, report, data (the trainer's side;
+nothing here needs a board)."""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import time
+
+from gentlenet.common import (DEFAULT_GNET, DEFAULT_MODEL, OUT, SHIPPED_GNET, CommandError, data_args, find_data,
+                              fraction, heap_line, load_gnet, log, positive_float, positive_int)
+
+
+def _layers(text):
+    try:
+        sizes = [int(v) for v in text.replace("-", ",").split(",") if v.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError("layer sizes like 784,100,10, not %r" % text) from None
+    if len(sizes) < 2 or sizes[0] != 784 or min(sizes) < 1:
+        raise argparse.ArgumentTypeError("layer sizes start with 784 inputs and have at least two numbers, like 784,100,10")
+    return sizes
+
+
+def _train_settings(args):
+    from trainer import train
+
+    s = dict(train.RASHID) if args.rashid else {}
+    given = {"sizes": args.layers, "hidden": args.hidden_act, "output": args.output, "epochs": args.epochs,
+             "batch": args.batch, "lr": args.lr, "momentum": args.momentum, "schedule": args.schedule,
+             "weight_decay": args.weight_decay, "seed": args.seed}
+    s.update({k: v for k, v in given.items() if v is not None})
+    if args.no_bias:
+        s["bias"] = False
+    if args.no_augment:
+        s["augment"] = False
+    elif args.rotate is not None or args.shift is not None:
+        from trainer.augment import Augment
+
+        a = Augment().settings()
+        a.update({k: v for k, v in (("rotate", args.rotate), ("shift", args.shift)) if v is not None})
+        s["augment"] = a
+    return s
+
+
+def run_train(args, ds=None):
+    from trainer import evaluate, mlp, train
+
+    ds = ds or find_data(args)
+    if ds.train is None:
+        raise CommandError("%s has no training digits" % ds.source)
+    settings = _train_settings(args)
+    t0 = time.time()
+    try:
+        model, history, used = train.train(ds.train, ds.test, settings, log=log,
+                                           show_progress=None if not args.quiet else False)
+    except train.Interrupted as stop:
+        if not stop.history:
+            log("interrupted before the first epoch finished: nothing saved")
+            raise
+        model, history, used = stop.model, stop.history, stop.settings
+        used["interrupted_after_epoch"] = len(history)
+        _keep_previous(args.out)
+        mlp.save(model, args.out, {"training": used, "history": history, "data": {
+            "source": ds.source, "note": ds.note, "train_n": len(ds.train), "test_n": len(ds.test) if ds.test else 0},
+            "result": {"seconds": round(time.time() - t0, 2)}})
+        log("interrupted: saved the model of epoch %d of %d to %s" % (len(history), used["epochs"], args.out))
+        raise
+    result = {"seconds": round(time.time() - t0, 2)}
+    if ds.test is not None:
+        pred, _ = evaluate.predict(model, ds.test.images)
+        m = evaluate.metrics(ds.test.labels, pred)
+        result.update(test_accuracy=m["accuracy"], test_n=m["n"])
+    meta = {"training": used, "history": history, "data": {"source": ds.source, "note": ds.note,
+            "train_n": len(ds.train), "test_n": len(ds.test) if ds.test else 0}, "result": result}
+    _keep_previous(args.out)
+    mlp.save(model, args.out, meta)
+    log("saved %s" % args.out)
+    return model, meta
+
+
+def _keep_previous(path):
+    """A checkpoint about to be overwritten is kept beside it as <name>.prev.npz (one
+    generation), and the user is told: an hour of training is not lost to a quick test."""
+    if os.path.isfile(path):
+        stem, ext = os.path.splitext(path)
+        prev = stem + ".prev" + (ext or ".npz")
+        os.replace(path, prev)
+        log("note: %s existed; kept it as %s" % (path, prev))
+
+
+def cmd_train(args):
+    model, meta = run_train(args)
+    r = meta["result"]
+    arch = "-".join(map(str, model.sizes))
+    if "test_accuracy" in r:
+        print("%s %s: %.2f%% on %d test digits, trained in %.1fs -> %s" % (
+            arch, model.hidden, 100 * r["test_accuracy"], r["test_n"], r["seconds"], args.out))
+    else:
+        print("%s trained in %.1fs -> %s" % (arch, r["seconds"], args.out))
+
+
+def _test_split(args):
+    """The set to evaluate on: --test-data or --data (a file or image folder used whole, the
+    test pair of a folder of IDX files), else the test part of the data gentlenet finds."""
+    from trainer import data
+
+    path = args.test_data or args.data or os.environ.get("GENTLENET_DATA")
+    if path:
+        split = data.load_split(os.path.expanduser(path), "test")
+        log("data: %s (%d test digits)" % (path, len(split)))
+        return split, data.Dataset(None, split, path)
+    ds = find_data(args)
+    if ds.test is None:
+        raise CommandError("no test digits in %s" % ds.source)
+    return ds.test, ds
+
+
+def _predictor(path):
+    """(description, architecture, predict(images) -> labels, sure(images) -> the top
+    class's probability) for a float checkpoint or a .gnet model."""
+    from trainer import evaluate, mlp, qformat, quantize
+
+    if qformat.is_gnet(path):
+        q = qformat.load(path)
+        desc = "%s int8 (.gnet, %d bytes)" % ("-".join(map(str, q.sizes)), os.path.getsize(path))
+        arch = {"sizes": q.sizes, "hidden": q.hidden, "output": q.output, "format": "gnet"}
+        return (desc, arch, lambda images: quantize.argmax(quantize.reference(q, images)),
+                lambda images: quantize.confidence(q, quantize.reference(q, images)) / 10000)
+    model, _ = mlp.load(path)
+    return ("%s %s float" % ("-".join(map(str, model.sizes)), model.hidden), model.architecture(),
+            lambda images: evaluate.predict(model, images)[0], lambda images: evaluate.predict(model, images)[1].max(axis=1))
+
+
+def _warn_unrelated(paths):
+    """A .gnet's card names the checkpoint it was exported from (by SHA-256): say so when
+    eval is given a .gnet and a checkpoint that are not related."""
+    import hashlib
+
+    from trainer import export, qformat
+
+    npz = [p for p in paths if not qformat.is_gnet(p) and os.path.isfile(p)]
+    for g in (p for p in paths if qformat.is_gnet(p)):
+        try:
+            with open(export.card_path(g)) as f:
+                src = json.load(f).get("source_sha256")
+        except (OSError, ValueError, AttributeError):
+            continue
+        for c in npz:
+            if src and hashlib.sha256(open(c, "rb").read()).hexdigest() != src:
+                log("WARNING: %s was not exported from %s (its card names another checkpoint): the side-by-side "
+                     "numbers compare two different networks" % (g, c))
+
+
+def cmd_eval(args):
+    from trainer import evaluate
+
+    paths = args.model or [p for p in (DEFAULT_MODEL, DEFAULT_GNET) if os.path.exists(p)]
+    if not paths:
+        raise CommandError("no model given and none in %s/ (run `gentlenet train` and `gentlenet export`)" % OUT)
+    _warn_unrelated(paths)
+    test, ds = _test_split(args)
+    results, preds = [], []
+    for path in paths:
+        desc, arch, predict, _ = _predictor(path)
+        pred = predict(test.images)
+        m = evaluate.metrics(test.labels, pred)
+        m.update(model=path, description=desc, architecture=arch)
+        results.append(m)
+        preds.append(pred)
+    files = _photo_rows(args, test, paths, preds)
+    if args.json:
+        for m in results:
+            m.update(data=ds.source, note=ds.note)
+            if files:
+                m["files"] = [dict(r, predicted=r["predicted"][m["model"]]) for r in files]
+        print(json.dumps(results[0] if len(results) == 1 else results))
+        return
+    if files:
+        print("%-40s %5s  %s" % ("file", "label", "  ".join("%-12s" % os.path.basename(p) for p in paths)))
+        for r in files:
+            print("%-40s %5d  %s" % (r["file"], r["label"], "  ".join(
+                "%-12s" % ("no digit" if r["predicted"][p] is None else "%d %s" % (
+                    r["predicted"][p], "ok" if r["predicted"][p] == r["label"] else "WRONG")) for p in paths)))
+        print()
+    for m in results:
+        print("model: %s (%s)" % (m["model"], m["description"]))
+        print(evaluate.format_metrics(m))
+        print()
+    if len(results) > 1:
+        print("side by side, %d test digits:" % len(test))
+        for m, pred in zip(results, preds):
+            print("  %-28s %-36s %.2f%%   same answer as the first: %.2f%%" % (
+                m["model"], m["description"], 100 * m["accuracy"], 100 * float((pred == preds[0]).mean())))
+
+
+def _photo_rows(args, test, paths, preds):
+    """One row per photo when the test set is a folder of images: file, label, each
+    model's answer (None where no digit was found in it)."""
+    from trainer import data
+
+    path = args.test_data or args.data or os.environ.get("GENTLENET_DATA")
+    files = data.photo_files(os.path.expanduser(path)) if path else None
+    if not files or len(files) != len(test):
+        return None
+    base = os.path.expanduser(path) if os.path.isdir(os.path.expanduser(path)) else os.path.dirname(path)
+    blank = ~test.images.reshape(len(test), -1).any(axis=1)
+    return [{"file": os.path.relpath(f, base), "label": int(test.labels[i]),
+             "predicted": {p: None if blank[i] else int(pred[i]) for p, pred in zip(paths, preds)}}
+            for i, f in enumerate(files)]
+
+
+DEFAULT_PREDICT_MODELS = (DEFAULT_GNET, DEFAULT_MODEL)
+
+
+def cmd_predict(args):
+    """What digit is in each photo? Unlabelled pictures in, an answer each, and a sheet of
+    what the network saw."""
+    from trainer import data, qformat, report
+
+    path = args.model or next((p for p in DEFAULT_PREDICT_MODELS if os.path.exists(p)), SHIPPED_GNET)
+    if qformat.is_gnet(path):
+        load_gnet(path)  # made for this gentlenet's mnistify?
+    desc, _, predict, sure = _predictor(path)
+    print("model: %s (%s)" % (path, desc))
+    rows, items = [], []
+    for photo in args.photos:
+        info = {}
+        digit = data.load_image(photo, info=info)
+        if digit.any():
+            k, conf = int(predict(digit[None])[0]), float(sure(digit[None])[0])
+            rows.append({"file": photo, "digit": k, "confidence": round(conf, 4)})
+            print("%s: %d (confidence %.0f%%)" % (photo, k, 100 * conf))
+            seen = "read as %d (%.0f%%)" % (k, 100 * conf)
+        else:
+            rows.append({"file": photo, "digit": None, "confidence": None})
+            print("%s: no digit found" % photo)
+            seen = "no digit found"
+        items.append({"frame": info["grey"], "box": info.get("box"), "digit": digit,
+                      "lines": [os.path.basename(photo)[:24], seen]})
+    if args.sheet:
+        os.makedirs(os.path.dirname(os.path.abspath(args.sheet)), exist_ok=True)
+        report.contact_sheet(items, args.sheet, cols=min(3, len(items)))
+        print("what the network saw: %s" % args.sheet)
+    if args.json:
+        print(json.dumps(rows))
+
+
+def cmd_export(args):
+    from trainer import export, mlp
+
+    model, meta = mlp.load(args.model)
+    ds = find_data(args)
+    if ds.train is None:
+        raise CommandError("calibration needs training digits; %s has none" % ds.source)
+    q, card = export.export(model, meta, ds.train, ds.test, args.out, args.percentile, source=args.model, log=log)
+    print("%s: %s, %d bytes, sha256 %s" % (args.out, card["architecture"], card["bytes"], card["sha256"][:16]))
+    if "accuracy" in card:
+        a = card["accuracy"]
+        print("accuracy on %d test digits: float %.2f%%, int8 %.2f%% (same answer %.2f%%)" % (
+            a["test_digits"], 100 * a["float"], 100 * a["int8"], 100 * a["same_prediction"]))
+    print("card: %s" % export.card_path(args.out))
+    print(heap_line(card["board_heap"]))
+
+
+def cmd_report(args):
+    from trainer import mlp, report
+
+    model, meta = mlp.load(args.model)
+    test, _ = _test_split(args)
+    report.write_all(model, meta, test, args.out, log=print)
+
+
+def cmd_data(args):
+    ds = find_data(args, log=print)
+    for name, split in (("train", ds.train), ("test", ds.test)):
+        if split is not None:
+            counts = [int((split.labels == c).sum()) for c in range(10)]
+            print("%-5s %6d digits, per class %s" % (name, len(split), counts))
+
+
+def train_args(p):
+    """train's flags (also the demo's): choices and defaults from the trainer."""
+    from trainer import mlp, train
+    from trainer.augment import Augment
+
+    d, book, aug = train.DEFAULTS, train.RASHID, Augment().settings()
+    data_args(p)
+    p.add_argument("--out", default=DEFAULT_MODEL, help="checkpoint to write (default: %(default)s)")
+    p.add_argument("--rashid", action="store_true", help="the book's network: %s %s, no biases, lr %g, one digit at a "
+                   "time, %d epochs" % ("-".join(map(str, book["sizes"])), book["hidden"], book["lr"], book["epochs"]))
+    p.add_argument("--layers", type=_layers, help="layer sizes (default %s)" % ",".join(map(str, d["sizes"])))
+    p.add_argument("--hidden-act", choices=mlp.HIDDEN, help="hidden activation (default %s)" % d["hidden"])
+    p.add_argument("--output", choices=mlp.OUTPUT, help="softmax + cross-entropy or sigmoid + squared error "
+                   "(default %s)" % d["output"])
+    p.add_argument("--no-bias", action="store_true", help="no biases (as in the book)")
+    p.add_argument("--epochs", type=positive_int, help="epochs (default: about %s digits' worth, %d for 5,000 digits)"
+                   % ("{:,}".format(train.AUTO_SAMPLES), train.auto_epochs(5000)))
+    p.add_argument("--batch", type=positive_int, help="mini-batch size (default %d)" % d["batch"])
+    p.add_argument("--lr", type=positive_float, help="learning rate (default %g)" % d["lr"])
+    p.add_argument("--momentum", type=fraction, help="momentum (default %g)" % d["momentum"])
+    p.add_argument("--schedule", choices=train.SCHEDULES, help="learning-rate schedule (default %s)" % d["schedule"])
+    p.add_argument("--weight-decay", type=fraction, help="L2 weight decay (default %g)" % d["weight_decay"])
+    p.add_argument("--no-augment", action="store_true", help="train on the digits as they are")
+    p.add_argument("--rotate", type=float, help="augmentation: +/- degrees of rotation (default %g)" % aug["rotate"])
+    p.add_argument("--shift", type=float, help="augmentation: +/- pixels of shift (default %g)" % aug["shift"])
+    p.add_argument("--seed", type=int, help="random seed: same seed, same network (default %d)" % d["seed"])
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
+
+
+def add_parsers(sub):
+    """train, eval, predict, export, report, data."""
+    from trainer.export import PERCENTILES
+
+    p = sub.add_parser("train", help="train a network", description="example: gentlenet train --data ~/mnist --epochs 50 "
+                       "--out out/model.npz")
+    train_args(p)
+    p.set_defaults(func=cmd_train)
+    p = sub.add_parser("eval", help="accuracy, per-class accuracy and confusion matrix of float and int8 models",
+                       description="example: gentlenet eval out/model.npz out/model.gnet")
+    p.add_argument("model", nargs="*", help="float checkpoints (.npz) and/or .gnet models "
+                   "(default: %s and %s)" % (DEFAULT_MODEL, DEFAULT_GNET))
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    data_args(p)
+    p.set_defaults(func=cmd_eval)
+    p = sub.add_parser("predict", help="what digit is in each photo? (unlabelled pictures; shows what the network saw)",
+                       description="example: gentlenet predict 2828_my_own_3.png photos/*.jpg --sheet out/predict.png")
+    p.add_argument("photos", nargs="+", help="pictures of one digit each (PNG, JPEG, ...; transparent ones on white)")
+    p.add_argument("--model", help=".gnet model or float checkpoint (default: %s, else %s, else the shipped %s)" % (
+        DEFAULT_GNET, DEFAULT_MODEL, os.path.relpath(SHIPPED_GNET)))
+    p.add_argument("--sheet", default=os.path.join(OUT, "predict.png"), help="PNG of each picture, the box found and "
+                   "the 28x28 the network saw (default: %(default)s; '' for none)")
+    p.add_argument("--json", action="store_true", help="also print the answers as JSON")
+    p.set_defaults(func=cmd_predict)
+    p = sub.add_parser("export", help="quantise a checkpoint to an integer-only .gnet model for the board",
+                       description="example: gentlenet export out/model.npz --out out/model.gnet")
+    p.add_argument("model", nargs="?", default=DEFAULT_MODEL, help="float checkpoint (default: %(default)s)")
+    p.add_argument("--out", default=DEFAULT_GNET, help=".gnet file to write; its card goes beside it as .json "
+                   "(default: %(default)s)")
+    p.add_argument("--percentile", default="auto", help="calibration: percentile of |activation| that sets each "
+                   "layer's range, 100 = the maximum (default: auto, tries %s)" % ", ".join("%g" % v for v in PERCENTILES))
+    data_args(p)
+    p.set_defaults(func=cmd_export)
+    p = sub.add_parser("report", help="PNG pictures: curves, confusion, mistakes, what the network imagines",
+                       description="example: gentlenet report out/model.npz --out out/report")
+    p.add_argument("model")
+    p.add_argument("--out", default=os.path.join(OUT, "report"), help="folder for the PNGs (default: %(default)s)")
+    data_args(p)
+    p.set_defaults(func=cmd_report)
+    p = sub.add_parser("data", help="show (and fetch) the data gentlenet would use",
+                       description="example: gentlenet data --data ../shared/datasets/mnist")
+    data_args(p)
+    p.set_defaults(func=cmd_data)
