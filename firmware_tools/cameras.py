@@ -285,7 +285,7 @@ class VC0706:
 
 
 class StreamCam:
-    """A board that streams frames (firmware_tools/stream_cam.py on an OpenMV Cam or
+    """A board that streams frames (firmware_tools/onboard/stream_cam.py on an OpenMV Cam or
     ESP32-CAM): "snap\\n" -> "FRAME <fmt> <w> <h> <length> <crc32 hex>\\n" + bytes."""
     MAX = 4 * 1024 * 1024
 
@@ -366,7 +366,7 @@ KINDS = {
     "vc0706": Kind(lambda ser, res: VC0706(ser, res or "160x120"), 38400, "VC0706Sim",
                    "VC0706 'TTL serial JPEG camera' (160x120 default)"),
     "stream": Kind(lambda ser, res: StreamCam(ser), 115200, "StreamSim",
-                   "a board streaming frames (firmware_tools/stream_cam.py)"),
+                   "a board streaming frames (firmware_tools/onboard/stream_cam.py)"),
 }
 
 

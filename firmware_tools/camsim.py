@@ -7,7 +7,7 @@
 
 Kinds: "ucam" (4D Systems uCAM-II: 6-byte commands, raw grey and JPEG in packages),
 "vc0706" (the "TTL serial JPEG camera": 0x56/0x76 commands, frame buffer read in
-chunks), "stream" (a board such as an OpenMV Cam running firmware_tools/stream_cam.py:
+chunks), "stream" (a board such as an OpenMV Cam running firmware_tools/onboard/stream_cam.py:
 "snap\\n" -> a header line and the bytes). Each picture is rendered by a Scene from the
 next digit; `sim.sent` records (digit index, label, CRC-32 of the grey frame) for tests.
 
@@ -350,7 +350,7 @@ class VC0706Sim(_PtySim):
 
 
 class StreamSim(_PtySim):
-    """A board streaming frames over USB serial (firmware_tools/stream_cam.py):
+    """A board streaming frames over USB serial (firmware_tools/onboard/stream_cam.py):
     "snap\\n" -> "FRAME <fmt> <w> <h> <length> <crc32 hex>\\n" + the bytes."""
 
     def __init__(self, scene, fmt="grey8", width=160, height=120, **kw):

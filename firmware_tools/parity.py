@@ -10,7 +10,7 @@ bytes as on CPython (the trainer's conversion).
 Images: the official MNIST test set when it can be found, plus edge cases (all black, all
 white, single pixels, stripes, random noise); without MNIST, at least 1,000 made-up and
 real images. Models: every .gnet in weights/ and networks of other shapes trained briefly
-here. Each runtime gets all images in one process (firmware_tools/run_model.py).
+here. Each runtime gets all images in one process (firmware_tools/onboard/run_model.py).
 """
 from __future__ import annotations
 
@@ -28,7 +28,7 @@ import numpy as np
 from firmware_tools.interpreter import find_micropython
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-RUNNER = os.path.join(ROOT, "firmware_tools", "run_model.py")
+RUNNER = os.path.join(ROOT, "firmware_tools", "onboard", "run_model.py")
 # A small heap, like a board without PSRAM (an ESP32's ~110 KB, a Pico's ~190 KB), for the
 # streaming run.
 SMALL_HEAP = "96k"
@@ -119,9 +119,11 @@ def make_models(outdir, train, calib, log=print):
     return paths
 
 
-def run_device(interpreter, model, images_file, out_file, backend=None, stream=False, heapsize=None, runner=RUNNER):
-    """Run run_model.py under `interpreter`; (info dict, scores bytes)."""
-    cmd = [interpreter] + (["-X", "heapsize=" + heapsize] if heapsize else []) + [runner, model, images_file, out_file]
+def run_device(interpreter, model, images_file, out_file, backend=None, stream=False, heapsize=None, device=None):
+    """Run onboard/run_model.py under `interpreter` with device/ (or the folder `device`)
+    on its path; (info dict, scores bytes)."""
+    cmd = [interpreter] + (["-X", "heapsize=" + heapsize] if heapsize else []) + [RUNNER] + (
+        ["-d", device] if device else []) + [model, images_file, out_file]
     if backend or stream:
         cmd.append(backend or "")
     if stream:
@@ -152,7 +154,7 @@ def _accuracy(scores, labels):
     return float((argmax(scores)[known] == labels[known]).mean()) if known.any() else None
 
 
-def run(models, images, labels, micropython, workdir, heapsize=SMALL_HEAP, log=print, runner=RUNNER):
+def run(models, images, labels, micropython, workdir, heapsize=SMALL_HEAP, log=print, device=None):
     """Every runtime on every model; returns the list of result rows."""
     from trainer import qformat, quantize
 
@@ -174,7 +176,7 @@ def run(models, images, labels, micropython, workdir, heapsize=SMALL_HEAP, log=p
         out = os.path.join(workdir, "%s.%s.%s%s.scores" % (os.path.basename(m), os.path.basename(interp), backend,
                                                         ".stream" if stream else ""))
         t = time.time()
-        info, got = run_device(interp, m, images_file, out, backend, stream, heap, runner)
+        info, got = run_device(interp, m, images_file, out, backend, stream, heap, device)
         q, ref = refs[m]
         bad, scores = compare(ref, got, len(q.labels))
         row = {"model": os.path.basename(m), "runtime": info.get("implementation"), "backend": info.get("backend"),
@@ -194,7 +196,7 @@ def run(models, images, labels, micropython, workdir, heapsize=SMALL_HEAP, log=p
     return rows
 
 
-MNISTIFY_RUNNER = os.path.join(ROOT, "firmware_tools", "run_mnistify.py")
+MNISTIFY_RUNNER = os.path.join(ROOT, "firmware_tools", "onboard", "run_mnistify.py")
 FRAME_SIZES = [(80, 60), (160, 120), (128, 128), (160, 128)]  # the uCAM's raw sizes (and a JPEG's)
 
 

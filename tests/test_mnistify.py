@@ -1,11 +1,10 @@
 """device/mnistify.py: the integer MNIST-style conversion, on CPython and on real MicroPython."""
 import os
 import struct
-import subprocess
 
 import numpy as np
 import pytest
-from conftest import ROOT, micropython
+from conftest import ROOT, on_micropython
 
 from device import mnistify as m
 from trainer import preprocess
@@ -85,38 +84,18 @@ def _frames(mnist):
     return frames
 
 
-_MP_SCRIPT = """
-import sys
-sys.path.insert(0, %r)
-import mnistify
-f = open(%r, 'rb')
-out = bytearray(784)
-while True:
-    head = f.read(4)
-    if not head:
-        break
-    w = head[0] | head[1] << 8
-    h = head[2] | head[3] << 8
-    px = f.read(w * h)
-    mnistify.mnistify(px, w, h, None, out)
-    print(''.join('%%02x' %% b for b in out))
-"""
-
-
 def test_micropython_gives_the_same_bytes(mnist, tmp_path):
     frames = _frames(mnist)
     blob = tmp_path / "frames.bin"
     with open(blob, "wb") as f:
         for w, h, px in frames:
             f.write(struct.pack("<HH", w, h) + px)
-    script = tmp_path / "run.py"
-    script.write_text(_MP_SCRIPT % (os.path.join(ROOT, "device"), str(blob)))
-    r = subprocess.run([micropython(), str(script)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=300)
-    assert r.returncode == 0, r.stderr.decode()
-    lines = r.stdout.decode().split()
-    assert len(lines) == len(frames)
-    for k, ((w, h, px), line) in enumerate(zip(frames, lines)):
-        assert bytes.fromhex(line) == bytes(m.mnistify(px, w, h)), "frame %d (%dx%d) differs" % (k, w, h)
+    r = on_micropython("run_mnistify", blob, tmp_path / "out.bin")
+    assert r.returncode == 0, r.stderr
+    out = (tmp_path / "out.bin").read_bytes()
+    assert len(out) == 784 * len(frames)
+    for k, (w, h, px) in enumerate(frames):
+        assert out[784 * k:784 * (k + 1)] == bytes(m.mnistify(px, w, h)), "frame %d (%dx%d) differs" % (k, w, h)
 
 
 def _hard_scene(mnist):

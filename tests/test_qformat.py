@@ -6,12 +6,11 @@ import json
 import os
 import re
 import struct
-import subprocess
 
 import numpy as np
 import pytest
 
-from conftest import ROOT, micropython
+from conftest import ROOT, on_micropython
 from device import gnet
 from trainer import mlp, qformat, quantize
 
@@ -133,27 +132,12 @@ def test_device_reader_rejects_damage_on_cpython(shipped, tmp_path):
             assert re.search(pattern, str(e.value)), (name, str(e.value))
 
 
-DEVICE_LOAD = r"""
-import sys
-sys.path.insert(0, %r)
-import gnet
-for i in range(%d):
-    path = %r + "/%%d.gnet" %% i
-    try:
-        m = gnet.Model(path, stream=bool(i %% 2))
-        print("%%d|LOADED|%%d" %% (i, m.argmax(m.scores(bytes(784)))))
-    except gnet.ModelError as e:
-        print("%%d|ModelError|%%s" %% (i, e))
-"""
-
-
 def test_device_reader_rejects_damage_on_micropython(shipped, tmp_path):
     cases = corruptions(shipped)
     for i, (_, data, _) in enumerate(cases):
         (tmp_path / ("%d.gnet" % i)).write_bytes(data)
-    script = tmp_path / "load.py"
-    script.write_text(DEVICE_LOAD % (os.path.join(ROOT, "device"), len(cases), str(tmp_path)))
-    r = subprocess.run([micropython(), str(script)], capture_output=True, text=True, timeout=300)
+    (tmp_path / "zeros.bin").write_bytes(bytes(3 * 784))
+    r = on_micropython("verdicts", tmp_path, len(cases), tmp_path / "zeros.bin", "alternate")
     assert r.returncode == 0, r.stderr
     lines = r.stdout.strip().splitlines()
     assert len(lines) == len(cases), r.stdout
@@ -169,22 +153,6 @@ def test_device_error_names_the_file(shipped, tmp_path):
         gnet.Model(str(p))
 
 
-HEAP_SCRIPT = """
-import gc, sys
-sys.path.insert(0, %(device)r)
-import gnet
-for name in %(names)r:
-    for stream in (False, True):
-        gc.collect()
-        a = gc.mem_free()
-        m = gnet.Model(name, stream=stream)
-        gc.collect()
-        print(name, int(stream), a - gc.mem_free(), len(m._rows) if stream else 0)
-        m.close()
-        m = None
-"""
-
-
 def test_the_heap_estimate_matches_micropython(tmp_path):
     """qformat.runtime_heap (what `gentlenet export` prints) against gc.mem_free() around
     gnet.Model on the real MicroPython, for four shapes, in RAM and streamed: within 5 %."""
@@ -196,11 +164,8 @@ def test_the_heap_estimate_matches_micropython(tmp_path):
         path = str(tmp_path / ("%s.gnet" % "-".join(map(str, sizes))))
         qformat.save(quantize.quantize(mlp.MLP(sizes, hidden=hidden, seed=1), cal), path)
         names.append(path)
-    mp = micropython()
-    script = tmp_path / "heap.py"
     # gnet once beforehand, so that its own code is not counted; the first model loads it
-    script.write_text(HEAP_SCRIPT % {"device": os.path.join(ROOT, "device"), "names": [names[0]] + names})
-    r = subprocess.run([mp, "-X", "heapsize=1024k", str(script)], capture_output=True, text=True, timeout=300)
+    r = on_micropython("heap", names[0], *names, heap="1024k")
     assert r.returncode == 0, r.stdout + r.stderr
     rows = [line.split() for line in r.stdout.splitlines()][2:]
     assert len(rows) == 2 * len(names), r.stdout

@@ -1,27 +1,18 @@
 # Classify a file of raw images with device/gnet.py and write the int8 scores: the
 # device side of `make test-parity`. Runs unchanged on MicroPython and CPython:
 #
-#   micropython firmware_tools/run_model.py MODEL IMAGES SCORES [python|viper] [stream]
+#   micropython firmware_tools/onboard/run_model.py MODEL IMAGES SCORES [python|viper] [stream]
 #
 # IMAGES: n * n_in bytes (uint8 pixels); SCORES: n * n_classes bytes (int8), written as
 # it goes. Prints one JSON line: images, backend, milliseconds, peak heap (MicroPython).
-import sys
-
-_here = __file__.rsplit("/", 1)[0] if "/" in __file__ else "."
-sys.path.insert(0, _here + "/../device")
-
 import gc
 import json
-import time
+import sys
 
-import gnet
+import prologue
 
-
-def _ticks_ms():
-    try:
-        return time.ticks_ms()
-    except AttributeError:
-        return int(time.time() * 1000)
+ARGV = prologue.setup(sys.argv)  # device/ first on the import path
+import gnet  # noqa: E402
 
 
 def main(argv):
@@ -44,7 +35,7 @@ def main(argv):
         info["heap_model"] = gc.mem_alloc()  # live bytes: code, model, buffers
     except AttributeError:  # CPython
         pass
-    t0 = _ticks_ms()
+    t0 = prologue.ticks_ms()
     while src.readinto(image) == n_in:
         if n == 1 and "heap_model" in info:
             # what one classification allocates (function frames; garbage the GC reclaims)
@@ -58,7 +49,7 @@ def main(argv):
         else:
             dst.write(model.scores(image))
         n += 1
-    info["ms"] = _ticks_ms() - t0
+    info["ms"] = prologue.ticks_ms() - t0
     info["images"] = n
     src.close()
     dst.close()
@@ -66,4 +57,4 @@ def main(argv):
     print(json.dumps(info))
 
 
-main(sys.argv)
+main(ARGV)

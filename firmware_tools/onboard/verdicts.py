@@ -1,0 +1,49 @@
+# What device/gnet.py says of each model file: the device side of the model fuzz tests.
+#
+#   micropython firmware_tools/onboard/verdicts.py [-d DIR] FOLDER N IMAGES MODE
+#
+# Loads FOLDER/0.gnet .. FOLDER/(N-1).gnet (MODE: ram, stream, or alternate: odd ones
+# streamed) and prints a line per file, "i|LOADED|<scores hex>/<confidence>;..." for the
+# first three 784-byte images of IMAGES, or "i|ModelError|message", or "i|<type>|message"
+# for anything else (a finding).
+import gc
+import sys
+from binascii import hexlify
+
+import prologue
+
+ARGV = prologue.setup(sys.argv)
+import gnet  # noqa: E402
+
+
+def verdict(path, stream, images):
+    try:
+        m = gnet.Model(path, stream=stream)
+    except gnet.ModelError as e:
+        return "ModelError|%s" % e
+    except Exception as e:  # noqa: anything else is a finding
+        return "%s|%s" % (type(e).__name__, e)
+    try:
+        n = m.layers[0].n_in
+        out = []
+        for k in range(3):
+            s = m.scores(images[k * 784:k * 784 + n])
+            out.append("%s/%d" % (hexlify(bytes(s)).decode(), m.confidence(s)))
+        return "LOADED|%s" % ";".join(out)
+    except Exception as e:  # noqa
+        return "CRASH %s|%s" % (type(e).__name__, e)
+    finally:
+        m.close()
+
+
+def main(argv):
+    folder, n, mode = argv[1], int(argv[2]), argv[4]
+    with open(argv[3], "rb") as f:
+        images = f.read()
+    for i in range(n):
+        gc.collect()
+        stream = mode == "stream" or (mode == "alternate" and i % 2 == 1)
+        print("%d|%s" % (i, verdict("%s/%d.gnet" % (folder, i), stream, images)))
+
+
+main(ARGV)
