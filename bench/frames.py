@@ -199,25 +199,31 @@ def main(argv=None):
         sel = np.array([cond(c) for c in conds])
         if not sel.any():
             continue
-        row = {"bucket": name, "n": int(sel.sum()), "accuracy": float(ok[sel].mean()), "clean": float(clean[sel].mean())}
+        row = {
+            "bucket": name, "n": int(sel.sum()), "accuracy": float(ok[sel].mean()), "clean": float(clean[sel].mean())
+        }
         row["gap_points"] = round(100 * (row["clean"] - row["accuracy"]), 2)
         result["buckets"].append(row)
-        print("%-18s %6d %8.1f%% %8.1f%% %7.1f" % (name, row["n"], 100 * row["accuracy"], 100 * row["clean"], row["gap_points"]))
-    print("gentle frames %s: %.1f%% (clean %.1f%%); all %d clean test digits through mnistify: %.2f%% (as given %.2f%%)" % (
-        args.size, 100 * gentle_ok.mean(), 100 * clean.mean(), len(sc.images), 100 * clean_m.mean(),
-        100 * result["clean_through_mnistify"]["as_given"]))
+        print("%-18s %6d %8.1f%% %8.1f%% %7.1f" %
+              (name, row["n"], 100 * row["accuracy"], 100 * row["clean"], row["gap_points"]))
+    print(
+        "gentle frames %s: %.1f%% (clean %.1f%%); all %d clean test digits through mnistify: %.2f%% (as given %.2f%%)" %
+        (args.size, 100 * gentle_ok.mean(), 100 * clean.mean(), len(
+            sc.images), 100 * clean_m.mean(), 100 * result["clean_through_mnistify"]["as_given"]))
 
     # the worst frames: misread ones first, least sure of the right digit
     scores = quantize.reference(q, digits)
     conf_true = scores[np.arange(n), labels]
     worst = sorted(range(n), key=lambda i: (bool(ok[i]), int(conf_true[i])))[:args.worst]
     pred = quantize.argmax(scores)
-    items = [{"frame": hard[i], "box": boxes[i], "digit": digits[i],
-              "lines": ["#%d: %d read as %d" % (i, labels[i], pred[i]),
-                        "contrast %.2f size %.2f" % (conds[i]["contrast"], conds[i]["size"]),
-                        "rot %+.0f blur %.1f%s" % (conds[i]["rotation"], conds[i]["blur"], " shadow" if conds[i]["shadow"] else ""),
-                        ("line " if conds[i]["line"] else "") + ("specks %d" % conds[i]["specks"] if conds[i]["specks"] else "")]}
-             for i in worst]
+    items = [{
+        "frame": hard[i], "box": boxes[i], "digit": digits[i], "lines": [
+            "#%d: %d read as %d" % (i, labels[i], pred[i]),
+            "contrast %.2f size %.2f" % (conds[i]["contrast"], conds[i]["size"]),
+            "rot %+.0f blur %.1f%s" % (conds[i]["rotation"], conds[i]["blur"], " shadow" if conds[i]["shadow"] else ""),
+            ("line " if conds[i]["line"] else "") + ("specks %d" % conds[i]["specks"] if conds[i]["specks"] else "")
+        ]
+    } for i in worst]
     os.makedirs(os.path.dirname(args.sheet), exist_ok=True)
     report.contact_sheet(items, args.sheet)
     result["sheet"] = os.path.relpath(args.sheet, ROOT)
@@ -264,7 +270,8 @@ def main(argv=None):
                     look, args.size, cmp["version"], cmp["ms_%s_old" % look], mnistify.VERSION, cmp["ms_%s_new" % look],
                     cmp["ms_%s_new" % look] / cmp["ms_%s_old" % look])
                 if cmp.get("instr_%s_old" % look):
-                    line += "; instructions (callgrind) x%.2f" % (cmp["instr_%s_new" % look] / cmp["instr_%s_old" % look])
+                    line += "; instructions (callgrind) x%.2f" % (cmp["instr_%s_new" % look] /
+                                                                  cmp["instr_%s_old" % look])
                 print(line)
     os.makedirs(os.path.dirname(args.json), exist_ok=True)
     with open(args.json, "w") as f:

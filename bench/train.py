@@ -44,7 +44,8 @@ def worker(mode, data_dir, seed, epochs, csv_dir):
             epoch_times.append(time.time() - last[0])
             last[0] = time.time()
 
-        acc = book.run(os.path.join(csv_dir, "train.csv"), os.path.join(csv_dir, "test.csv"), epochs or 5, seed=seed, on_epoch=tick)
+        acc = book.run(os.path.join(csv_dir, "train.csv"), os.path.join(csv_dir, "test.csv"), epochs or 5, seed=seed,
+                       on_epoch=tick)
     else:
         from trainer import train
 
@@ -89,7 +90,9 @@ def run(mode, data_dir, seed, epochs=None, csv_dir=None):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--data", default=os.environ.get("GENTLENET_DATA", os.path.join(HERE, "..", "..", "shared", "datasets", "mnist")))
+    ap.add_argument(
+        "--data", default=os.environ.get("GENTLENET_DATA", os.path.join(HERE, "..", "..", "shared", "datasets",
+                                                                        "mnist")))
     ap.add_argument("--seeds", type=int, default=3)
     ap.add_argument("--big", default=FASHION, help="a 60,000-image IDX folder ('' to skip)")
     ap.add_argument("--modes", default="book,rashid,default")
@@ -110,8 +113,12 @@ def main():
         if os.path.isdir(a.big):
             sets.append(("fashion-60k", os.path.abspath(a.big), [0]))
         else:
-            print("NOTE: no 60,000-image set at %s (apt-get install dataset-fashion-mnist); full-size figures not measured" % a.big)
-    results = {"machine": {"python": platform.python_version(), "cpus": os.cpu_count(), "platform": platform.platform()}, "runs": []}
+            print("NOTE: no 60,000-image set at %s (apt-get install dataset-fashion-mnist); "
+                  "full-size figures not measured" % a.big)
+    results = {
+        "machine": {"python": platform.python_version(), "cpus": os.cpu_count(), "platform": platform.platform()},
+        "runs": []
+    }
     print("%-12s %-8s %4s %6s %9s %9s %9s" % ("data", "trainer", "seed", "epochs", "s/epoch", "peak MB", "accuracy"))
     for name, d, seeds in sets:
         for seed in seeds:
@@ -122,19 +129,25 @@ def main():
                     r = run(mode, d, seed, csv_dir=tmp)
                     r["data"] = name
                     results["runs"].append(r)
-                    print("%-12s %-8s %4d %6d %9.2f %9.0f %8.2f%%" % (name, mode, seed, r["epochs"], r["seconds_per_epoch"], r["peak_rss_mb"], 100 * r["test_accuracy"]), flush=True)
+                    print(
+                        "%-12s %-8s %4d %6d %9.2f %9.0f %8.2f%%" %
+                        (name, mode, seed, r["epochs"], r["seconds_per_epoch"], r["peak_rss_mb"],
+                         100 * r["test_accuracy"]), flush=True)
     summary = {}
     for name, _, _ in sets:
         for mode in modes:
             rs = [r for r in results["runs"] if r["data"] == name and r["mode"] == mode]
             accs = sorted(r["test_accuracy"] for r in rs)
-            summary["%s/%s" % (name, mode)] = {"runs": len(rs), "median_accuracy": accs[len(accs) // 2],
-                                              "mean_accuracy": round(sum(accs) / len(accs), 4),
-                                              "max_seconds": max(r["seconds"] for r in rs), "max_peak_rss_mb": max(r["peak_rss_mb"] for r in rs)}
+            summary["%s/%s" % (name, mode)] = {
+                "runs": len(rs), "median_accuracy": accs[len(accs) // 2],
+                "mean_accuracy": round(sum(accs) / len(accs), 4), "max_seconds": max(r["seconds"] for r in rs),
+                "max_peak_rss_mb": max(r["peak_rss_mb"] for r in rs)
+            }
     results["summary"] = summary
     print("\nsummary")
     for k, v in summary.items():
-        print("  %-22s median %.2f%%  mean %.2f%%  longest run %.0fs  peak %.0f MB" % (k, 100 * v["median_accuracy"], 100 * v["mean_accuracy"], v["max_seconds"], v["max_peak_rss_mb"]))
+        print("  %-22s median %.2f%%  mean %.2f%%  longest run %.0fs  peak %.0f MB" %
+              (k, 100 * v["median_accuracy"], 100 * v["mean_accuracy"], v["max_seconds"], v["max_peak_rss_mb"]))
     os.makedirs(os.path.dirname(a.out), exist_ok=True)
     with open(a.out, "w") as f:
         json.dump(results, f, indent=1)

@@ -110,7 +110,8 @@ class App:
         self.inp = inp or sys.stdin.buffer
         self.out = out or sys.stdout
         self._poll = select.poll()
-        self._poll.register(sys.stdin if inp is None else inp, select.POLLIN)  # sys.stdin: the documented way to poll the REPL stream
+        # sys.stdin: the documented way to poll the REPL stream
+        self._poll.register(sys.stdin if inp is None else inp, select.POLLIN)
         self._one = bytearray(1)                  # the byte just read
         self._cr = False                          # the last line ended with "\r"
         self._line = bytearray(_LINE)             # the request line after the magic
@@ -174,7 +175,8 @@ class App:
                 except MemoryError:
                     tried.append("%s: not enough RAM" % how)
                 hold = self.model = self.frame = self.work = None  # noqa: frees the hold before the next plan
-        self.model_error = "%s (%d bytes) does not fit this board's heap: %s" % (self.model_path, size, "; ".join(tried))
+        self.model_error = "%s (%d bytes) does not fit this board's heap: %s" % (self.model_path, size,
+                                                                                 "; ".join(tried))
         self._no_model()
 
     def _no_model(self):
@@ -293,11 +295,12 @@ class App:
             f.seek(-4, 2)
             crc = f.read(4)  # the file's own CRC-32, little-endian: which model this is
             f.close()
-            model = {"file": self.model_path, "crc32": "%08x" % (crc[0] | crc[1] << 8 | crc[2] << 16 | crc[3] << 24), "labels": m.labels, "output": m.output,
-                     "shape": [m.layers[0].n_in] + [L.n_out for L in m.layers],
-                     "input": [m.width, m.height, m.channels], "preprocess": m.preprocess,
-                     "preprocess_version": m.preprocess_version, "stream": m.stream,
-                     "load": self.load_note}
+            model = {
+                "file": self.model_path, "crc32": "%08x" % (crc[0] | crc[1] << 8 | crc[2] << 16 | crc[3] << 24),
+                "labels": m.labels, "output": m.output, "shape": [m.layers[0].n_in] + [L.n_out for L in m.layers],
+                "input": [m.width, m.height, m.channels], "preprocess": m.preprocess,
+                "preprocess_version": m.preprocess_version, "stream": m.stream, "load": self.load_note
+            }
         impl = sys.implementation
         self.answer(seq, app=_VERSION, model=model, model_error=self.model_error,
                     runtime="%s %s" % (impl.name, ".".join(str(v) for v in impl.version[:3])),

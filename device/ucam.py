@@ -248,7 +248,8 @@ class UCam:
             if crc == last:
                 return self.width, self.height
             last = crc
-        raise OSError("uCAM: %d reads of one snapshot all differ: noise on the line (check wiring, lower the baud rate)" % _READS)
+        raise OSError(
+            "uCAM: %d reads of one snapshot all differ: noise on the line (check wiring, lower the baud rate)" % _READS)
 
     def _read_snapshot(self, buf, n):
         # GET PICTURE(snapshot) into buf[:n]; returns its CRC-32

@@ -75,11 +75,13 @@ def _at_least_one(text):
 
 def add_args(ap):
     ap.add_argument("--port", required=True, help="the board's serial port (or the virtual board's pty)")
-    ap.add_argument("--model", default=DEFAULT_MODEL, help="the .gnet the board should run (default: the shipped model)")
+    ap.add_argument("--model", default=DEFAULT_MODEL,
+                    help="the .gnet the board should run (default: the shipped model)")
     ap.add_argument("--data", default=DEFAULT_DATA, help="MNIST IDX folder: its test set (default: %(default)s)")
     how_many = ap.add_mutually_exclusive_group()
     how_many.add_argument("--n", type=_at_least_one, default=1000, help="test digits to send (default: %(default)s)")
-    how_many.add_argument("--all", action="store_true", help="all of them (10,000: about a minute on a pty, far longer at 115200 baud)")
+    how_many.add_argument("--all", action="store_true",
+                          help="all of them (10,000: about a minute on a pty, far longer at 115200 baud)")
 
 
 def check(args, log=print):

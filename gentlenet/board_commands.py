@@ -132,7 +132,8 @@ def cmd_flash(args):
     from trainer import qformat
 
     port = args.port or _default_port()
-    flash.flash(port, args.model, show_progress=False if args.quiet else None, compile=False if args.no_compile else None)
+    flash.flash(port, args.model, show_progress=False if args.quiet else None,
+                compile=False if args.no_compile else None)
     if args.no_check:
         return
     # The app starts (soft reset) and says how it holds the model, or why it cannot: the
@@ -204,7 +205,8 @@ def cmd_classify(args):
         with open(args.json, "w") as f:
             json.dump(result, f, indent=1)
     if board is not None and result["agree"] != result["frames"]:
-        raise Disagreement("the board and the host reference disagree on %d frames" % (result["frames"] - result["agree"]))
+        raise Disagreement("the board and the host reference disagree on %d frames" %
+                           (result["frames"] - result["agree"]))
 
 
 def add_parsers(sub):
@@ -218,21 +220,25 @@ def add_parsers(sub):
     p.set_defaults(func=cmd_board)
     p = sub.add_parser("flash", help="copy the runtime and a model to a board (atomic, only what changed)",
                        description="example: gentlenet flash --port /dev/ttyACM0 --model weights/mnist-784-100-10.gnet")
-    p.add_argument("--port", help="serial port or pty (default: the running virtual board, else the one USB board found)")
+    p.add_argument("--port",
+                   help="serial port or pty (default: the running virtual board, else the one USB board found)")
     p.add_argument("--model", default=DEFAULT_GNET, help=".gnet model (default: %(default)s)")
     p.add_argument("--no-compile", action="store_true", help="send the runtime as .py source, never precompiled .mpy")
-    p.add_argument("--no-check", action="store_true", help="do not start the app afterwards to see that the model loads")
+    p.add_argument("--no-check", action="store_true",
+                   help="do not start the app afterwards to see that the model loads")
     p.add_argument("--check-timeout", type=float, default=30.0, metavar="S",
                    help="seconds the app may take to load the model after the flash (default: %(default)s)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=cmd_flash)
     kinds = "; ".join("%s: %s" % (k, v.describe) for k, v in cameras.KINDS.items())
-    p = sub.add_parser("camera-sim", help="a simulated serial camera on a pseudo-terminal (%s)" % ", ".join(cameras.KINDS),
+    p = sub.add_parser("camera-sim",
+                       help="a simulated serial camera on a pseudo-terminal (%s)" % ", ".join(cameras.KINDS),
                        description="example: gentlenet camera-sim --kind ucam")
     p.add_argument("--kind", choices=list(cameras.KINDS), default="ucam", help="what it speaks (default: %(default)s): "
                    + kinds)
-    p.add_argument("--digits", metavar="PATH", help="digits to show: MNIST IDX folder (its test set), CSV, or image folder "
-                   "(default: the test digits gentlenet evaluates on)")
+    p.add_argument(
+        "--digits", metavar="PATH", help="digits to show: MNIST IDX folder (its test set), CSV, or image folder "
+        "(default: the test digits gentlenet evaluates on)")
     p.add_argument("--look", choices=tuple(scene.LOOKS), default="desk", help="; ".join(
         "%s: %s" % (k, v[1]) for k, v in scene.LOOKS.items()) + " (default: %(default)s)")
     p.add_argument("--seed", type=int, default=0, help="scene seed: lighting, size, position, noise (default 0)")

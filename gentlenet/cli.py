@@ -27,8 +27,9 @@ class _Sub:
 
 
 def parser():
-    ap = argparse.ArgumentParser(prog="gentlenet", allow_abbrev=False,
-                                 description="Train a small digit-reading network and take it down to a microcontroller.")
+    ap = argparse.ArgumentParser(
+        prog="gentlenet", allow_abbrev=False,
+        description="Train a small digit-reading network and take it down to a microcontroller.")
     ap.add_argument("--version", action="version", version="gentlenet " + __import__("trainer").__version__)
     sub = _Sub(ap.add_subparsers(dest="command", metavar="COMMAND"))
     sub.required = True

@@ -10,7 +10,8 @@ OUT = "out"
 DEFAULT_MODEL = os.path.join(OUT, "model.npz")
 DEFAULT_GNET = os.path.join(OUT, "model.gnet")
 # the pretrained model in the source tree (weights/), for predicting before training
-SHIPPED_GNET = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "weights", "mnist-784-100-10.gnet")
+SHIPPED_GNET = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "weights",
+                            "mnist-784-100-10.gnet")
 BOARD_DIR = os.path.join(OUT, "board")  # the virtual board's flash
 BOARD_PORT = os.path.join(OUT, "board.port")  # where a running virtual board says which pty it is
 CAMERA_PORT = os.path.join(OUT, "camera.port")  # where a running simulated camera says which pty it is
@@ -52,8 +53,9 @@ fraction = _number(float, lambda v: 0 <= v < 1, "in [0, 1)")
 
 
 def data_args(p, test=True):
-    p.add_argument("--data", metavar="PATH", help="a folder of MNIST IDX files, a Rashid-style CSV, or a folder of digit "
-                   "images (default: $GENTLENET_DATA, the cache, a download, the offline sample)")
+    p.add_argument(
+        "--data", metavar="PATH", help="a folder of MNIST IDX files, a Rashid-style CSV, or a folder of digit "
+        "images (default: $GENTLENET_DATA, the cache, a download, the offline sample)")
     if test:
         p.add_argument("--test-data", metavar="PATH", help="a separate test set (same kinds as --data)")
     p.add_argument("--cache", metavar="DIR", help="download cache (default: $GENTLENET_CACHE or ~/.cache/gentlenet)")
@@ -64,7 +66,8 @@ def find_data(args, log=log):
     from trainer import sources
 
     ds = sources.find(args.data, getattr(args, "test_data", None), args.cache, not args.no_download, log=log)
-    log("data: %s (%d training, %d test digits)" % (ds.source, len(ds.train) if ds.train else 0, len(ds.test) if ds.test else 0))
+    log("data: %s (%d training, %d test digits)" %
+        (ds.source, len(ds.train) if ds.train else 0, len(ds.test) if ds.test else 0))
     if ds.note:
         log("NOTE: " + ds.note)
     return ds

@@ -17,7 +17,8 @@ def _layers(text):
     except ValueError:
         raise argparse.ArgumentTypeError("layer sizes like 784,100,10, not %r" % text) from None
     if len(sizes) < 2 or sizes[0] != 784 or min(sizes) < 1:
-        raise argparse.ArgumentTypeError("layer sizes start with 784 inputs and have at least two numbers, like 784,100,10")
+        raise argparse.ArgumentTypeError(
+            "layer sizes start with 784 inputs and have at least two numbers, like 784,100,10")
     return sizes
 
 
@@ -128,7 +129,8 @@ def _predictor(path):
                 lambda images: quantize.confidence(q, quantize.reference(q, images)) / 10000)
     model, _ = mlp.load(path)
     return ("%s %s float" % ("-".join(map(str, model.sizes)), model.hidden), model.architecture(),
-            lambda images: evaluate.predict(model, images)[0], lambda images: evaluate.predict(model, images)[1].max(axis=1))
+            lambda images: evaluate.predict(model, images)[0],
+            lambda images: evaluate.predict(model, images)[1].max(axis=1))
 
 
 def _warn_unrelated(paths):
@@ -311,7 +313,8 @@ def add_parsers(sub):
     """train, eval, predict, export, report, data."""
     from trainer.export import PERCENTILES
 
-    p = sub.add_parser("train", help="train a network", description="example: gentlenet train --data ~/mnist --epochs 50 "
+    p = sub.add_parser("train", help="train a network",
+                       description="example: gentlenet train --data ~/mnist --epochs 50 "
                        "--out out/model.npz")
     train_args(p)
     p.set_defaults(func=cmd_train)
@@ -336,8 +339,9 @@ def add_parsers(sub):
     p.add_argument("model", nargs="?", default=DEFAULT_MODEL, help="float checkpoint (default: %(default)s)")
     p.add_argument("--out", default=DEFAULT_GNET, help=".gnet file to write; its card goes beside it as .json "
                    "(default: %(default)s)")
-    p.add_argument("--percentile", default="auto", help="calibration: percentile of |activation| that sets each "
-                   "layer's range, 100 = the maximum (default: auto, tries %s)" % ", ".join("%g" % v for v in PERCENTILES))
+    p.add_argument(
+        "--percentile", default="auto", help="calibration: percentile of |activation| that sets each "
+        "layer's range, 100 = the maximum (default: auto, tries %s)" % ", ".join("%g" % v for v in PERCENTILES))
     data_args(p)
     p.set_defaults(func=cmd_export)
     p = sub.add_parser("report", help="PNG pictures: curves, confusion, mistakes, what the network imagines",

@@ -24,7 +24,8 @@ def board(tmp_path):
 
 
 def mpremote(port, *args, timeout=60):
-    r = subprocess.run([MPREMOTE, "connect", port, "resume"] + list(args), capture_output=True, text=True, timeout=timeout)
+    r = subprocess.run([MPREMOTE, "connect", port, "resume"] + list(args), capture_output=True, text=True,
+                       timeout=timeout)
     return r
 
 
@@ -47,7 +48,8 @@ def test_flash_is_compact_and_idempotent(board):
     r = flash.flash(board.port, MODEL, show_progress=False, log=lambda *a: None, compile=False)
     assert r["sent"] == flash.RUNTIME + ["model.gnet"] and r["compiled"] == []
     for name in flash.RUNTIME:
-        assert open(os.path.join(board.flash, name), "rb").read() == open(os.path.join(ROOT, "device", name), "rb").read()
+        assert open(os.path.join(board.flash, name), "rb").read() == open(os.path.join(ROOT, "device", name),
+                                                                          "rb").read()
     assert flash.sha256_file(os.path.join(board.flash, "model.gnet")) == flash.sha256_file(MODEL)
     # the model alone: base64 on the wire vs mpremote cp's repr()
     os.remove(os.path.join(board.flash, "model.gnet"))
@@ -57,7 +59,9 @@ def test_flash_is_compact_and_idempotent(board):
     assert ours["wire_bytes"] <= theirs / 2, (ours["wire_bytes"], theirs)
     again = flash.flash(board.port, MODEL, show_progress=False, log=lambda *a: None, compile=False)
     assert again["sent"] == [] and again["data_bytes"] == 0
-    r = mpremote(board.port, "exec", "import gnet; m = gnet.Model('model.gnet'); print(m.backend, m.labels[m.argmax(m.scores(bytes(784)))])")
+    r = mpremote(
+        board.port, "exec",
+        "import gnet; m = gnet.Model('model.gnet'); print(m.backend, m.labels[m.argmax(m.scores(bytes(784)))])")
     assert r.returncode == 0 and r.stdout.split()[0] == "viper", r.stdout + r.stderr
 
 
@@ -96,7 +100,8 @@ def test_killed_flash_leaves_the_old_model(board, tmp_path):
 
     flash.flash(board.port, MODEL, show_progress=False, log=lambda *a: None)
     other = str(tmp_path / "other.gnet")
-    q = quantize.quantize(mlp.MLP([784, 100, 10], seed=5), np.random.default_rng(0).integers(0, 256, (100, 28, 28), dtype=np.uint8))
+    q = quantize.quantize(mlp.MLP([784, 100, 10], seed=5),
+                          np.random.default_rng(0).integers(0, 256, (100, 28, 28), dtype=np.uint8))
     qformat.save(q, other)
     part = os.path.join(board.flash, "model.gnet" + flash.TMP_SUFFIX)
     p = subprocess.Popen([sys.executable, "-m", "gentlenet.cli", "flash", "--port", board.port, "--model", other, "-q"],
@@ -112,7 +117,8 @@ def test_killed_flash_leaves_the_old_model(board, tmp_path):
     assert r.returncode == 0 and "loaded 10" in r.stdout, r.stdout + r.stderr
     # and the next flash completes
     r = flash.flash(board.port, other, show_progress=False, log=lambda *a: None)
-    assert r["sent"] == ["model.gnet"] and flash.sha256_file(os.path.join(board.flash, "model.gnet")) == hashlib.sha256(open(other, "rb").read()).hexdigest()
+    assert r["sent"] == ["model.gnet"] and flash.sha256_file(os.path.join(board.flash, "model.gnet")) == hashlib.sha256(
+        open(other, "rb").read()).hexdigest()
 
 
 def test_flash_errors_are_clear(tmp_path):
@@ -155,7 +161,8 @@ def test_a_second_program_on_the_port_gives_a_clear_error_not_a_hang(board, tmp_
 
     flash.flash(board.port, MODEL, show_progress=False, log=lambda *a: None)
     other = str(tmp_path / "other.gnet")
-    q = quantize.quantize(mlp.MLP([784, 100, 10], seed=5), np.random.default_rng(0).integers(0, 256, (100, 28, 28), dtype=np.uint8))
+    q = quantize.quantize(mlp.MLP([784, 100, 10], seed=5),
+                          np.random.default_rng(0).integers(0, 256, (100, 28, 28), dtype=np.uint8))
     qformat.save(q, other)
     p = subprocess.Popen([sys.executable, "-m", "gentlenet.cli", "flash", "--port", board.port, "--model", other, "-q"],
                          cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)

@@ -128,7 +128,8 @@ def test_a_model_too_big_even_to_stream_is_a_clear_answer(tmp_path):
 
     big = str(tmp_path / "wide.gnet")
     rng = np.random.default_rng(0)
-    qformat.save(quantize.quantize(mlp.MLP([784, 16, 1500, 10], seed=1), rng.integers(0, 256, (50, 28, 28), np.uint8)), big)
+    qformat.save(quantize.quantize(mlp.MLP([784, 16, 1500, 10], seed=1), rng.integers(0, 256, (50, 28, 28), np.uint8)),
+                 big)
     b = VirtualBoard(str(tmp_path / "flash"), micropython=micropython(), heapsize="64k").start()
     try:
         r = subprocess.run([sys.executable, "-m", "gentlenet.cli", "flash", "--port", b.port, "--model", big, "-q"],

@@ -294,7 +294,8 @@ def test_classify_command(board, digits, tmp_path):
         q = qformat.load(MODEL)
         q.labels = list("abcdefghij")
         qformat.save(q, str(other))
-        r = cli("classify", "--camera", sim.port, "--kind", "stream", "--board", board.url, "--model", str(other), "--frames", "1")
+        r = cli("classify", "--camera", sim.port, "--kind", "stream", "--board", board.url, "--model", str(other),
+                "--frames", "1")
         assert r.returncode != 0 and "different model" in r.stderr
     r = cli("classify", "--camera", "/dev/does-not-exist", "--local", "--model", MODEL)
     assert r.returncode != 0 and "cannot open camera port" in r.stderr

@@ -23,7 +23,8 @@ def small_model(tmp_path_factory):
     csv = os.path.join(rashid_dir(), "mnist_train_100.csv")
     test = os.path.join(rashid_dir(), "mnist_test_10.csv")
     out = str(d / "m.npz")
-    r = gentlenet("train", "--data", csv, "--test-data", test, "--epochs", "3", "--layers", "784,32,10", "--out", out, "-q")
+    r = gentlenet("train", "--data", csv, "--test-data", test, "--epochs", "3", "--layers", "784,32,10", "--out", out,
+                  "-q")
     assert r.returncode == 0, r.stderr
     assert "784-32-10 relu" in r.stdout and "on 10 test digits" in r.stdout
     return out, test
@@ -55,7 +56,8 @@ def test_report_pictures(small_model, tmp_path):
 
 
 def test_rashid_csv_without_test_set_holds_out(tmp_path):
-    r = gentlenet("train", "--data", os.path.join(rashid_dir(), "mnist_train_100.csv"), "--epochs", "1", "--out", str(tmp_path / "m.npz"), "-q")
+    r = gentlenet("train", "--data", os.path.join(rashid_dir(), "mnist_train_100.csv"), "--epochs", "1", "--out",
+                  str(tmp_path / "m.npz"), "-q")
     assert r.returncode == 0, r.stderr
     assert "20 %" in r.stderr and "held out" in r.stderr
 
@@ -95,7 +97,8 @@ def test_export_then_eval_side_by_side(small_model, tmp_path):
     line = [l for l in r.stdout.splitlines() if l.strip().startswith(out)][0]
     assert "%.2f%%" % (100 * card["accuracy"]["int8"]) in line
     r = gentlenet("eval", out, "--data", test, "--json")
-    assert json.loads(r.stdout)["architecture"] == {"sizes": [784, 32, 10], "hidden": "relu", "output": "softmax", "format": "gnet"}
+    assert json.loads(
+        r.stdout)["architecture"] == {"sizes": [784, 32, 10], "hidden": "relu", "output": "softmax", "format": "gnet"}
 
 
 def test_eval_refuses_a_damaged_gnet(small_model, tmp_path):
@@ -114,7 +117,8 @@ def test_train_keeps_the_previous_checkpoint(small_model, tmp_path):
     out = tmp_path / "model.npz"
     out.write_bytes(open(model, "rb").read())
     csv = os.path.join(rashid_dir(), "mnist_train_100.csv")
-    r = gentlenet("train", "--data", csv, "--test-data", test, "--epochs", "1", "--layers", "784,8,10", "--out", str(out), "-q")
+    r = gentlenet("train", "--data", csv, "--test-data", test, "--epochs", "1", "--layers", "784,8,10", "--out",
+                  str(out), "-q")
     assert r.returncode == 0, r.stderr
     assert (tmp_path / "model.prev.npz").read_bytes() == open(model, "rb").read()
     assert "kept it as" in r.stderr

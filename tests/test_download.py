@@ -100,7 +100,8 @@ def test_dropped_connection_is_resumed(server, tmp_path):
 
 def test_dead_mirror_then_good_one(server, tmp_path):
     _, url = server
-    p = download.download_file("data.gz", MD5, str(tmp_path), [_closed_port(), url + "missing/", url], show_progress=False)
+    p = download.download_file("data.gz", MD5, str(tmp_path), [_closed_port(), url + "missing/", url],
+                               show_progress=False)
     assert open(p, "rb").read() == PAYLOAD
 
 
@@ -185,7 +186,8 @@ def test_an_endless_mirror_is_cut_at_the_files_size(hostile, tmp_path):
     Hostile.mode = "endless"
     t0 = time.time()
     with pytest.raises(DownloadError, match="more than the 4542 bytes"):
-        download.download_file("x.gz", "0" * 32, str(tmp_path), [hostile], size=4542, show_progress=False, log=lambda *a: None)
+        download.download_file("x.gz", "0" * 32, str(tmp_path), [hostile], size=4542, show_progress=False,
+                               log=lambda *a: None)
     assert time.time() - t0 < 20
     assert os.listdir(str(tmp_path)) == []  # no .part of junk kept
 
@@ -195,9 +197,11 @@ def test_a_trickling_mirror_meets_a_deadline(hostile, tmp_path, monkeypatch):
     monkeypatch.setattr(download, "MIN_RATE", 10**6)  # so the deadline is the 60 s floor ...
     t0 = time.time()
     real = time.monotonic
-    monkeypatch.setattr(download.time, "monotonic", lambda: real() + (57 if time.time() - t0 > 1 else 0))  # ... 3 s away
+    monkeypatch.setattr(download.time, "monotonic", lambda: real() + (57
+                                                                      if time.time() - t0 > 1 else 0))  # ... 3 s away
     with pytest.raises(DownloadError, match="too slow"):
-        download.download_file("x.gz", "0" * 32, str(tmp_path), [hostile], size=4542, show_progress=False, log=lambda *a: None)
+        download.download_file("x.gz", "0" * 32, str(tmp_path), [hostile], size=4542, show_progress=False,
+                               log=lambda *a: None)
     assert time.time() - t0 < 20
 
 

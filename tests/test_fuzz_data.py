@@ -131,7 +131,8 @@ def test_the_reported_loader_failures(tmp_path):
     cases["minus-minus.csv"] = csv_line(1, row).replace(b",3,", b",--3,", 1)
     cases["huge.csv"] = csv_line(1, row).replace(b",3,", b",99999999999999999999,", 1)
     cases["cut.csv.gz"] = gzip.compress(csv_line(1, row) * 50)[:-200]
-    cases["bitflip.csv.gz"] = bytes(b ^ (0x10 if i == 40 else 0) for i, b in enumerate(gzip.compress(csv_line(1, row) * 50)))
+    cases["bitflip.csv.gz"] = bytes(b ^ (0x10 if i == 40 else 0)
+                                    for i, b in enumerate(gzip.compress(csv_line(1, row) * 50)))
     cases["zero-images-idx3-ubyte"] = bytes([0, 0, 8, 3]) + struct.pack(">3I", 0, 28, 28)
     cases["forged-images-idx3-ubyte"] = bytes([0, 0, 8, 3]) + struct.pack(">3I", 0xFFFFFFFF, 0xFFFF, 0xFFFF)
     # a 2 MB gzip that inflates to 4 GB: only the header's bytes (+1) may be inflated
@@ -144,7 +145,8 @@ def test_the_reported_loader_failures(tmp_path):
     cases["bomb-images-idx3-ubyte.gz"] = b"".join(parts)
     for name, blob in cases.items():
         (tmp_path / name).write_bytes(blob)
-    (tmp_path / "bomb-labels-idx1-ubyte.gz").write_bytes(gzip.compress(bytes([0, 0, 8, 1]) + struct.pack(">I", 60000) + bytes(60000)))
+    (tmp_path / "bomb-labels-idx1-ubyte.gz").write_bytes(
+        gzip.compress(bytes([0, 0, 8, 1]) + struct.pack(">I", 60000) + bytes(60000)))
     for prefix in ("zero", "forged"):
         (tmp_path / ("%s-labels-idx1-ubyte" % prefix)).write_bytes(bytes([0, 0, 8, 1]) + struct.pack(">I", 0))
     fifo = tmp_path / "3_pipe.png"

@@ -196,7 +196,8 @@ def check(files, v):
             if kind not in ("LOADED", "ModelError"):
                 bad.append("%d %s: %s %s" % (i, name, kind, msg))
             elif (kind == "LOADED") != (qk == "LOADED"):
-                bad.append("%d readers disagree: qformat %s (%s), %s %s (%s)" % (i, qk, qmsg[:80], name, kind, msg[:80]))
+                bad.append("%d readers disagree: qformat %s (%s), %s %s (%s)" %
+                           (i, qk, qmsg[:80], name, kind, msg[:80]))
             elif kind == "LOADED" and msg != qmsg:
                 bad.append("%d %s gives other scores or confidence than the reference" % (i, name))
     return bad

@@ -112,7 +112,8 @@ def test_a_bad_final_chunk_does_not_swallow_the_next_request(board):
     crc = binascii.crc32(data)
     for tail in (b"A", b"AB", b"ABCDE", b"AAAA", b"AAAAAAAA" * 40):
         board.seq += 1
-        board.ser.write(b"GNT1 %d CLASSIFY 28 28 mnist 784 %08x\n" % (board.seq, crc) + base64.b64encode(data) + tail + b"\n")
+        board.ser.write(b"GNT1 %d CLASSIFY 28 28 mnist 784 %08x\n" % (board.seq, crc) + base64.b64encode(data) + tail +
+                        b"\n")
         a = board._read_answer(board.seq, 5, "a bad final chunk")
         assert a["ok"] or a["error"] in ("payload", "long", "crc"), a  # lenient base64 may decode it: the CRC decides
         assert board.request("INFO")["ok"]  # answered, not swallowed
@@ -175,15 +176,18 @@ def info(seq, **over):
 HOSTILE = {
     "negative frame buffer": lambda seq, cmd: info(seq, frame_bytes=-1),
     "frame buffer as text": lambda seq, cmd: info(seq, frame_bytes="lots"),
-    "deeply nested JSON": lambda seq, cmd: b'{"seq": %d, "ok": true, "x": ' % seq + b"[" * 100000 + b"]" * 100000 + b"}\n",
+    "deeply nested JSON": lambda seq, cmd: b'{"seq": %d, "ok": true, "x": ' % seq + b"[" * 100000 + b"]" * 100000 +
+    b"}\n",
     "endless line": lambda seq, cmd: b"A" * 300000,
     "not an object": lambda seq, cmd: b"[1, 2, 3]\n" * 5,
-    "label with a slash": lambda seq, cmd: info(seq) if cmd == "INFO" else (json.dumps(
-        {"seq": seq, "ok": True, "label": "../../etc/x", "class": 1, "scores": [0] * 10, "confidence": 0.5,
-         "us": 1, "us_preprocess": 1, "us_model": 1, "digit_crc": 0}) + "\n").encode(),
-    "scores that are not int8": lambda seq, cmd: info(seq) if cmd == "INFO" else (json.dumps(
-        {"seq": seq, "ok": True, "label": "1", "class": 1, "scores": ["x"] * 10, "confidence": 7,
-         "us": 1, "us_preprocess": 1, "us_model": 1, "digit_crc": 0}) + "\n").encode(),
+    "label with a slash": lambda seq, cmd: info(seq) if cmd == "INFO" else (json.dumps({
+        "seq": seq, "ok": True, "label": "../../etc/x", "class": 1, "scores": [0] * 10, "confidence": 0.5, "us": 1,
+        "us_preprocess": 1, "us_model": 1, "digit_crc": 0
+    }) + "\n").encode(),
+    "scores that are not int8": lambda seq, cmd: info(seq) if cmd == "INFO" else (json.dumps({
+        "seq": seq, "ok": True, "label": "1", "class": 1, "scores": ["x"] * 10, "confidence": 7, "us": 1,
+        "us_preprocess": 1, "us_model": 1, "digit_crc": 0
+    }) + "\n").encode(),
     "silence": lambda seq, cmd: None,
 }
 
@@ -204,7 +208,8 @@ def test_host_tools_survive_a_hostile_board(name, tmp_path):
         client = boardclient.BoardClient(fake.port, timeout=3)
         t0 = time.time()
         try:
-            r = classify.run(OneFrame(), 1, qformat.load(MODEL), client, save=str(tmp_path / "frames"), log=lambda *a: None)
+            r = classify.run(OneFrame(), 1, qformat.load(MODEL), client, save=str(tmp_path / "frames"),
+                             log=lambda *a: None)
             # only a board that answers by the protocol gets here: its label is used safely
             assert r["frames"] == 1 and os.listdir(str(tmp_path / "frames"))
             assert os.listdir(str(tmp_path)) == ["frames"]

@@ -43,7 +43,8 @@ def test_a_wrong_arrow_is_found(tmp_path):
         (tmp_path / pkg).mkdir()
     (tmp_path / "trainer" / "x.py").write_text("def f():\n    from firmware_tools import flash\n")
     (tmp_path / "device" / "y.py").write_text("import trainer.qformat\n")
-    assert sorted(wrong_arrows(str(tmp_path))) == ["device/y.py:1 imports trainer", "trainer/x.py:2 imports firmware_tools"]
+    assert sorted(wrong_arrows(
+        str(tmp_path))) == ["device/y.py:1 imports trainer", "trainer/x.py:2 imports firmware_tools"]
 
 
 ONBOARD = os.path.join("firmware_tools", "onboard")
@@ -83,3 +84,21 @@ def test_an_onboard_import_from_the_host_is_found(tmp_path):
     assert sorted(onboard_problems(str(tmp_path))) == [
         "firmware_tools/onboard/run_x.py:1 imports trainer (onboard code runs on MicroPython)",
         "firmware_tools/x.py:1 imports onboard's run_x"]
+
+
+def test_no_line_over_120_characters():
+    """Code and build files read in one screen width (Markdown tables may be wider)."""
+    long = []
+    for folder, _, files in os.walk(ROOT):
+        rel = os.path.relpath(folder, ROOT)
+        if rel.split(os.sep)[0].startswith(".") and rel != "." and not rel.startswith(".ci"):
+            continue
+        if rel.split(os.sep)[0] in ("out", "build") or "egg-info" in rel:
+            continue
+        for f in files:
+            if f.endswith(".py") or f in ("Makefile", "run"):
+                path = os.path.join(folder, f)
+                for n, line in enumerate(open(path, encoding="utf-8"), 1):
+                    if len(line.rstrip("\n")) > 120:
+                        long.append("%s:%d (%d)" % (os.path.relpath(path, ROOT), n, len(line.rstrip("\n"))))
+    assert long == []

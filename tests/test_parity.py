@@ -36,7 +36,8 @@ def test_one_lsb_in_one_weight_is_detected(images, tmp_path):
     q = qformat.from_bytes(data)
     ref = quantize.reference(q, images)
     # layer 1, class 0, the hidden unit that is most often active: +1 (one LSB)
-    hidden = (quantize.reference(qformat.QModel(q.layers[:1], [str(i) for i in range(100)]), images) > -128).mean(axis=0)
+    hidden = (quantize.reference(qformat.QModel(q.layers[:1], [str(i) for i in range(100)]), images)
+              > -128).mean(axis=0)
     j = int(hidden.argmax())
     w_off = qformat.LAYER.unpack_from(data, qformat.HEADER.size + qformat.LAYER.size)[6]
     mutated = bytearray(data)
@@ -47,7 +48,8 @@ def test_one_lsb_in_one_weight_is_detected(images, tmp_path):
     expected = int((quantize.reference(qformat.load(str(path)), images) != ref).any(axis=1).sum())
     assert expected > 0  # the change does reach the scores
     images.tofile(str(tmp_path / "images.bin"))
-    info, got = parity.run_device(micropython(), str(path), str(tmp_path / "images.bin"), str(tmp_path / "out"), "viper")
+    info, got = parity.run_device(micropython(), str(path), str(tmp_path / "images.bin"), str(tmp_path / "out"),
+                                  "viper")
     bad, _ = parity.compare(ref, got, 10)
     assert bad == expected
 

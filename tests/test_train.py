@@ -17,7 +17,8 @@ def _f64(model):
     return model
 
 
-@pytest.mark.parametrize("hidden,output", [("relu", "softmax"), ("sigmoid", "sigmoid"), ("sigmoid", "softmax"), ("relu", "sigmoid")])
+@pytest.mark.parametrize("hidden,output", [("relu", "softmax"), ("sigmoid", "sigmoid"), ("sigmoid", "softmax"),
+                                           ("relu", "sigmoid")])
 def test_gradients_match_finite_differences(hidden, output):
     rng = np.random.default_rng(0)
     model = _f64(MLP([6, 5, 4, 3], hidden, output, bias=True, seed=1))
@@ -82,7 +83,9 @@ def _small(mnist, n_train=1000, n_test=2000):
 
 def test_same_seed_same_network(mnist):
     tr, _ = _small(mnist, 300)
-    runs = [train.train(tr, None, dict(epochs=2, seed=s), log=lambda *a: None, show_progress=False)[0] for s in (5, 5, 6)]
+    runs = [
+        train.train(tr, None, dict(epochs=2, seed=s), log=lambda *a: None, show_progress=False)[0] for s in (5, 5, 6)
+    ]
     for a, b in zip(runs[0].params, runs[1].params):
         assert np.array_equal(a, b)
     assert not np.array_equal(runs[0].W[0], runs[2].W[0])

@@ -25,7 +25,10 @@ class Augment:
         self._gf = t - self._g0
 
     def settings(self):
-        return {"rotate": self.rotate, "shift": self.shift, "scale": self.scale, "shear": self.shear, "elastic": self.elastic}
+        return {
+            "rotate": self.rotate, "shift": self.shift, "scale": self.scale, "shear": self.shear,
+            "elastic": self.elastic
+        }
 
     def __call__(self, images, rng):
         """images: (n, 28, 28) uint8 -> (n, 28, 28) float32 on the same 0..255 scale."""

@@ -222,7 +222,8 @@ def read_csv(path, label_last=False):
                     raise DataError("%s line %d: label %d, expected 0..9" % (path, lineno, label))
                 bad = [i for i, v in enumerate(pixels) if not 0 <= v <= 255]
                 if bad:
-                    raise DataError("%s line %d: pixel %d is %d, expected 0..255" % (path, lineno, bad[0], pixels[bad[0]]))
+                    raise DataError("%s line %d: pixel %d is %d, expected 0..255" %
+                                    (path, lineno, bad[0], pixels[bad[0]]))
                 images.append(np.array(pixels, dtype=np.uint8))
                 labels.append(label)
     except (OSError, EOFError, zlib.error) as e:  # a corrupt or cut .csv.gz

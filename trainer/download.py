@@ -104,7 +104,8 @@ def _fetch_once(url, part, size, timeout, show_progress, label, deadline):
             raise http.client.IncompleteRead(b"", int(length) - (done - have))
 
 
-def download_file(name, md5, dest_dir, mirrors=MIRRORS, size=None, timeout=15, retries=3, show_progress=None, log=print):
+def download_file(name, md5, dest_dir, mirrors=MIRRORS, size=None, timeout=15, retries=3, show_progress=None,
+                  log=print):
     """Fetch `name` from the first mirror that gives the right bytes; returns its path."""
     os.makedirs(dest_dir, exist_ok=True)
     dest = os.path.join(dest_dir, name)

@@ -9,7 +9,9 @@ from trainer.preprocess import to_input
 
 def predict(model, images, chunk=2000):
     """(n, 28, 28) uint8 -> (labels (n,) int, probabilities (n, 10) float32)."""
-    probs = [model.forward(to_input(images[i:i + chunk], model.input_scaling))[-1] for i in range(0, len(images), chunk)]
+    probs = [
+        model.forward(to_input(images[i:i + chunk], model.input_scaling))[-1] for i in range(0, len(images), chunk)
+    ]
     p = np.concatenate(probs) if probs else np.zeros((0, N_CLASSES), np.float32)
     return p.argmax(axis=1), p
 
@@ -31,10 +33,12 @@ def metrics(labels, predicted):
 
 
 def format_metrics(m, title="accuracy"):
-    lines = ["%s: %.2f%% (%d of %d)" % (title, 100 * m["accuracy"], m["correct"], m["n"]),
-             "per class: " + "  ".join("%s %s" % (c, "--" if a is None else "%.1f" % (100 * a)) for c, a in m["per_class"].items()),
-             "confusion (rows: true digit, columns: predicted):",
-             "      " + "".join("%6d" % c for c in range(N_CLASSES))]
+    lines = [
+        "%s: %.2f%% (%d of %d)" % (title, 100 * m["accuracy"], m["correct"], m["n"]),
+        "per class: " + "  ".join("%s %s" % (c, "--" if a is None else "%.1f" % (100 * a))
+                                  for c, a in m["per_class"].items()),
+        "confusion (rows: true digit, columns: predicted):", "      " + "".join("%6d" % c for c in range(N_CLASSES))
+    ]
     for c, row in enumerate(m["confusion"]):
         lines.append("%6d" % c + "".join("%6d" % v for v in row))
     return "\n".join(lines)

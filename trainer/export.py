@@ -58,17 +58,28 @@ def export(model, meta, calib, test, out, percentile="auto", source=None, log=pr
     write_atomic(out, data)
     size, sha = len(data), hashlib.sha256(data).hexdigest()
     card = {
-        "model": os.path.basename(out), "format": "gnet", "format_version": qformat.VERSION, "bytes": size,
-        "sha256": sha, "architecture": "-".join(map(str, q.sizes)), "hidden": q.hidden, "output": q.output,
-        "labels": q.labels, "input": "28x28 grey, MNIST-style (white digit on black), pixel - 128",
+        "model": os.path.basename(out),
+        "format": "gnet",
+        "format_version": qformat.VERSION,
+        "bytes": size,
+        "sha256": sha,
+        "architecture": "-".join(map(str, q.sizes)),
+        "hidden": q.hidden,
+        "output": q.output,
+        "labels": q.labels,
+        "input": "28x28 grey, MNIST-style (white digit on black), pixel - 128",
         "preprocess": {"name": q.preprocess, "version": q.preprocess_version},
-        "quantization": {"weights": "int8 per output neuron, symmetric", "activations": "int8",
-                         "calibration_digits": len(calib), "percentile": percentile,
-                         "multiplier_bits": [_bits(L["M"]) for L in q.layers]},
-        "data": (meta or {}).get("data"), "training": (meta or {}).get("training"), "source_checkpoint": os.path.basename(source) if source else None,
+        "quantization": {
+            "weights": "int8 per output neuron, symmetric", "activations": "int8", "calibration_digits": len(calib),
+            "percentile": percentile, "multiplier_bits": [_bits(L["M"]) for L in q.layers]
+        },
+        "data": (meta or {}).get("data"),
+        "training": (meta or {}).get("training"),
+        "source_checkpoint": os.path.basename(source) if source else None,
         "source_sha256": _sha256_file(source) if source and os.path.isfile(source) else None,
-        "board_heap": dict(qformat.board_heap(q), note="bytes of MicroPython heap (estimated for the 64-bit unix "
-                           "port; a 32-bit board needs less): the model alone, and the board app with it"),
+        "board_heap": dict(
+            qformat.board_heap(q), note="bytes of MicroPython heap (estimated for the 64-bit unix "
+            "port; a 32-bit board needs less): the model alone, and the board app with it"),
     }
     if test is not None:
         float_pred = evaluate.predict(model, test.images)[0]

@@ -192,7 +192,8 @@ def load(path):
             if meta.get("format") != CHECKPOINT_FORMAT:
                 raise CheckpointError("%s: format %r, expected %r" % (path, meta.get("format"), CHECKPOINT_FORMAT))
             if meta.get("version") != CHECKPOINT_VERSION:
-                raise CheckpointError("%s: checkpoint version %r; this gentlenet reads version %d" % (path, meta.get("version"), CHECKPOINT_VERSION))
+                raise CheckpointError("%s: checkpoint version %r; this gentlenet reads version %d" %
+                                      (path, meta.get("version"), CHECKPOINT_VERSION))
             arch = meta["architecture"]
             model = MLP(arch["sizes"], arch["hidden"], arch["output"], arch["bias"], arch.get("input_scaling", "unit"))
             for l in range(len(model.W)):
@@ -201,7 +202,8 @@ def load(path):
                         raise CheckpointError("%s: array %s is missing" % (path, name))
                     a = z[name]
                     if a.shape != want:
-                        raise CheckpointError("%s: %s has shape %s, the architecture %s needs %s" % (path, name, a.shape, arch["sizes"], want))
+                        raise CheckpointError("%s: %s has shape %s, the architecture %s needs %s" %
+                                              (path, name, a.shape, arch["sizes"], want))
                     if not np.isfinite(a).all():
                         raise CheckpointError("%s: %s contains NaN or infinite values" % (path, name))
                     (model.W if name[0] == "W" else model.b)[l] = a.astype(np.float32)

@@ -22,7 +22,8 @@ class Bar:
             return
         frac = min(1.0, done / self.total)
         fill = int(frac * self.width)
-        line = "\r%s [%s%s] %3d%% %s  %.1fs" % (self.label, "#" * fill, "." * (self.width - fill), frac * 100, text, time.time() - self.t0)
+        bar = "#" * fill + "." * (self.width - fill)
+        line = "\r%s [%s] %3d%% %s  %.1fs" % (self.label, bar, frac * 100, text, time.time() - self.t0)
         pad = " " * max(0, len(self._last) - len(line))
         self.stream.write(line + pad)
         self.stream.flush()

@@ -238,7 +238,8 @@ def from_bytes(data, name="model"):
         bad("format version %d; this gentlenet reads version %d (%s)", version, VERSION,
             "update gentlenet" if version > VERSION else "re-export the model")
     if size != n:
-        bad("the header says %d bytes but the file has %d: %s", size, n, "truncated" if n < size else "extra bytes at the end")
+        bad("the header says %d bytes but the file has %d: %s", size, n,
+            "truncated" if n < size else "extra bytes at the end")
     crc = CRC.unpack_from(data, n - CRC.size)[0]
     actual = binascii.crc32(data[:n - CRC.size]) & 0xFFFFFFFF
     if crc != actual:
@@ -288,7 +289,8 @@ def from_bytes(data, name="model"):
         bad("%d labels for %d classes", len(labels), n_classes)
     layers, records, n_prev = [], [], width * height * channels
     for l in range(L):
-        (typ, act, zero, res0, n_in, n_out, w_off, b_off, m_off, s_off, lut_off, res1) = LAYER.unpack_from(data, layers_off + LAYER.size * l)
+        (typ, act, zero, res0, n_in, n_out, w_off, b_off, m_off, s_off, lut_off,
+         res1) = LAYER.unpack_from(data, layers_off + LAYER.size * l)
         if typ != DENSE:
             bad("layer %d has type %d; only 1 (dense) exists", l, typ)
         if act >= len(ACTS):
@@ -338,7 +340,8 @@ def from_bytes(data, name="model"):
         A, B = bounds(W, bias)
         over = (B > LIMIT) | (A * M.astype(np.int64) + (np.int64(1) << (S.astype(np.int64) - 1)) > LIMIT)
         if over.any():
-            bad("layer %d neuron %d: its arithmetic could exceed +/-2^30 (see FORMAT.md, bounds)", l, int(np.argmax(over)))
+            bad("layer %d neuron %d: its arithmetic could exceed +/-2^30 (see FORMAT.md, bounds)", l,
+                int(np.argmax(over)))
         layers.append({"W": W.copy(), "bias": bias, "M": M, "S": S, "act": ACTS[act], "zero": zero, "lut": lut})
     table = np.frombuffer(data, "<u2", 256, table_off).astype(np.uint16)
     check_table(table, OUTPUTS[output], bad)

@@ -117,7 +117,8 @@ def reference(q, images, chunk=4096):
             if L["S"] is None:  # ideal (float) multiplier: round half up
                 y = np.floor(acc * L["M"] + 0.5).astype(np.int64)
             else:
-                y = (acc * L["M"].astype(np.int64) + (np.int64(1) << (L["S"].astype(np.int64) - 1))) >> L["S"].astype(np.int64)
+                y = (acc * L["M"].astype(np.int64) + (np.int64(1) <<
+                                                      (L["S"].astype(np.int64) - 1))) >> L["S"].astype(np.int64)
             y += L["zero"]
             y = np.clip(y, *activations.get(L["act"]).clamp(L["zero"]))
             if L["lut"] is not None:

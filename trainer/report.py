@@ -40,7 +40,8 @@ def _plt():
     try:
         import matplotlib
     except ImportError:
-        raise ReportError("gentlenet report draws with matplotlib: pip install 'gentlenet[report]' (or: make setup)") from None
+        raise ReportError(
+            "gentlenet report draws with matplotlib: pip install 'gentlenet[report]' (or: make setup)") from None
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
@@ -105,8 +106,8 @@ def imagine_title(model):
     title = "what the network imagines for each label (back-query)"
     if not model.act.invertible:
         title += ("\n%s network: the back-query inverts %s layers, so for this network it is mostly noise; "
-                  "train with --rashid to see the book's pictures"
-                  % (model.hidden, " or ".join(a.name for a in activations.TABLE.values() if a.invertible and a.hidden)))
+                  "train with --rashid to see the book's pictures" %
+                  (model.hidden, " or ".join(a.name for a in activations.TABLE.values() if a.invertible and a.hidden)))
     return title
 
 

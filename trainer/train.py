@@ -136,7 +136,8 @@ def train(train_split, test_split=None, settings=None, log=print, show_progress=
             history.append(rec)
             for p, d in zip(model.params, done):
                 d[...] = p
-            if not progress.interactive(show_progress) and (epoch % max(1, s["epochs"] // 10) == 0 or epoch == s["epochs"]):
+            if not progress.interactive(show_progress) and (epoch % max(1, s["epochs"] // 10) == 0 or
+                                                            epoch == s["epochs"]):
                 log("epoch %3d/%d  loss %.4f  train %.2f%%%s  (%.1fs)" % (
                     epoch, s["epochs"], rec["loss"], 100 * rec["train_accuracy"],
                     "  test %.2f%%" % (100 * rec["test_accuracy"]) if "test_accuracy" in rec else "", rec["seconds"]))

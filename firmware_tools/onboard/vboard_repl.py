@@ -6,8 +6,9 @@
 #
 # Like a board: vboard_boot.py runs main.py if there is one (Ctrl-C, delivered by
 # vboard.py as SIGINT = KeyboardInterrupt, stops it), then imports this to serve the
-# REPL (main(raw)). A soft reset (Ctrl-D) ends this process with exit code _EXIT_RAW or _EXIT_FRIENDLY; vboard.py starts a fresh
-# interpreter in that mode, as a real board restarts MicroPython.
+# REPL (main(raw)). A soft reset (Ctrl-D) ends this process with exit code _EXIT_RAW or
+# _EXIT_FRIENDLY; vboard.py starts a fresh interpreter in that mode, as a real board
+# restarts MicroPython.
 import sys
 
 _IN = sys.stdin.buffer
