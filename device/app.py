@@ -22,10 +22,7 @@ except ImportError:
     def const(x):
         return x
 
-try:
-    import select
-except ImportError:
-    import uselect as select
+import select  # MicroPython 1.22+ (the runtime's floor) names it so on every port
 
 import binascii
 import json

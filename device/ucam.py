@@ -21,10 +21,7 @@ except ImportError:
 from binascii import crc32
 import time
 
-try:
-    import select
-except ImportError:
-    import uselect as select
+import select  # MicroPython 1.22+ (the runtime's floor) names it so on every port
 
 
 def _ticks_ms():

@@ -32,7 +32,7 @@ from firmware_tools import ptyport
 FAULTS = ("drop", "corrupt", "stop", "silent", "sleep", "garbage", "wake")
 
 
-class _PtySim:
+class _PtySim(ptyport.Started):
     def __init__(self, scene, start_index=0):
         self.scene = scene
         self.index = start_index  # the next digit to show
@@ -56,12 +56,6 @@ class _PtySim:
         self._stop.set()
         self._thread.join(2)
         ptyport.close(self._master, self._slave)
-
-    def __enter__(self):
-        return self.start()
-
-    def __exit__(self, *exc):
-        self.stop()
 
     def fault(self, name):
         if name not in FAULTS:

@@ -5,6 +5,16 @@ import pty
 import tty
 
 
+class Started:
+    """`with X(...) as x:` for a pty device with start() (returning itself) and stop()."""
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.stop()
+
+
 def open_raw():
     """(master fd, slave fd, slave path). Raw: bytes pass untouched (no echo, no line
     editing, no signals), whoever opens the path."""

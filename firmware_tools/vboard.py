@@ -53,7 +53,7 @@ def _handles_sigint(pid):
     return False
 
 
-class VirtualBoard:
+class VirtualBoard(ptyport.Started):
     def __init__(self, flash_dir, micropython=None, heapsize=DEFAULT_HEAP, log=None):
         from firmware_tools.interpreter import find_micropython
 
@@ -183,9 +183,3 @@ class VirtualBoard:
             p.wait()
         self._pump.join(2)
         ptyport.close(self._master, self._slave)
-
-    def __enter__(self):
-        return self.start()
-
-    def __exit__(self, *exc):
-        self.stop()

@@ -248,22 +248,22 @@ def test_board_info_and_the_way_back_to_the_repl(board, q):
     assert info["mem_free"] > 10000 and info["frame_bytes"] == 160 * 128
     assert board.leave()["event"] == "bye"
     # the REPL is back: mpremote (resume: no reset) runs code on it
-    from firmware_tools.flash import connect
-
-    board.ser.close()
-    t = connect(board.url, soft_reset=False)
-    assert t.exec("print(6 * 7)").strip() == b"42"
-    t.exit_raw_repl()
-    t.close()
-    board.ser = serial.serial_for_url(board.url, baudrate=115200, timeout=0.2)
-    assert board.start().info()["ok"]  # soft reset: main.py serves again
+    _repl_runs(board, "print(6 * 7)", b"42")
     # Ctrl-C interrupts the app at any time, even inside a frame
     board.ser.write(b"GNT1 77 CLASSIFY 80 60 grey8 4800 00000000\nAAAA")
     board.ser.write(b"\x03")
     time.sleep(0.5)
+    _repl_runs(board, "print('repl')", b"repl")
+
+
+def _repl_runs(board, code, printed):
+    """mpremote (resume: no reset) runs `code` on the board's REPL; then the app serves again
+    (a soft reset: main.py starts it)."""
+    from firmware_tools.flash import connect
+
     board.ser.close()
     t = connect(board.url, soft_reset=False)
-    assert t.exec("print('repl')").strip() == b"repl"
+    assert t.exec(code).strip() == printed
     t.exit_raw_repl()
     t.close()
     board.ser = serial.serial_for_url(board.url, baudrate=115200, timeout=0.2)

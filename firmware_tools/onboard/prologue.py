@@ -19,10 +19,10 @@ def setup(argv):
     return argv
 
 
-def ticks_ms():
-    try:
-        return time.ticks_ms()
-    except AttributeError:  # CPython
+try:
+    ticks_ms = time.ticks_ms
+except AttributeError:  # CPython
+    def ticks_ms():
         return int(time.time() * 1000)
 
 

@@ -59,19 +59,24 @@ def _run(code, env, raw):
         _write(_CTRL_D)
 
 
-def _raw(env):
-    # raw REPL: code until Ctrl-D, then "OK", output, \x04, error, \x04, ">"
+def _serve(banner, step, env):
+    # write the banner, then feed step(env, buf) byte by byte until it says to leave
     buf = bytearray()
-    banner = True
+    shown = False
     while True:
         try:  # a Ctrl-C (SIGINT) may land at any moment, even in the banner's write
-            if banner:
-                _write(_RAW_BANNER + b">")
-                banner = False
-            if _raw_step(env, buf):
+            if not shown:
+                _write(banner)
+                shown = True
+            if step(env, buf):
                 return
         except KeyboardInterrupt:  # same as the Ctrl-C byte
             buf[:] = b""
+
+
+def _raw(env):
+    # raw REPL: code until Ctrl-D, then "OK", output, \x04, error, \x04, ">"
+    _serve(_RAW_BANNER + b">", _raw_step, env)
 
 
 def _raw_step(env, buf):
@@ -103,20 +108,12 @@ def _raw_step(env, buf):
 
 
 def _friendly(env):
-    # a line-at-a-time REPL for a person at a terminal
-    line = bytearray()
-    banner = True
-    while True:
-        try:  # a Ctrl-C (SIGINT) may land at any moment, even in the banner's write
-            if banner:
-                _write(_FRIENDLY + b">>> ")
-                banner = False
-            _friendly_step(env, line)
-        except KeyboardInterrupt:  # same as the Ctrl-C byte
-            line[:] = b""
+    # a line-at-a-time REPL for a person at a terminal (it never leaves: Ctrl-D resets)
+    _serve(_FRIENDLY + b">>> ", _friendly_step, env)
 
 
 def _friendly_step(env, line):
+    # one byte of the friendly REPL; None: stay
     c = _read1()
     if c == _CTRL_A:
         _raw(env)
