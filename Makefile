@@ -10,7 +10,7 @@ PYTEST_ARGS ?=
 export MICROPYTHON
 
 .PHONY: help setup demo train export eval report test test-busy test-parity test-pi-install
-.PHONY: bench-train bench-cameras bench-board-heap check-micropython clean
+.PHONY: bench-train bench-cameras bench-board-heap bench-device check-micropython clean
 
 help:
 	@echo "make demo               set up, then train, evaluate and summarise (the main job)"
@@ -28,10 +28,12 @@ help:
 	@echo "                        (bench/results/frames.json, hard-frames.png)"
 	@echo "make bench-board-heap   smallest board heap that serves camera frames, per model and mode"
 	@echo "                        (bench/results/board_heap.json)"
+	@echo "make bench-device       the runtime per backend and mode: callgrind instructions per image and load,"
+	@echo "                        us per image, smallest heap (bench/results/device.json)"
 	@echo "make check-micropython  which MicroPython interpreter the tests use"
 	@echo "make clean              remove out/ and bench/results/"
 
-setup: $(VENV)/.installed
+setup: $(VENV)/.installed wasm/node_modules/.installed
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -42,6 +44,15 @@ $(VENV)/.installed: pyproject.toml
 	  "$$($(BIN)/python -c 'import platform; print(platform.machine())')): gentlenet flash sends the runtime" \
 	  "as source, which a board compiles at boot (slower start, and more RAM while it compiles)."
 	touch $@
+
+# The webassembly MicroPython (32-bit, with ulab) for test-parity, pinned in wasm/package.json.
+wasm/node_modules/.installed: wasm/package.json
+	@if command -v node >/dev/null && command -v npm >/dev/null; then \
+	  npm install --prefix wasm --no-audit --no-fund --loglevel=error && touch $@; \
+	else \
+	  echo "NO NODE.JS/NPM: the webassembly MicroPython (32-bit, ulab) is not installed; test-parity leaves" \
+	    "it out (a 32-bit board's small ints and the ulab backend go untested here)"; \
+	fi
 
 check-micropython:
 	@mp="$(firstword $(MICROPYTHON) $(wildcard $(BIN)/micropython) $(shell command -v micropython 2>/dev/null))"; \
@@ -112,6 +123,9 @@ bench-train: setup
 
 bench-board-heap: setup
 	$(BIN)/python bench/board_heap.py --data "$(SHARED_DATA)"
+
+bench-device: setup
+	GENTLENET_DATA="$(SHARED_DATA)" $(BIN)/python bench/device.py
 
 bench-cameras: setup
 	$(BIN)/python bench/cameras.py --data "$(SHARED_DATA)"

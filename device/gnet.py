@@ -12,7 +12,9 @@
 # (zx: the input's zero point, what a black pixel or a dead ReLU gives); each neuron then
 # sums only those, starting from K[c] = bias[c] + zx * sum(W[c]). The integers are the
 # same as FORMAT.md's sum; the bounds the file guarantees cover this order too.
-# Backends: "python" everywhere, "viper" (gnet_viper.py) where the native emitter exists.
+# Backends (BACKENDS): "python" everywhere, the loops below, the arithmetic written once;
+# "viper" (gnet_viper.py) where the native emitter exists; "ulab" (gnet_ulab.py) where
+# ulab is. Each kernel module gives the same integers as the loops here (make test-parity).
 # Memory: stream=True keeps the weights in the file and reads a few rows at a time into
 # one buffer (readinto); otherwise they are read into RAM once (n_out * n_in bytes).
 
@@ -28,10 +30,11 @@ from array import array
 
 _STREAM_BYTES = const(4096)       # weight bytes per read when streaming (at most)
 
-try:
-    import gnet_viper as _viper
-except (ImportError, SyntaxError, ValueError, NotImplementedError):
-    _viper = None
+# The backends, fastest first (measured on boards: ulab or viper, then plain Python): a
+# Model takes the first one that runs here. Every one but "python" is gnet_<name>.py,
+# with gather(), accumulate(), RAW and SPARSE. flash, parity and the tests read this list.
+BACKENDS = ("ulab", "viper", "python")
+_NEEDS = {"ulab": "the ulab module", "viper": "MicroPython's native emitter"}
 
 
 class ModelError(ValueError):
@@ -108,24 +111,55 @@ class Layer:
         self.lut = None       # (256,) int8 when has_lut
         self.zx = 0           # the zero point of this layer's input
         self.out = None       # (n_out,) int8: this layer's output, reused
+        self.T = None         # a fusing backend's table (gnet_viper_load.py), else None
+
+
+def kernels(backend):
+    # the backend's kernel module (None for "python"); ModelError when it cannot run here
+    if backend == "python":
+        return None
+    if backend not in BACKENDS:
+        raise ModelError("unknown backend %r (one of %s)" % (backend, ", ".join(BACKENDS)))
+    try:
+        if backend == "ulab":
+            __import__("ulab")  # without ulab, gnet_ulab is not even compiled (a small heap)
+        return _module("gnet_" + backend)
+    except (ImportError, SyntaxError, ValueError, NotImplementedError) as e:
+        raise ModelError("the %s backend needs %s (%s)" % (backend, _NEEDS[backend], e))
+
+
+def fastest():
+    # the first of BACKENDS that runs here (only its kernels are imported)
+    for b in BACKENDS:
+        try:
+            kernels(b)
+            return b
+        except ModelError:
+            pass
+
+
+# The default, chosen (and its kernels imported) with this module: before an app holds its
+# frame buffers, while the heap is whole (a board's 64 KB heap has no room to spare later).
+_FASTEST = fastest()
 
 
 class Model:
     def __init__(self, source, stream=False, backend=None):
-        # source: a path or an open binary file (kept open when streaming).
+        # source: a path or an open binary file (kept open when streaming). backend: one
+        # of BACKENDS, else the fastest that runs here; checked before anything is read.
         if backend is None:
-            backend = "viper" if _viper is not None else "python"
-        if backend == "viper" and _viper is None:
-            raise ModelError("the viper backend needs MicroPython's native emitter")
-        if backend not in ("python", "viper"):
-            raise ModelError("unknown backend %r (python or viper)" % backend)
+            backend = _FASTEST
+        self._kernels = kernels(backend)
+        self._raw = self._kernels is not None and self._kernels.RAW
+        self._sparse = self._kernels is None or self._kernels.SPARSE
         self._own = isinstance(source, str)
         f = open(source, "rb") if self._own else source
         self.name = source if self._own else "model"
         self.stream = stream
         self._rows = self._pairs = self._acc = None
+        self._sized = None  # (inputs, outputs) the work buffers are made for
         self.weight_bytes = 0
-        self._params = array("i", [0, 0, 0, 0])  # n_in, rows, nnz, c0 for the viper kernel
+        self._params = array("i", [0, 0, 0, 0])  # n_in, rows, nnz, c0 for the kernels
         self.backend = backend
         try:
             # The work buffers first, while the heap is whole, sized from a peek at the layer
@@ -135,7 +169,9 @@ class Model:
             # 64 KB heap no 3 KB block is left for the buffers.
             self._buffers(_peek(f), stream, False)
             self._run("gnet_load", f, stream)     # the structure: header, layers, labels, table
+            self._layout()                        # a backend's tables, in the hole gnet_load left
             self._run("gnet_weights", f, stream)  # the weights, neuron by neuron
+            self._extra = None
             self._buffers((self._max_in, self._max_out), stream, True)
         except BaseException:
             if self._own:
@@ -157,14 +193,18 @@ class Model:
         # copy that array(typecode, bytes(n)) needs. Before the file is checked (not
         # checked), sizes come from a peek and a MemoryError only means "later".
         n_in, n_out = size
-        have = self._pairs is not None and len(self._pairs) == 4 * n_in and len(self._acc) == n_out
+        have = self._pairs is not None and self._sized == (n_in, n_out)
         if n_in and not have:
-            raw = self.backend == "viper"
+            raw = self._raw
             self._pairs = self._acc = self._rows = None
             gc.collect()
             try:
-                self._pairs = bytearray(4 * n_in) if raw else array("h", bytes(4 * n_in))  # (2 * nnz,) int16: i, x - zx
-                self._acc = array("i", bytes(4 * n_out))  # (n_out,) int32 accumulators
+                # the gathered inputs: (2 * nnz,) int16 i, x - zx; or, raw, nnz words i | v << 16
+                # and their sum (gnet_viper.py)
+                self._pairs = bytearray(4 * n_in + 4) if raw else array("h", bytes(4 * n_in + 4))
+                # (n_out,) int32 accumulators; a fusing backend (LOAD) keeps its sums in registers
+                self._acc = array("i", bytes(4 * (1 if hasattr(self._kernels, "LOAD") else n_out)))
+                self._sized = (n_in, n_out)
                 if stream:
                     # (n,) int8: streamed rows are read into it; at most _STREAM_BYTES and a
                     # sixteenth of the free heap (a small board needs its heap for the load
@@ -185,6 +225,25 @@ class Model:
 
     Layer = Layer  # for gnet_load, which does not import this module
 
+    def _layout(self):
+        # A backend with a load part (gnet_viper_load) gets it imported now and each layer's
+        # table made (L.T; its K part is L.K, which the weights pass fills): one block per
+        # layer, which a 64 KB heap has only now, before the weights pass fragments it.
+        load = getattr(self._kernels, "LOAD", None)
+        self._extra = None
+        if load is None:
+            return
+        try:
+            self._extra = _module(load)
+            for L in self.layers:
+                L.T, L.K = self._extra.layout(L)
+        except MemoryError:
+            self._extra = None
+            for L in self.layers:
+                L.T = L.K = None
+            self._bad("not enough RAM to load it %s (%d bytes of heap free)" % (
+                "streamed" if self.stream else "into RAM", gc.mem_free() if hasattr(gc, "mem_free") else -1))
+
     def _run(self, name, f, stream):
         # One pass of the load, in its own module (gnet_load, gnet_weights): imported, run,
         # then forgotten on MicroPython, so that its code's RAM is back before the next pass
@@ -204,6 +263,8 @@ class Model:
         finally:
             if sys.implementation.name == "micropython":
                 sys.modules.pop(name, None)
+                if name == "gnet_weights" and self._kernels is not None and hasattr(self._kernels, "LOAD"):
+                    sys.modules.pop(self._kernels.LOAD, None)  # the backend's load part goes with it
                 gc.collect()
         self._bad(msg)
 
@@ -265,11 +326,10 @@ class Model:
         return k, self.labels[k], self.confidence(s), s
 
     def _gather(self, x, n, delta, signed):
-        # pairs <- (i, v) for every input with v = x[i] + delta != 0; returns their count.
-        if self.backend == "viper":
-            if signed:
-                return _viper.gather_s8(x, self._pairs, n, delta)
-            return _viper.gather_u8(x, self._pairs, n, delta)
+        # pairs <- (i, v) for every input with v = x[i] + delta != 0; returns their count
+        # (a dense backend returns its input vector instead; _accumulate passes it on)
+        if self._kernels is not None:
+            return self._kernels.gather(x, self._pairs, n, delta, signed)
         pairs = self._pairs
         k = 0
         for i in range(n):
@@ -281,6 +341,11 @@ class Model:
         return k >> 1
 
     def _dense(self, L, nnz):
+        # L.out <- the layer's int8 outputs. A fusing backend (L.T) sums and requantises in
+        # its dense(); otherwise the sums come from _accumulate, the requantisation from below.
+        if L.T is not None:
+            self._dense_fused(L, nnz)
+            return
         acc = self._acc
         n_in = L.n_in
         f = self._f
@@ -309,16 +374,41 @@ class Model:
                 y = lo
             out[c] = lut[y + 128] if lut is not None else y
 
+    def _dense_fused(self, L, nnz):
+        dense, pairs, T, out = self._kernels.dense, self._pairs, L.T, L.out
+        T[2] = nnz  # T[1:4]: rows, nnz, c0 (gnet_viper_load.py)
+        if self._f is None:
+            for c, k, rows in L.chunks:
+                T[1] = k
+                T[3] = c
+                dense(rows, pairs, T, out)
+            return
+        f, n_in, per = self._f, L.n_in, L.per
+        f.seek(L.w_off)
+        c = 0
+        while c < L.n_out:
+            k = min(per, L.n_out - c)
+            rows = L.views[k != per]
+            if f.readinto(rows) != k * n_in:
+                raise ModelError("%s: layer %d weights: file ends early" % (self.name, L.index))
+            T[1] = k
+            T[3] = c
+            dense(rows, pairs, T, out)
+            c += k
+
     def _accumulate(self, W, n_in, c0, rows, nnz):
         # acc[c0 + r] = sum_j W[r * n_in + i_j] * v_j for the gathered pairs (i_j, v_j)
         acc = self._acc
-        if self.backend == "viper":
+        if self._kernels is not None:
             p = self._params
             p[0] = n_in
             p[1] = rows
-            p[2] = nnz
             p[3] = c0
-            _viper.accumulate(W, self._pairs, p, acc)
+            if self._sparse:
+                p[2] = nnz
+                self._kernels.accumulate(W, self._pairs, p, acc)
+            else:
+                self._kernels.accumulate(W, nnz, p, acc)  # nnz: the dense input vector
             return
         pairs = self._pairs
         end = 2 * nnz

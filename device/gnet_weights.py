@@ -24,10 +24,20 @@ def load(m, f, stream):
     # m's layers, as gnet_load.py checked them; their contents, in order
     gc.collect()
     row = bytearray(m._max_in) if stream else None  # (n_in,) int8 read as 0..255: checking streamed rows
-    zx = m.input_offset  # what a black pixel gives
+    # a backend's load part (gnet_viper_load, imported by gnet.Model._layout): its row_sums
+    # checks the weights far faster (machine code), its prepare completes each layer's table
+    extra = m._extra
+    m._row_sums = extra.row_sums if extra else None
+    m._sums = array("i", [0, 0, 0])  # sum w, sum |w|, count of -128
+    # the input zero point: what a black pixel or a dead neuron gives, skipped by a sparse
+    # backend's gather; 0 for a dense one (ulab), whose sums must not grow by it
+    zx = m.input_offset if m._sparse else 0
     for L in m.layers:
         _read_layer(m, f, L, zx, row)
-        zx = L.lo  # what a dead neuron gives: the next layer's most common input
+        if extra is not None:
+            extra.prepare(L, L.T)
+        zx = L.lo if m._sparse else 0
+    m._row_sums = m._sums = None
 
 
 def _alloc(n, unit, raw):
@@ -51,7 +61,8 @@ def _read_layer(m, f, L, zx, row):
         f.seek(L.lut_off)
         m._read(f, L.lut, "layer %d lookup table" % l)
     L.out = array("b", bytes(n_out))  # (n_out,) int8
-    L.K = array("i", bytes(4 * n_out))  # (n_out,) int32; bias first, K after the loop
+    if L.K is None:  # else a view of the backend's table L.T (gnet.Model._layout)
+        L.K = array("i", bytes(4 * n_out))  # (n_out,) int32; bias first, K after the loop
     L.M = array("H", bytes(2 * n_out))
     L.S = bytearray(n_out)
     for buf, off, what in ((L.K, L.b_off, "bias"), (L.M, L.m_off, "multipliers"), (L.S, L.s_off, "shifts")):
@@ -73,7 +84,7 @@ def _read_layer(m, f, L, zx, row):
     per = max(1, _CHUNK_BYTES // n_in)
     c0 = 0
     while c0 < n_out:
-        buf = _alloc(min(per, n_out - c0) * n_in, n_in, m.backend == "viper")  # (k, n_in) int8 row-major
+        buf = _alloc(min(per, n_out - c0) * n_in, n_in, m._raw)  # (k, n_in) int8 row-major
         k = len(buf) // n_in
         per = k
         L.chunks.append((c0, k, buf))
@@ -84,16 +95,24 @@ def _read_layer(m, f, L, zx, row):
 
 def _check_row(m, L, c, buf, base, zx):
     # one neuron's weights: in [-127, 127], and FORMAT.md's 2**30 bounds; K[c] += zx * sum
-    total = 0
-    absum = 0
-    for i in range(base, base + L.n_in):
-        w = buf[i]
-        if w > 127:  # viper's buffers are bytearrays: int8 read as 0..255
-            w -= 256
-        if w == -128:
+    if m._row_sums is not None:
+        s = m._sums
+        m._row_sums(buf, s, base, L.n_in)
+        if s[2]:
             m._bad("layer %d has weight -128; weights are in [-127, 127]" % L.index)
-        total += w
-        absum += w if w > 0 else -w
+        total = s[0]
+        absum = s[1]
+    else:
+        total = 0
+        absum = 0
+        for i in range(base, base + L.n_in):
+            w = buf[i]
+            if w > 127:  # viper's buffers are bytearrays: int8 read as 0..255
+                w -= 256
+            if w == -128:
+                m._bad("layer %d has weight -128; weights are in [-127, 127]" % L.index)
+            total += w
+            absum += w if w > 0 else -w
     b = L.K[c]
     mul = L.M[c]
     s = L.S[c]

@@ -10,6 +10,8 @@ FILES = (
     ("gnet_load.py", "bytecode"),     # its loader, pass 1: the file's structure (dropped after a load)
     ("gnet_weights.py", "bytecode"),  # its loader, pass 2: the weights (dropped after a load)
     ("gnet_viper.py", "native"),      # its viper kernels, where the native emitter exists
+    ("gnet_viper_load.py", "native"), # their part of the load (dropped after it)
+    ("gnet_ulab.py", "bytecode"),     # its ulab kernels, where ulab is (OpenMV, Pimoroni, CircuitPython)
     ("mnistify.py", "bytecode"),      # any grey frame -> a 28x28 MNIST-style digit
     ("ucam.py", "bytecode"),          # a uCAM-II/III wired to the board
     ("app.py", "bytecode"),           # the board application (PROTOCOL.md)

@@ -102,3 +102,19 @@ def test_no_line_over_120_characters():
                     if len(line.rstrip("\n")) > 120:
                         long.append("%s:%d (%d)" % (os.path.relpath(path, ROOT), n, len(line.rstrip("\n"))))
     assert long == []
+
+
+def test_every_backend_has_its_kernels_and_goes_to_the_board():
+    """device/gnet.py's BACKENDS is the one list: each backend but the reference loops has
+    device/gnet_<name>.py, with the kernel interface, and a row in device/manifest.py (so
+    that `gentlenet flash` sends it)."""
+    from device import gnet, manifest
+
+    sent = {name for name, _ in manifest.FILES}
+    assert gnet.BACKENDS[-1] == "python"
+    for b in gnet.BACKENDS[:-1]:
+        path = os.path.join(ROOT, "device", "gnet_%s.py" % b)
+        src = open(path).read()
+        for name in ("def gather(", "def accumulate(", "RAW = ", "SPARSE = "):
+            assert name in src, (b, name)
+        assert os.path.basename(path) in sent, b

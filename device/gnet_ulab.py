@@ -1,0 +1,54 @@
+# ulab kernels for gnet.py: the int8 dot products with ulab.numpy, dense (ulab has no
+# sparse gather), the requantisation left to gnet.py in integers (ulab has no int32, and
+# A * M reaches ~2**30, beyond a float32's 24 bits). Imported only where ulab is.
+#
+# Exact: each product w * x is at most 127 * 128, and with the layer's input zero point
+# 0 (SPARSE False: gnet_weights then folds nothing into K) every partial sum of a row is
+# at most 128 * sum|w| < 2**24, a float32's integers, when a row's dot product covers at
+# most _SPAN = 1032 inputs (128 * 127 * 1032 < 2**24). Wider layers are cut into spans
+# whose sums are added as Python ints (FORMAT.md, "Exact in float32").
+from ulab import numpy as np
+
+try:
+    from micropython import const
+except ImportError:
+    def const(x):
+        return x
+
+RAW = False     # weight buffers are array('b'): frombuffer reads them as int8
+SPARSE = False  # no zero-point gather: the input vector is dense, zero points are 0
+_SPAN = const(1032)  # inputs per dot product: 128 * 127 * 1032 = 16,776,192 < 2**24
+
+
+def gather(x, pairs, n, delta, signed):
+    # x: (n,) uint8 pixels or int8 activations -> (n,) float vector of x[i] + delta
+    v = np.array(np.frombuffer(x, dtype=np.int8 if signed else np.uint8), dtype=np.float)
+    if delta:
+        v += delta
+    return v
+
+
+def accumulate(W, x, p, acc):
+    # p = (n_in, rows, -, c0). For r < rows: acc[c0 + r] = W[r] . x, exactly.
+    # W: (rows, n_in) int8 row-major (a buffer); x: (n_in,) float from gather.
+    n_in = p[0]
+    rows = p[1]
+    c0 = p[3]
+    Wm = np.frombuffer(W, dtype=np.int8)
+    if len(Wm) != rows * n_in:
+        Wm = Wm[:rows * n_in]
+    Wm = Wm.reshape((rows, n_in))
+    if n_in <= _SPAN:
+        d = np.dot(Wm, x)
+        for r in range(rows):
+            acc[c0 + r] = int(d[r])
+        return
+    for r in range(rows):
+        acc[c0 + r] = 0
+    a = 0
+    while a < n_in:
+        b = min(n_in, a + _SPAN)
+        d = np.dot(Wm[:, a:b], x[a:b])
+        for r in range(rows):
+            acc[c0 + r] += int(d[r])
+        a = b

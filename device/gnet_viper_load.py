@@ -1,0 +1,75 @@
+# The viper backend's part of the load (gnet_weights.py imports it; gnet.py drops both
+# after the load, so that their code takes a board's RAM only while a model loads):
+# layout() makes a layer's table T, row_sums() checks a row of weights in machine code,
+# prepare() completes T for gnet_viper.dense().
+#
+# T, array('i'), one per layer:
+#   T[0:10]              n_in, rows, nnz, c0 (set per call), zero + 128, lo + 128, hi + 128
+#                        (+ 128: a ptr32 load does not sign-extend on a 64-bit machine),
+#                        has a LUT, n_out, 0
+#   T[10:10+n]           K, int32 (the loader reads the biases into it and folds in zx * sum)
+#   T[10+n:10+2n]        M | S << 16
+#   T[10+2n:10+2n+64]    the lookup table's 256 bytes, when the layer has one
+import micropython
+from array import array
+
+_HEAD = 10
+
+
+def layout(L):
+    # L's table T, and the view of it that the loader fills as L.K
+    n = L.n_out
+    # array(range) has no temporary (array("i", bytes(k)) would hold k bytes twice); every
+    # entry is written before dense() reads it
+    T = array("i", range(_HEAD + 2 * n + (64 if L.has_lut else 0)))
+    return T, memoryview(T)[_HEAD:_HEAD + n]
+
+
+def prepare(L, T):
+    # T's head, M | S << 16 and the LUT; L's separate M, S and LUT go
+    n = L.n_out
+    T[0] = L.n_in
+    T[4] = L.zero + 128
+    T[5] = L.lo + 128
+    T[6] = L.hi + 128
+    T[7] = 1 if L.has_lut else 0
+    T[8] = n
+    for c in range(n):
+        T[_HEAD + n + c] = L.M[c] | L.S[c] << 16
+    if L.has_lut:
+        mv = memoryview(T)[_HEAD + 2 * n:]
+        put_lut(mv, L.lut)
+    L.K = L.M = L.S = L.lut = None
+
+
+@micropython.viper
+def put_lut(dst: ptr8, lut: ptr8):
+    # dst[0:256] <- the 256 LUT bytes
+    i = 0
+    while i < 256:
+        dst[i] = lut[i]
+        i += 1
+
+
+@micropython.viper
+def row_sums(W: ptr8, out: ptr32, base: int, n: int):
+    # the load's check of one row, W[base:base+n] (int8 read as bytes): out <- sum w,
+    # sum |w|, and how many w are -128 (gnet_weights.py refuses those)
+    total = 0
+    absum = 0
+    bad = 0
+    i = base
+    end = base + n
+    while i < end:
+        w = (int(W[i]) ^ 0x80) - 128
+        total += w
+        if w < 0:
+            absum -= w
+            if w == -128:
+                bad += 1
+        else:
+            absum += w
+        i += 1
+    out[0] = total
+    out[1] = absum
+    out[2] = bad
