@@ -31,7 +31,7 @@ help:
 	@echo "make check-micropython  which MicroPython interpreter the tests use"
 	@echo "make clean              remove out/ and bench/results/"
 
-setup: $(VENV)/.installed
+setup: $(VENV)/.installed wasm/node_modules/.installed
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -42,6 +42,15 @@ $(VENV)/.installed: pyproject.toml
 	  "$$($(BIN)/python -c 'import platform; print(platform.machine())')): gentlenet flash sends the runtime" \
 	  "as source, which a board compiles at boot (slower start, and more RAM while it compiles)."
 	touch $@
+
+# The webassembly MicroPython (32-bit, with ulab) for test-parity, pinned in wasm/package.json.
+wasm/node_modules/.installed: wasm/package.json
+	@if command -v node >/dev/null && command -v npm >/dev/null; then \
+	  npm install --prefix wasm --no-audit --no-fund --loglevel=error && touch $@; \
+	else \
+	  echo "NO NODE.JS/NPM: the webassembly MicroPython (32-bit, ulab) is not installed; test-parity leaves" \
+	    "it out (a 32-bit board's small ints and the ulab backend go untested here)"; \
+	fi
 
 check-micropython:
 	@mp="$(firstword $(MICROPYTHON) $(wildcard $(BIN)/micropython) $(shell command -v micropython 2>/dev/null))"; \

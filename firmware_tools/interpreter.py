@@ -14,3 +14,41 @@ def find_micropython():
         return os.environ["MICROPYTHON"] if os.path.exists(os.environ["MICROPYTHON"]) else None
     mp = os.path.join(ROOT, ".venv", "bin", "micropython")
     return mp if os.path.exists(mp) else shutil.which("micropython")
+
+
+# The webassembly MicroPython (1.29, with ulab; 32-bit): the npm package pinned in
+# wasm/package.json, which `make setup` installs there when Node.js and npm are here; run
+# by wasm_run.mjs.
+WASM_PACKAGE = "@micropython/micropython-webassembly-pyscript"
+with open(os.path.join(ROOT, "wasm", "package.json")) as _f:
+    WASM_VERSION = __import__("json").load(_f)["dependencies"][WASM_PACKAGE]
+WASM_RUNNER = os.path.join(ROOT, "firmware_tools", "wasm_run.mjs")
+
+
+def find_wasm():
+    """micropython-ulab.wasm to use: $GENTLENET_WASM if set (None if it does not exist), else
+    the one `make setup` installed; None without Node.js."""
+    if not shutil.which("node"):
+        return None
+    if os.environ.get("GENTLENET_WASM"):
+        return os.environ["GENTLENET_WASM"] if os.path.exists(os.environ["GENTLENET_WASM"]) else None
+    w = os.path.join(ROOT, "wasm", "node_modules", *WASM_PACKAGE.split("/"), "micropython-ulab.wasm")
+    return w if os.path.exists(w) else None
+
+
+def command(interpreter, heapsize=None, device=None):
+    """The command that runs a script: `interpreter` is a MicroPython unix port or CPython
+    (a path), or "wasm" (the webassembly MicroPython under Node.js, with `device`, the
+    folder the script imports from, copied into its memory)."""
+    if interpreter == "wasm":
+        cmd = [shutil.which("node"), WASM_RUNNER, find_wasm()]
+        if heapsize:
+            cmd += ["--heap", str(_bytes(heapsize))]
+        return cmd + ["--with", device or os.path.join(ROOT, "device")]
+    return [interpreter] + (["-X", "heapsize=" + heapsize] if heapsize else [])
+
+
+def _bytes(size):
+    # "64k" -> 65536
+    s = str(size).lower()
+    return int(s[:-1]) * {"k": 1024, "m": 1 << 20}[s[-1]] if s[-1] in "km" else int(s)

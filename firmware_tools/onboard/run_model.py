@@ -1,10 +1,13 @@
-# Classify a file of raw images with device/gnet.py and write the int8 scores: the
-# device side of `make test-parity`. Runs unchanged on MicroPython and CPython:
+# Classify a file of raw images with device/gnet.py and write the int8 scores and the
+# confidence: the device side of `make test-parity`. Runs unchanged on MicroPython and
+# CPython:
 #
-#   micropython firmware_tools/onboard/run_model.py MODEL IMAGES SCORES [python|viper] [stream]
+#   micropython firmware_tools/onboard/run_model.py MODEL IMAGES SCORES [BACKEND] [stream]
 #
-# IMAGES: n * n_in bytes (uint8 pixels); SCORES: n * n_classes bytes (int8), written as
-# it goes. Prints one JSON line: images, backend, milliseconds, peak heap (MicroPython).
+# IMAGES: n * n_in bytes (uint8 pixels). SCORES: per image n_classes bytes (int8 scores)
+# and 2 bytes (uint16 LE: the confidence in 1/10000), written as it goes. BACKEND: python
+# or viper ("" or none: the fastest here). Prints one JSON line: images, backend,
+# milliseconds, heap (MicroPython).
 import gc
 import json
 import sys
@@ -19,12 +22,13 @@ def main(argv):
     if len(argv) < 4:
         print("usage: run_model.py MODEL IMAGES SCORES [python|viper] [stream]")
         sys.exit(2)
-    backend = argv[4] if len(argv) > 4 else None
+    backend = argv[4] if len(argv) > 4 and argv[4] else None
     stream = len(argv) > 5 and argv[5] == "stream"
     gc.collect()
     model = gnet.Model(argv[1], stream=stream, backend=backend)
     n_in = model.layers[0].n_in
     image = bytearray(n_in)  # (n_in,) uint8, reused for every image
+    conf = bytearray(2)      # the confidence, uint16 little-endian
     n = 0
     src = open(argv[2], "rb")
     dst = open(argv[3], "wb")
@@ -42,12 +46,17 @@ def main(argv):
             gc.collect()
             gc.disable()
             before = gc.mem_alloc()
-            dst.write(model.scores(image))
+            s = model.scores(image)
             info["heap_per_image"] = gc.mem_alloc() - before
             info["heap_peak"] = gc.mem_alloc()  # the most the heap holds while classifying
             gc.enable()
         else:
-            dst.write(model.scores(image))
+            s = model.scores(image)
+        c = model.confidence(s)
+        conf[0] = c & 255
+        conf[1] = c >> 8
+        dst.write(s)
+        dst.write(conf)
         n += 1
     info["ms"] = prologue.ticks_ms() - t0
     info["images"] = n

@@ -1,11 +1,11 @@
 # What device/gnet.py says of each model file: the device side of the model fuzz tests.
 #
-#   micropython firmware_tools/onboard/verdicts.py [-d DIR] FOLDER N IMAGES MODE
+#   micropython firmware_tools/onboard/verdicts.py [-d DIR] FOLDER N IMAGES MODE [BACKEND]
 #
 # Loads FOLDER/0.gnet .. FOLDER/(N-1).gnet (MODE: ram, stream, or alternate: odd ones
-# streamed) and prints a line per file, "i|LOADED|<scores hex>/<confidence>;..." for the
-# first three 784-byte images of IMAGES, or "i|ModelError|message", or "i|<type>|message"
-# for anything else (a finding).
+# streamed; BACKEND: python or viper, else the fastest here) and prints a line per
+# file: "i|LOADED|<scores hex>/<confidence>;..." for the first three 784-byte images of
+# IMAGES, or "i|ModelError|message", or "i|<type>|message" for anything else (a finding).
 import gc
 import sys
 from binascii import hexlify
@@ -16,9 +16,9 @@ ARGV = prologue.setup(sys.argv)
 import gnet  # noqa: E402
 
 
-def verdict(path, stream, images):
+def verdict(path, stream, images, backend):
     try:
-        m = gnet.Model(path, stream=stream)
+        m = gnet.Model(path, stream=stream, backend=backend)
     except gnet.ModelError as e:
         return "ModelError|%s" % e
     except Exception as e:  # noqa: anything else is a finding
@@ -38,12 +38,13 @@ def verdict(path, stream, images):
 
 def main(argv):
     folder, n, mode = argv[1], int(argv[2]), argv[4]
+    backend = argv[5] if len(argv) > 5 and argv[5] else None
     with open(argv[3], "rb") as f:
         images = f.read()
     for i in range(n):
         gc.collect()
         stream = mode == "stream" or (mode == "alternate" and i % 2 == 1)
-        print("%d|%s" % (i, verdict("%s/%d.gnet" % (folder, i), stream, images)))
+        print("%d|%s" % (i, verdict("%s/%d.gnet" % (folder, i), stream, images, backend)))
 
 
 main(ARGV)
