@@ -210,7 +210,9 @@ def run(models, images, labels, micropython, workdir, heapsize=SMALL_HEAP, log=p
                 jobs.append((m, interp, b, False, None, "some" if few else "all"))
     for interp in (micropython, "wasm") if wasm else (micropython,):
         if models:  # streamed, with the fastest backend there (in a small heap on the unix port)
-            jobs.append((models[0], interp, runs[interp][0], True, heapsize if interp == micropython else None, "all"))
+            b = runs[interp][0]
+            jobs.append((models[0], interp, b, True, heapsize if interp == micropython else None,
+                         "some" if interp == "wasm" and b == "python" else "all"))
     refs = {}
     for m in models:
         q = qformat.load(m)
