@@ -129,13 +129,17 @@ def kernels(backend):
 
 
 def fastest():
-    # the first of BACKENDS that runs here (only its kernels are imported)
-    for b in BACKENDS:
+    # the first of BACKENDS that runs here (only its kernels are imported; no ModelError
+    # made and dropped: garbage between the module's objects would split a small heap)
+    for b in BACKENDS[:-1]:
         try:
-            kernels(b)
+            if b == "ulab":
+                __import__("ulab")
+            _module("gnet_" + b)
             return b
-        except ModelError:
+        except (ImportError, SyntaxError, ValueError, NotImplementedError):
             pass
+    return "python"
 
 
 # The default, chosen (and its kernels imported) with this module: before an app holds its
@@ -150,8 +154,6 @@ class Model:
         if backend is None:
             backend = _FASTEST
         self._kernels = kernels(backend)
-        self._raw = self._kernels is not None and self._kernels.RAW
-        self._sparse = self._kernels is None or self._kernels.SPARSE
         self._own = isinstance(source, str)
         f = open(source, "rb") if self._own else source
         self.name = source if self._own else "model"
@@ -171,7 +173,6 @@ class Model:
             self._run("gnet_load", f, stream)     # the structure: header, layers, labels, table
             self._layout()                        # a backend's tables, in the hole gnet_load left
             self._run("gnet_weights", f, stream)  # the weights, neuron by neuron
-            self._extra = None
             self._buffers((self._max_in, self._max_out), stream, True)
         except BaseException:
             if self._own:
@@ -195,7 +196,7 @@ class Model:
         n_in, n_out = size
         have = self._pairs is not None and self._sized == (n_in, n_out)
         if n_in and not have:
-            raw = self._raw
+            raw = self._kernels is not None and self._kernels.RAW
             self._pairs = self._acc = self._rows = None
             gc.collect()
             try:
@@ -224,21 +225,20 @@ class Model:
                 L.views = (mv[:L.per * L.n_in], mv[:(L.n_out % L.per or L.per) * L.n_in])
 
     Layer = Layer  # for gnet_load, which does not import this module
+    _module = staticmethod(_module)  # for gnet_weights: the backend's load part
 
     def _layout(self):
         # A backend with a load part (gnet_viper_load) gets it imported now and each layer's
         # table made (L.T; its K part is L.K, which the weights pass fills): one block per
         # layer, which a 64 KB heap has only now, before the weights pass fragments it.
         load = getattr(self._kernels, "LOAD", None)
-        self._extra = None
         if load is None:
             return
         try:
-            self._extra = _module(load)
+            extra = _module(load)  # stays in sys.modules until gnet_weights has used it
             for L in self.layers:
-                L.T, L.K = self._extra.layout(L)
+                L.T, L.K = extra.layout(L)
         except MemoryError:
-            self._extra = None
             for L in self.layers:
                 L.T = L.K = None
             self._bad("not enough RAM to load it %s (%d bytes of heap free)" % (
@@ -404,7 +404,7 @@ class Model:
             p[0] = n_in
             p[1] = rows
             p[3] = c0
-            if self._sparse:
+            if self._kernels.SPARSE:
                 p[2] = nnz
                 self._kernels.accumulate(W, self._pairs, p, acc)
             else:

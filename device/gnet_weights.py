@@ -18,6 +18,8 @@ from array import array
 
 _LIMIT = const(0x3FFFFFFF)        # 2**30 - 1: MicroPython's small-int range on 32-bit boards
 _CHUNK_BYTES = const(4096)        # weight bytes per array in RAM
+_row_sums = None                  # during a load: the backend's row check, and its results
+_sums = None
 
 
 def load(m, f, stream):
@@ -26,18 +28,23 @@ def load(m, f, stream):
     row = bytearray(m._max_in) if stream else None  # (n_in,) int8 read as 0..255: checking streamed rows
     # a backend's load part (gnet_viper_load, imported by gnet.Model._layout): its row_sums
     # checks the weights far faster (machine code), its prepare completes each layer's table
-    extra = m._extra
-    m._row_sums = extra.row_sums if extra else None
-    m._sums = array("i", [0, 0, 0])  # sum w, sum |w|, count of -128
+    # (in this module's globals: a new attribute of m would grow its dict mid-load, a hole)
+    global _row_sums, _sums
+    load = getattr(m._kernels, "LOAD", None)
+    extra = m._module(load) if load else None  # imported by gnet.Model._layout already
+    _row_sums = extra.row_sums if extra else None
+    _sums = array("i", [0, 0, 0])  # sum w, sum |w|, count of -128
+    k = m._kernels
+    sparse = k is None or k.SPARSE
     # the input zero point: what a black pixel or a dead neuron gives, skipped by a sparse
     # backend's gather; 0 for a dense one (ulab), whose sums must not grow by it
-    zx = m.input_offset if m._sparse else 0
+    zx = m.input_offset if sparse else 0
     for L in m.layers:
         _read_layer(m, f, L, zx, row)
         if extra is not None:
             extra.prepare(L, L.T)
-        zx = L.lo if m._sparse else 0
-    m._row_sums = m._sums = None
+        zx = L.lo if sparse else 0
+    _row_sums = _sums = None
 
 
 def _alloc(n, unit, raw):
@@ -84,7 +91,7 @@ def _read_layer(m, f, L, zx, row):
     per = max(1, _CHUNK_BYTES // n_in)
     c0 = 0
     while c0 < n_out:
-        buf = _alloc(min(per, n_out - c0) * n_in, n_in, m._raw)  # (k, n_in) int8 row-major
+        buf = _alloc(min(per, n_out - c0) * n_in, n_in, m._kernels is not None and m._kernels.RAW)  # (k, n_in) int8
         k = len(buf) // n_in
         per = k
         L.chunks.append((c0, k, buf))
@@ -95,9 +102,9 @@ def _read_layer(m, f, L, zx, row):
 
 def _check_row(m, L, c, buf, base, zx):
     # one neuron's weights: in [-127, 127], and FORMAT.md's 2**30 bounds; K[c] += zx * sum
-    if m._row_sums is not None:
-        s = m._sums
-        m._row_sums(buf, s, base, L.n_in)
+    if _row_sums is not None:
+        s = _sums
+        _row_sums(buf, s, base, L.n_in)
         if s[2]:
             m._bad("layer %d has weight -128; weights are in [-127, 127]" % L.index)
         total = s[0]
