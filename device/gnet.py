@@ -34,7 +34,6 @@ _STREAM_BYTES = const(4096)       # weight bytes per read when streaming (at mos
 # Model takes the first one that runs here. Every one but "python" is gnet_<name>.py,
 # with gather(), accumulate(), RAW and SPARSE. flash, parity and the tests read this list.
 BACKENDS = ("ulab", "viper", "python")
-_NEEDS = {"ulab": "the ulab module", "viper": "MicroPython's native emitter"}
 
 
 class ModelError(ValueError):
@@ -125,7 +124,7 @@ def kernels(backend):
             __import__("ulab")  # without ulab, gnet_ulab is not even compiled (a small heap)
         return _module("gnet_" + backend)
     except (ImportError, SyntaxError, ValueError, NotImplementedError) as e:
-        raise ModelError("the %s backend needs %s (%s)" % (backend, _NEEDS[backend], e))
+        raise ModelError("the %s backend cannot run here (%s)" % (backend, e))
 
 
 def fastest():
@@ -171,7 +170,6 @@ class Model:
             # 64 KB heap no 3 KB block is left for the buffers.
             self._buffers(_peek(f), stream, False)
             self._run("gnet_load", f, stream)     # the structure: header, layers, labels, table
-            self._layout()                        # a backend's tables, in the hole gnet_load left
             self._run("gnet_weights", f, stream)  # the weights, neuron by neuron
             self._buffers((self._max_in, self._max_out), stream, True)
         except BaseException:
@@ -226,23 +224,6 @@ class Model:
 
     Layer = Layer  # for gnet_load, which does not import this module
     _module = staticmethod(_module)  # for gnet_weights: the backend's load part
-
-    def _layout(self):
-        # A backend with a load part (gnet_viper_load) gets it imported now and each layer's
-        # table made (L.T; its K part is L.K, which the weights pass fills): one block per
-        # layer, which a 64 KB heap has only now, before the weights pass fragments it.
-        load = getattr(self._kernels, "LOAD", None)
-        if load is None:
-            return
-        try:
-            extra = _module(load)  # stays in sys.modules until gnet_weights has used it
-            for L in self.layers:
-                L.T, L.K = extra.layout(L)
-        except MemoryError:
-            for L in self.layers:
-                L.T = L.K = None
-            self._bad("not enough RAM to load it %s (%d bytes of heap free)" % (
-                "streamed" if self.stream else "into RAM", gc.mem_free() if hasattr(gc, "mem_free") else -1))
 
     def _run(self, name, f, stream):
         # One pass of the load, in its own module (gnet_load, gnet_weights): imported, run,
@@ -329,7 +310,7 @@ class Model:
         # pairs <- (i, v) for every input with v = x[i] + delta != 0; returns their count
         # (a dense backend returns its input vector instead; _accumulate passes it on)
         if self._kernels is not None:
-            return self._kernels.gather(x, self._pairs, n, delta, signed)
+            return self._kernels.gather(x, self._pairs, n, delta << 8 | (0x80 if signed else 0))
         pairs = self._pairs
         k = 0
         for i in range(n):
@@ -342,16 +323,15 @@ class Model:
 
     def _dense(self, L, nnz):
         # L.out <- the layer's int8 outputs. A fusing backend (L.T) sums and requantises in
-        # its dense(); otherwise the sums come from _accumulate, the requantisation from below.
-        if L.T is not None:
-            self._dense_fused(L, nnz)
-            return
-        acc = self._acc
+        # its dense(); otherwise the sums come from _accumulate, the requantisation below.
+        T = L.T
+        if T is not None:
+            T[2] = nnz  # T[1:4]: rows, nnz, c0 (gnet_viper_load.py)
         n_in = L.n_in
         f = self._f
         if f is None:
             for c, k, rows in L.chunks:
-                self._accumulate(rows, n_in, c, k, nnz)
+                self._rows_done(L, T, rows, n_in, c, k, nnz)
         else:
             f.seek(L.w_off)
             per = L.per
@@ -361,8 +341,11 @@ class Model:
                 rows = L.views[k != per]
                 if f.readinto(rows) != k * n_in:
                     raise ModelError("%s: layer %d weights: file ends early" % (self.name, L.index))
-                self._accumulate(rows, n_in, c, k, nnz)
+                self._rows_done(L, T, rows, n_in, c, k, nnz)
                 c += k
+        if T is not None:
+            return
+        acc = self._acc
         K, M, S, out, zero = L.K, L.M, L.S, L.out, L.zero
         lo, hi, lut = L.lo, L.hi, L.lut
         for c in range(L.n_out):
@@ -374,27 +357,14 @@ class Model:
                 y = lo
             out[c] = lut[y + 128] if lut is not None else y
 
-    def _dense_fused(self, L, nnz):
-        dense, pairs, T, out = self._kernels.dense, self._pairs, L.T, L.out
-        T[2] = nnz  # T[1:4]: rows, nnz, c0 (gnet_viper_load.py)
-        if self._f is None:
-            for c, k, rows in L.chunks:
-                T[1] = k
-                T[3] = c
-                dense(rows, pairs, T, out)
+    def _rows_done(self, L, T, rows, n_in, c, k, nnz):
+        # rows c .. c+k-1 of L, whose weights are in `rows`: a fusing kernel's outputs, or the sums
+        if T is None:
+            self._accumulate(rows, n_in, c, k, nnz)
             return
-        f, n_in, per = self._f, L.n_in, L.per
-        f.seek(L.w_off)
-        c = 0
-        while c < L.n_out:
-            k = min(per, L.n_out - c)
-            rows = L.views[k != per]
-            if f.readinto(rows) != k * n_in:
-                raise ModelError("%s: layer %d weights: file ends early" % (self.name, L.index))
-            T[1] = k
-            T[3] = c
-            dense(rows, pairs, T, out)
-            c += k
+        T[1] = k
+        T[3] = c
+        self._kernels.dense(rows, self._pairs, T, L.out)
 
     def _accumulate(self, W, n_in, c0, rows, nnz):
         # acc[c0 + r] = sum_j W[r * n_in + i_j] * v_j for the gathered pairs (i_j, v_j)

@@ -20,9 +20,11 @@ SPARSE = False  # no zero-point gather: the input vector is dense, zero points a
 _SPAN = const(1032)  # inputs per dot product: 128 * 127 * 1032 = 16,776,192 < 2**24
 
 
-def gather(x, pairs, n, delta, signed):
-    # x: (n,) uint8 pixels or int8 activations -> (n,) float vector of x[i] + delta
-    v = np.array(np.frombuffer(x, dtype=np.int8 if signed else np.uint8), dtype=np.float)
+def gather(x, pairs, n, how):
+    # x: (n,) uint8 pixels or int8 activations (how = delta << 8 | 0x80 for int8, as
+    # gnet.py's _gather says) -> (n,) float vector of x[i] + delta
+    delta = how >> 8
+    v = np.array(np.frombuffer(x, dtype=np.int8 if how & 0x80 else np.uint8), dtype=np.float)
     if delta:
         v += delta
     return v

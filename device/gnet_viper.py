@@ -21,39 +21,18 @@ SPARSE = True  # inputs equal to the zero point are skipped (gather's pairs)
 LOAD = "gnet_viper_load"  # the load's part: imported by gnet_weights.py, dropped with it
 
 
-def gather(x, pairs, n, delta, signed):
-    # gnet.py's _gather: pairs <- i | (x[i] + delta) << 16 where nonzero, then their sum;
-    # returns their count. pairs: a bytearray of 4 * (n + 1) bytes.
-    if signed:
-        return gather_s8(x, pairs, n, delta)
-    return gather_u8(x, pairs, n, delta)
-
-
 @micropython.viper
-def gather_u8(x: ptr8, pairs: ptr32, n: int, delta: int) -> int:
-    # x: (n,) uint8 pixels; v = x[i] + delta in 0..255
+def gather(x: ptr8, pairs: ptr32, n: int, how: int) -> int:
+    # gnet.py's _gather. how = delta << 8 | flip: x's bytes are int8 (flip 0x80) or uint8
+    # (flip 0). pairs <- i | v << 16 for each v = x[i] + delta != 0 (v in 1..255), then the
+    # sum of the v; returns their count.
+    flip = how & 0xFF
+    delta = (how >> 8) - flip        # (b ^ 0x80) - 128 is the int8 a byte b holds
     k = 0
     total = 0
     i = 0
     while i < n:
-        v = int(x[i]) + delta
-        if v:
-            pairs[k] = i | (v << 16)
-            total += v
-            k += 1
-        i += 1
-    pairs[k] = total
-    return k
-
-
-@micropython.viper
-def gather_s8(x: ptr8, pairs: ptr32, n: int, delta: int) -> int:
-    # x: (n,) int8 activations, read as bytes: (b ^ 0x80) - 128 is the int8 value
-    k = 0
-    total = 0
-    i = 0
-    while i < n:
-        v = (int(x[i]) ^ 0x80) - 128 + delta
+        v = (int(x[i]) ^ flip) + delta
         if v:
             pairs[k] = i | (v << 16)
             total += v
@@ -80,7 +59,7 @@ def dense(W: ptr8, pairs: ptr32, T: ptr32, out: ptr8):
     T8 = ptr8(T)
     lut = 4 * (10 + 2 * n) + 128 if int(T[7]) else 0   # byte offset of LUT[128]
     corr = int(pairs[nnz]) << 7   # 128 * sum v: what reading w as w + 128 added
-    end = nnz & ~3                # four inputs at a time: the loop unrolled four times
+    end = nnz & ~1                # two inputs at a time: the loop unrolled twice
     base = 0
     r = 0
     while r < rows:
@@ -89,15 +68,11 @@ def dense(W: ptr8, pairs: ptr32, T: ptr32, out: ptr8):
         while j < end:
             q = int(pairs[j])
             t = int(pairs[j + 1])
-            u = int(pairs[j + 2])
-            e = int(pairs[j + 3])
-            s += ((int(W[base + (q & 0xFFFF)]) ^ 0x80) * (q >> 16) + (int(W[base + (t & 0xFFFF)]) ^ 0x80) * (t >> 16)
-                  + (int(W[base + (u & 0xFFFF)]) ^ 0x80) * (u >> 16) + (int(W[base + (e & 0xFFFF)]) ^ 0x80) * (e >> 16))
-            j += 4
-        while j < nnz:
+            s += (int(W[base + (q & 0xFFFF)]) ^ 0x80) * (q >> 16) + (int(W[base + (t & 0xFFFF)]) ^ 0x80) * (t >> 16)
+            j += 2
+        if j < nnz:
             q = int(pairs[j])
             s += (int(W[base + (q & 0xFFFF)]) ^ 0x80) * (q >> 16)
-            j += 1
         c = c0 + r
         h = 2 * (10 + c)              # K[c] as two halfwords, the high one sign-extended
         k = int(T16[h]) | (((int(T16[h + 1]) ^ 0x8000) - 0x8000) << 16)

@@ -30,8 +30,14 @@ def load(m, f, stream):
     # checks the weights far faster (machine code), its prepare completes each layer's table
     # (in this module's globals: a new attribute of m would grow its dict mid-load, a hole)
     global _row_sums, _sums
+    # A backend with a load part (gnet_viper_load: dropped with this module) gets each
+    # layer's table first (L.T; its K part is L.K, which this pass fills): one block per
+    # layer, which a 64 KB heap has only now, before the weights fragment it.
     load = getattr(m._kernels, "LOAD", None)
-    extra = m._module(load) if load else None  # imported by gnet.Model._layout already
+    extra = m._module(load) if load else None
+    if extra is not None:
+        for L in m.layers:
+            L.T, L.K = extra.layout(L)
     _row_sums = extra.row_sums if extra else None
     _sums = array("i", [0, 0, 0])  # sum w, sum |w|, count of -128
     k = m._kernels
