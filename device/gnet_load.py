@@ -38,9 +38,9 @@ except ImportError:  # a port built without binascii.crc32: a table-driven CRC-3
 
 _MAGIC = b"GNTL"
 _VERSION = const(1)
-_HEADER = "<4sHHIHHBbBBBBBBIIII"  # 40 bytes, see FORMAT.md "Header"
+# the header's and a layer record's struct formats are written where they are read: a
+# global's name would stay in a board's RAM (gnet_viper_load.py says why)
 _HEADER_SIZE = const(40)
-_LAYER = "<BBbBHHIIIIII"          # 32 bytes, see FORMAT.md "Layer table"
 _LAYER_SIZE = const(32)
 _TABLE_SIZE = const(512)          # output table: 256 uint16
 _DENSE = const(1)
@@ -101,7 +101,7 @@ def load(m, f, stream):
     head = f.read(_HEADER_SIZE)
     (magic, version, flags, fsize, m.width, m.height, m.channels, m.input_offset, prep,
      m.preprocess_version, n_layers, n_classes, output, reserved, labels_off, labels_size,
-     layers_off, table_off) = struct.unpack(_HEADER, head)
+     layers_off, table_off) = struct.unpack("<4sHHIHHBbBBBBBBIIII", head)  # FORMAT.md "Header"
     if magic != _MAGIC:
         m._bad("magic %r is not %r: not a .gnet model" % (magic, _MAGIC))
     if version != _VERSION:
@@ -135,7 +135,7 @@ def load(m, f, stream):
     m._max_out = m._max_in = 0
     for l in range(n_layers):
         f.seek(layers_off + _LAYER_SIZE * l)
-        L = m.Layer(struct.unpack(_LAYER, f.read(_LAYER_SIZE)), l)
+        L = m.Layer(struct.unpack("<BBbBHHIIIIII", f.read(_LAYER_SIZE)), l)
         _check_layer(m, L, n_prev, l == n_layers - 1, n_classes, spans, end)
         m.layers.append(L)
         n_prev = L.n_out

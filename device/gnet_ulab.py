@@ -30,12 +30,10 @@ def gather(x, pairs, n, how):
     return v
 
 
-def accumulate(W, x, p, acc):
-    # p = (n_in, rows, -, c0). For r < rows: acc[c0 + r] = W[r] . x, exactly.
-    # W: (rows, n_in) int8 row-major (a buffer); x: (n_in,) float from gather.
-    n_in = p[0]
-    rows = p[1]
-    c0 = p[3]
+def accumulate(W, pairs, x, n_in, c0, rows, acc):
+    # For r < rows: acc[c0 + r] = W[r] . x, exactly. W: (rows, n_in) int8 row-major (a
+    # buffer); x: (n_in,) float from gather (gnet.py passes it where a sparse backend gets
+    # its pair count; pairs is unused here).
     Wm = np.frombuffer(W, dtype=np.int8)
     if len(Wm) != rows * n_in:
         Wm = Wm[:rows * n_in]

@@ -6,7 +6,7 @@
 # v = x[i] - zx in 0..255 (zx, the layer's input zero point, is the lowest value its
 # inputs take), and a weight byte b is read as b ^ 0x80 = w + 128 (0..255), so
 #   sum (w + 128) * v  =  sum w * v  +  128 * sum v,
-# and 128 * sum v (gather stores sum v after the pairs) is taken off once per row. The
+# and 128 * sum v (gather stores it after the pairs) is taken off once per row. The
 # sums stay below 255 * 255 * 32767 < 2**31 (FORMAT.md allows 32767 inputs per layer):
 # 32-bit machine ints never wrap.
 #
@@ -24,8 +24,9 @@ LOAD = "gnet_viper_load"  # the load's part: imported by gnet_weights.py, droppe
 @micropython.viper
 def gather(x: ptr8, pairs: ptr32, n: int, how: int) -> int:
     # gnet.py's _gather. how = delta << 8 | flip: x's bytes are int8 (flip 0x80) or uint8
-    # (flip 0). pairs <- i | v << 16 for each v = x[i] + delta != 0 (v in 1..255), then the
-    # sum of the v; returns their count.
+    # (flip 0). pairs <- i | v << 16 for each v = x[i] + delta != 0 (v in 1..255), then
+    # three words 0 (pairs that add nothing: dense reads four at a time), then the sum of
+    # the v; returns their count.
     flip = how & 0xFF
     delta = (how >> 8) - flip        # (b ^ 0x80) - 128 is the int8 a byte b holds
     k = 0
@@ -38,7 +39,10 @@ def gather(x: ptr8, pairs: ptr32, n: int, how: int) -> int:
             total += v
             k += 1
         i += 1
-    pairs[k] = total
+    pairs[k] = 0
+    pairs[k + 1] = 0
+    pairs[k + 2] = 0
+    pairs[k + 3] = total
     return k
 
 
@@ -58,8 +62,8 @@ def dense(W: ptr8, pairs: ptr32, T: ptr32, out: ptr8):
     T16 = ptr16(T)
     T8 = ptr8(T)
     lut = 4 * (10 + 2 * n) + 128 if int(T[7]) else 0   # byte offset of LUT[128]
-    corr = int(pairs[nnz]) << 7   # 128 * sum v: what reading w as w + 128 added
-    end = nnz & ~1                # two inputs at a time: the loop unrolled twice
+    corr = int(pairs[nnz + 3]) << 7   # 128 * sum v: what reading w as w + 128 added
+    end = (nnz + 3) & ~3              # four pairs a step (gather's zero pairs fill the last)
     base = 0
     r = 0
     while r < rows:
@@ -68,11 +72,11 @@ def dense(W: ptr8, pairs: ptr32, T: ptr32, out: ptr8):
         while j < end:
             q = int(pairs[j])
             t = int(pairs[j + 1])
-            s += (int(W[base + (q & 0xFFFF)]) ^ 0x80) * (q >> 16) + (int(W[base + (t & 0xFFFF)]) ^ 0x80) * (t >> 16)
-            j += 2
-        if j < nnz:
-            q = int(pairs[j])
-            s += (int(W[base + (q & 0xFFFF)]) ^ 0x80) * (q >> 16)
+            u = int(pairs[j + 2])
+            e = int(pairs[j + 3])
+            s += ((int(W[base + (q & 0xFFFF)]) ^ 0x80) * (q >> 16) + (int(W[base + (t & 0xFFFF)]) ^ 0x80) * (t >> 16)
+                  + (int(W[base + (u & 0xFFFF)]) ^ 0x80) * (u >> 16) + (int(W[base + (e & 0xFFFF)]) ^ 0x80) * (e >> 16))
+            j += 4
         c = c0 + r
         h = 2 * (10 + c)              # K[c] as two halfwords, the high one sign-extended
         k = int(T16[h]) | (((int(T16[h + 1]) ^ 0x8000) - 0x8000) << 16)

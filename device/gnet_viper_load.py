@@ -10,10 +10,13 @@
 #   T[10:10+n]           K, int32 (the loader reads the biases into it and folds in zx * sum)
 #   T[10+n:10+2n]        M | S << 16
 #   T[10+2n:10+2n+64]    the lookup table's 256 bytes, when the layer has one
+# Each name a module defines stays in a board's RAM (MicroPython's name pools grow by
+# doubling, and one pool more did not fit the book's network at 64 KB): names here are few.
 import micropython
 from array import array
+from micropython import const
 
-_HEAD = 10
+_HEAD = const(10)
 
 
 def layout(L):
@@ -37,17 +40,16 @@ def prepare(L, T):
     for c in range(n):
         T[_HEAD + n + c] = L.M[c] | L.S[c] << 16
     if L.has_lut:
-        mv = memoryview(T)[_HEAD + 2 * n:]
-        put_lut(mv, L.lut)
+        put_lut(memoryview(T)[_HEAD + 2 * n:], L.lut)
     L.K = L.M = L.S = L.lut = None
 
 
 @micropython.viper
-def put_lut(dst: ptr8, lut: ptr8):
-    # dst[0:256] <- the 256 LUT bytes
+def put_lut(T: ptr8, lut: ptr8):
+    # T[0:256] <- the 256 LUT bytes (T: the LUT part of a layer's table)
     i = 0
     while i < 256:
-        dst[i] = lut[i]
+        T[i] = lut[i]
         i += 1
 
 

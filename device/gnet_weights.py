@@ -18,30 +18,28 @@ from array import array
 
 _LIMIT = const(0x3FFFFFFF)        # 2**30 - 1: MicroPython's small-int range on 32-bit boards
 _CHUNK_BYTES = const(4096)        # weight bytes per array in RAM
-_row_sums = None                  # during a load: the backend's row check, and its results
-_sums = None
+row_sums = None                   # during a load: (the backend's row check, its (3,) int32 results)
 
 
 def load(m, f, stream):
     # m's layers, as gnet_load.py checked them; their contents, in order
     gc.collect()
     row = bytearray(m._max_in) if stream else None  # (n_in,) int8 read as 0..255: checking streamed rows
-    # a backend's load part (gnet_viper_load, imported by gnet.Model._layout): its row_sums
-    # checks the weights far faster (machine code), its prepare completes each layer's table
-    # (in this module's globals: a new attribute of m would grow its dict mid-load, a hole)
-    global _row_sums, _sums
-    # A backend with a load part (gnet_viper_load: dropped with this module) gets each
-    # layer's table first (L.T; its K part is L.K, which this pass fills): one block per
-    # layer, which a 64 KB heap has only now, before the weights fragment it.
-    load = getattr(m._kernels, "LOAD", None)
+    # A backend's load part (LOAD: gnet_viper_load, dropped with this module) gets each
+    # layer's table first (L.T, whose K part is the L.K this pass fills): one block per
+    # layer, which a 64 KB heap has only now, before the weights fragment it. Its row_sums
+    # checks the weights in machine code; kept in this module's globals (a new attribute
+    # of m would grow its dict mid-load, a hole), under a name the board has anyway (each
+    # new name is RAM: gnet_viper_load.py says why).
+    global row_sums
+    load = getattr(m.kernels, "LOAD", None)
     extra = m._module(load) if load else None
     if extra is not None:
         for L in m.layers:
             L.T, L.K = extra.layout(L)
-    _row_sums = extra.row_sums if extra else None
-    _sums = array("i", [0, 0, 0])  # sum w, sum |w|, count of -128
-    k = m._kernels
-    sparse = k is None or k.SPARSE
+    row_sums = (extra.row_sums, array("i", [0, 0, 0])) if extra else None  # sum w, sum |w|, count of -128
+    k = m.kernels
+    sparse = k.SPARSE
     # the input zero point: what a black pixel or a dead neuron gives, skipped by a sparse
     # backend's gather; 0 for a dense one (ulab), whose sums must not grow by it
     zx = m.input_offset if sparse else 0
@@ -50,7 +48,7 @@ def load(m, f, stream):
         if extra is not None:
             extra.prepare(L, L.T)
         zx = L.lo if sparse else 0
-    _row_sums = _sums = None
+    row_sums = None
 
 
 def _alloc(n, unit, raw):
@@ -74,7 +72,7 @@ def _read_layer(m, f, L, zx, row):
         f.seek(L.lut_off)
         m._read(f, L.lut, "layer %d lookup table" % l)
     L.out = array("b", bytes(n_out))  # (n_out,) int8
-    if L.K is None:  # else a view of the backend's table L.T (gnet.Model._layout)
+    if L.K is None:  # else a view of the backend's table L.T (load, above)
         L.K = array("i", bytes(4 * n_out))  # (n_out,) int32; bias first, K after the loop
     L.M = array("H", bytes(2 * n_out))
     L.S = bytearray(n_out)
@@ -97,7 +95,7 @@ def _read_layer(m, f, L, zx, row):
     per = max(1, _CHUNK_BYTES // n_in)
     c0 = 0
     while c0 < n_out:
-        buf = _alloc(min(per, n_out - c0) * n_in, n_in, m._kernels is not None and m._kernels.RAW)  # (k, n_in) int8
+        buf = _alloc(min(per, n_out - c0) * n_in, n_in, m.kernels.RAW)  # (k, n_in) int8
         k = len(buf) // n_in
         per = k
         L.chunks.append((c0, k, buf))
@@ -108,9 +106,9 @@ def _read_layer(m, f, L, zx, row):
 
 def _check_row(m, L, c, buf, base, zx):
     # one neuron's weights: in [-127, 127], and FORMAT.md's 2**30 bounds; K[c] += zx * sum
-    if _row_sums is not None:
-        s = _sums
-        _row_sums(buf, s, base, L.n_in)
+    if row_sums is not None:
+        s = row_sums[1]
+        row_sums[0](buf, s, base, L.n_in)
         if s[2]:
             m._bad("layer %d has weight -128; weights are in [-127, 127]" % L.index)
         total = s[0]

@@ -9,6 +9,7 @@ FILES = (
     ("gnet.py", "bytecode"),          # the runtime: inference
     ("gnet_load.py", "bytecode"),     # its loader, pass 1: the file's structure (dropped after a load)
     ("gnet_weights.py", "bytecode"),  # its loader, pass 2: the weights (dropped after a load)
+    ("gnet_python.py", "bytecode"),   # its reference kernels, where no faster backend runs
     ("gnet_viper.py", "native"),      # its viper kernels, where the native emitter exists
     ("gnet_viper_load.py", "native"), # their part of the load (dropped after it)
     ("gnet_ulab.py", "bytecode"),     # its ulab kernels, where ulab is (OpenMV, Pimoroni, CircuitPython)

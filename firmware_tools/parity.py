@@ -341,6 +341,10 @@ def main(argv=None):
                     help="the MicroPython unix port (default: %(default)s)")
     ap.add_argument("--heapsize", default=SMALL_HEAP, help="small-heap run's -X heapsize (default: %(default)s)")
     ap.add_argument("--no-wasm", action="store_true", help="leave out the webassembly MicroPython (32-bit, ulab)")
+    ap.add_argument("--wasm-all", action="store_true",
+                    help="pure Python on the webassembly MicroPython on every digit too (default: the first %d "
+                         "and every edge case; it is an interpreter in webassembly: about 20 minutes more)"
+                         % WASM_PYTHON_DIGITS)
     ap.add_argument("--json", help="write the results here too")
     args = ap.parse_args(argv)
     if not args.micropython:
@@ -371,7 +375,8 @@ def main(argv=None):
         with ThreadPoolExecutor(max_workers=2) as ex:  # the frames beside the models: both cores busy to the end
             frames = ex.submit(lambda: preprocess_parity(images, args.micropython, work) + (
                 preprocess_parity(images, "wasm", work) if wasm else []))
-            rows = run(models, images, labels, args.micropython, work, args.heapsize, wasm=wasm)
+            rows = run(models, images, labels, args.micropython, work, args.heapsize, wasm=wasm,
+                       wasm_python_digits=len(images) if args.wasm_all else WASM_PYTHON_DIGITS)
             rows += frames.result()
     print(format_rows(rows))
     total = sum(r["mismatches"] for r in rows)

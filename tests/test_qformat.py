@@ -170,11 +170,13 @@ def test_the_heap_estimate_matches_micropython(tmp_path):
         qformat.save(quantize.quantize(mlp.MLP(sizes, hidden=hidden, seed=1), cal), path)
         names.append(path)
     # gnet once beforehand, so that its own code is not counted; the first model loads it
-    r = on_micropython("heap", names[0], *names, heap="1024k")
-    assert r.returncode == 0, r.stdout + r.stderr
-    rows = [line.split() for line in r.stdout.splitlines()][2:]
-    assert len(rows) == 2 * len(names), r.stdout
-    for name, stream, used, rows_buffer in rows:
-        est = qformat.runtime_heap(qformat.load(name))["streamed" if stream == "1" else "in_ram"]
-        est += int(rows_buffer) - max(L["W"].shape[1] for L in qformat.load(name).layers) if stream == "1" else 0
-        assert abs(int(used) - est) <= 0.05 * int(used), (os.path.basename(name), stream, used, est)
+    for backend in ("viper", "python"):
+        r = on_micropython("heap", backend, names[0], *names, heap="1024k")
+        assert r.returncode == 0, r.stdout + r.stderr
+        rows = [line.split() for line in r.stdout.splitlines()][2:]
+        assert len(rows) == 2 * len(names), r.stdout
+        for name, stream, used, rows_buffer in rows:
+            q = qformat.load(name)
+            est = qformat.runtime_heap(q, backend)["streamed" if stream == "1" else "in_ram"]
+            est += int(rows_buffer) - max(L["W"].shape[1] for L in q.layers) if stream == "1" else 0
+            assert abs(int(used) - est) <= 0.05 * int(used), (backend, os.path.basename(name), stream, used, est)

@@ -172,9 +172,10 @@ def board_heap(q):
     return {"model": model, "app": {k: model[k] + APP_HEAP[k] for k in model}}
 
 
-def runtime_heap(q):
+def runtime_heap(q, backend="python"):
     """{"in_ram": bytes, "streamed": bytes}: the heap device/gnet.py holds for q's model
-    in each mode (without the app: board_heap adds it)."""
+    in each mode (without the app: board_heap adds it) with `backend` ("viper": one table
+    per layer, no accumulators; the others: the most)."""
     fixed = _HEAP_MODEL
     weights = 0
     for L in q.layers:
@@ -183,7 +184,9 @@ def runtime_heap(q):
         per = max(1, _CHUNK_BYTES // n_in)
         weights += n_out * n_in + _HEAP_CHUNK * (-(-n_out // per))
     widest_in = max(L["W"].shape[1] for L in q.layers)
-    fixed += 4 * widest_in + 4 * max(L["W"].shape[0] for L in q.layers)
+    # the gathered inputs; the accumulators (viper sums in registers and keeps each layer's
+    # constants in one table: about the same bytes as K, M, S and the LUT apart)
+    fixed += 4 * widest_in + 4 * (1 if backend == "viper" else max(L["W"].shape[0] for L in q.layers))
     return {"in_ram": fixed + weights, "streamed": fixed + widest_in}
 
 
