@@ -96,3 +96,26 @@ def test_without_mnist_it_makes_at_least_1000_images(tmp_path, capsys):
     kinds = {"black": (images == 0).all(axis=1).any(), "white": (images == 255).all(axis=1).any(),
              "single pixel": ((images > 0).sum(axis=1) == 1).any()}
     assert all(kinds.values()), kinds
+
+
+def test_ulab_cuts_a_wide_layer_into_exact_spans(mnist, tmp_path):
+    """A layer of more than 1032 inputs (FORMAT.md, "Exact in float32") goes through ulab in
+    spans whose integer sums are added; the bytes must still be the reference's. (This
+    webassembly ulab computes in float64, where one span would be exact too: what is
+    checked here is the span code's arithmetic, not float32's need of it.)"""
+    from trainer import mlp
+
+    wasm()
+
+    train, test = mnist
+    path = str(tmp_path / "784-1100-10.gnet")
+    q = quantize.quantize(mlp.MLP([784, 1100, 10], hidden="relu", seed=3), train.images[:500])
+    qformat.save(q, path)
+    images = test.images[:60].reshape(60, -1)
+    images.tofile(str(tmp_path / "images.bin"))
+    ref = quantize.reference(qformat.load(path), images)
+    for stream in (False, True):
+        info, got = parity.run_device("wasm", path, str(tmp_path / "images.bin"), str(tmp_path / "out"), "ulab",
+                                      stream)
+        bad, _ = parity.compare(ref, quantize.confidence(q, ref), got)
+        assert info["backend"] == "ulab" and bad == 0, (stream, info)
