@@ -48,6 +48,16 @@ def command(interpreter, heapsize=None, device=None):
     return [interpreter] + (["-X", "heapsize=" + heapsize] if heapsize else [])
 
 
+ONBOARD = os.path.join(ROOT, "firmware_tools", "onboard")
+
+
+def onboard(interpreter, script, *args, device=None, heapsize=None):
+    """The command that runs firmware_tools/onboard/<script>.py with `args` on `interpreter`
+    (see command), device/ or the folder `device` on its import path."""
+    return command(interpreter, heapsize, device) + [os.path.join(ONBOARD, script + ".py")] + (
+        ["-d", device] if device else []) + [str(a) for a in args]
+
+
 def _bytes(size):
     # "64k" -> 65536
     s = str(size).lower()

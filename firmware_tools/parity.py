@@ -30,10 +30,9 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-from firmware_tools.interpreter import WASM_PACKAGE, WASM_VERSION, command, find_micropython, find_wasm
+from firmware_tools.interpreter import WASM_PACKAGE, WASM_VERSION, find_micropython, find_wasm, onboard
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-RUNNER = os.path.join(ROOT, "firmware_tools", "onboard", "run_model.py")
 # A small heap, like a board without PSRAM (an ESP32's ~110 KB, a Pico's ~190 KB), for the
 # streaming run.
 SMALL_HEAP = "96k"
@@ -132,8 +131,7 @@ def make_models(outdir, train, calib, log=print):
 def run_device(interpreter, model, images_file, out_file, backend=None, stream=False, heapsize=None, device=None):
     """Run onboard/run_model.py under `interpreter` (a path, or "wasm": interpreter.command)
     with device/ (or the folder `device`) on its path; (info dict, scores bytes)."""
-    cmd = command(interpreter, heapsize, device) + [RUNNER] + (["-d", device] if device else []) + [
-        model, images_file, out_file]
+    cmd = onboard(interpreter, "run_model", model, images_file, out_file, device=device, heapsize=heapsize)
     if backend or stream:
         cmd.append(backend or "")
     if stream:
@@ -147,13 +145,18 @@ def run_device(interpreter, model, images_file, out_file, backend=None, stream=F
 
 
 def backends(interpreter, device=None):
-    """The backends of device/gnet.py (its BACKENDS) that run on `interpreter`, fastest first."""
-    cmd = command(interpreter, device=device) + [os.path.join(ROOT, "firmware_tools", "onboard", "backends.py")] + (
-        ["-d", device] if device else [])
+    """The backends of device/gnet.py that run on `interpreter`, fastest first."""
+    cmd = onboard(interpreter, "backends", device=device)
     r = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
     if r.returncode != 0:
         raise RuntimeError("%s failed (exit %d):\n%s%s" % (" ".join(cmd), r.returncode, r.stdout, r.stderr))
     return json.loads(r.stdout.strip().splitlines()[-1])["backends"]
+
+
+def _images_for(interp, backend):
+    # "some" where it is slow (pure Python in webassembly: an interpreter in an interpreter)
+    # or not a board (CPython, which runs the unix port's pure-Python loops); else "all"
+    return "some" if (interp == "wasm" and backend == "python") or interp == sys.executable else "all"
 
 
 def _runtime(interp, info):
@@ -205,14 +208,12 @@ def run(models, images, labels, micropython, workdir, heapsize=SMALL_HEAP, log=p
     for m in models:
         for interp in interpreters:
             for b in runs[interp]:
-                # a subset where it is slow (an interpreter in an interpreter), or not a board (CPython)
-                few = (interp == "wasm" and b == "python") or interp == sys.executable
-                jobs.append((m, interp, b, False, None, "some" if few else "all"))
+                jobs.append((m, interp, b, False, None, _images_for(interp, b)))
     for interp in (micropython, "wasm") if wasm else (micropython,):
         if models:  # streamed, with the fastest backend there (in a small heap on the unix port)
             b = runs[interp][0]
-            jobs.append((models[0], interp, b, True, heapsize if interp == micropython else None,
-                         "some" if interp == "wasm" and b == "python" else "all"))
+            heap = heapsize if interp == micropython else None
+            jobs.append((models[0], interp, b, True, heap, _images_for(interp, b)))
     refs = {}
     for m in models:
         q = qformat.load(m)
@@ -246,7 +247,6 @@ def run(models, images, labels, micropython, workdir, heapsize=SMALL_HEAP, log=p
     return rows
 
 
-MNISTIFY_RUNNER = os.path.join(ROOT, "firmware_tools", "onboard", "run_mnistify.py")
 FRAME_SIZES = [(80, 60), (160, 120), (128, 128), (160, 128)]  # the uCAM's raw sizes (and a JPEG's)
 
 
@@ -299,7 +299,7 @@ def preprocess_parity(images, micropython, workdir, n=150):
     for mode in ("copy", "inplace"):
         out = os.path.join(workdir, "frames.%s.out" % mode)
         t = time.time()
-        cmd = command(micropython) + [MNISTIFY_RUNNER, blob, out] + (["inplace"] if mode == "inplace" else [])
+        cmd = onboard(micropython, "run_mnistify", blob, out, *(["inplace"] if mode == "inplace" else []))
         r = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
         if r.returncode != 0:
             raise RuntimeError("run_mnistify.py failed on %s:\n%s%s" % (micropython, r.stdout, r.stderr))

