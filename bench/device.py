@@ -32,11 +32,8 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
 from firmware_tools import flash, parity  # noqa: E402
-from firmware_tools.interpreter import command, find_micropython, find_wasm  # noqa: E402
+from firmware_tools.interpreter import find_micropython, find_wasm, onboard  # noqa: E402
 from trainer import mlp, qformat, quantize  # noqa: E402
-
-ONBOARD = os.path.join(ROOT, "firmware_tools", "onboard")
-
 
 def instructions(cmd):
     """Instructions callgrind counts for the command (valgrind's "Collected" line)."""
@@ -48,14 +45,11 @@ def instructions(cmd):
 
 
 def runs(interp, model, images, backend, stream, heap=None, device=None):
-    """run_model.py once; its JSON line, or None when it failed (no heap, say)."""
-    out = images + ".out"
-    cmd = command(interp, heap, device) + [parity.RUNNER] + (["-d", device] if device else []) + [
-        model, images, out, backend] + (["stream"] if stream else [])
-    r = subprocess.run(cmd, capture_output=True, text=True, timeout=1800)
-    if r.returncode != 0:
+    """run_model.py once (parity.run_device); its JSON line, or None when it failed (no heap)."""
+    try:
+        return parity.run_device(interp, model, images, images + ".out", backend, stream, heap, device)[0]
+    except RuntimeError:
         return None
-    return json.loads(r.stdout.strip().splitlines()[-1])
 
 
 def min_heap(model, images3, backend, stream, device):
@@ -109,8 +103,7 @@ def main(argv=None):
                         info = runs(mp, model, img, backend, stream, None, device)
                         row["us_per_image"] = round(1000 * info["ms"] / info["images"], 1)
                         if grind:
-                            base = command(mp, None, device) + [os.path.join(ONBOARD, "cost.py")] + (
-                                ["-d", device] if device else []) + [model, img]
+                            base = onboard(mp, "cost", model, img, device=device)
                             tail = [backend] + (["stream"] if stream else [])
                             i_import = instructions(base + ["-1"] + tail)
                             i_load = instructions(base + ["0"] + tail)
@@ -132,12 +125,12 @@ def main(argv=None):
         naive = {"model": "784-200-10 naive float lists (the book's, ported plainly)",
                  "interpreter": "micropython unix (64-bit)", "backend": "python floats", "mode": "in RAM",
                  "code": "source"}
-        r = subprocess.run([mp, "-X", "heapsize=16m", os.path.join(ONBOARD, "book_naive.py"), img,
-                            str(min(args.images, 50))], capture_output=True, text=True, timeout=1800)
+        r = subprocess.run(onboard(mp, "book_naive", img, min(args.images, 50), heapsize="16m"),
+                           capture_output=True, text=True, timeout=1800)
         info = json.loads(r.stdout.strip().splitlines()[-1])
         naive["us_per_image"] = round(1000 * info["ms"] / info["images"], 1)
         if grind:
-            base = [mp, "-X", "heapsize=16m", os.path.join(ONBOARD, "book_naive.py"), img]
+            base = onboard(mp, "book_naive", img, heapsize="16m")
             i0, i5 = instructions(base + ["0"]), instructions(base + ["5"])
             naive["instructions_per_image"] = (i5 - i0) // 5
         rows.append(naive)
