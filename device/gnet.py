@@ -225,14 +225,12 @@ class Model:
         # One pass of the load, in its own module (gnet_load, gnet_weights): imported, run,
         # then forgotten on MicroPython, so that its code's RAM is back before the next pass
         # and for the frames. Any failure becomes a ModelError that says what is wrong.
-        free = gc.mem_free() if hasattr(gc, "mem_free") else -1
         try:
             _module(name).load(self, f, stream)
             return
         except MemoryError:
-            msg = "not enough RAM to load it %s (%d bytes of weights, %d bytes of heap free)%s" % (
-                "streamed" if stream else "into RAM", self.weight_bytes, free,
-                "" if stream else "; stream=True keeps the weights in the file")
+            self.layers = None  # what the pass held goes: the free heap below is what it had
+            msg = None
         except ModelError:
             raise
         except (ValueError, IndexError, OSError) as e:  # struct errors, seek past the end
@@ -243,6 +241,11 @@ class Model:
                 if name == "gnet_weights" and hasattr(self.kernels, "LOAD"):
                     sys.modules.pop(self.kernels.LOAD, None)  # the backend's load part goes with it
                 gc.collect()
+        if msg is None:  # (gc.mem_free() walks the whole heap: asked only here, not before each pass)
+            free = gc.mem_free() if hasattr(gc, "mem_free") else -1
+            msg = "not enough RAM to load it %s (%d bytes of weights, %d bytes of heap free)%s" % (
+                "streamed" if stream else "into RAM", self.weight_bytes, free,
+                "" if stream else "; stream=True keeps the weights in the file")
         self._bad(msg)
 
     def _read(self, f, buf, what):

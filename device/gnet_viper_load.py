@@ -55,23 +55,25 @@ def put_lut(T: ptr8, lut: ptr8):
 
 @micropython.viper
 def row_sums(W: ptr8, out: ptr32, base: int, n: int):
-    # the load's check of one row, W[base:base+n] (int8 read as bytes): out <- sum w,
-    # sum |w|, and how many w are -128 (gnet_weights.py refuses those)
-    total = 0
-    absum = 0
+    # the load's check of one row, W[base:base+n] (int8 read as bytes b): out <- sum w,
+    # sum |w|, and how many w are -128 (gnet_weights.py refuses those). From the bytes:
+    # w = b - 256 and |w| = 256 - b where b >= 128, so with S = sum b, and N, SN the count
+    # and sum of the bytes >= 128: sum w = S - 256 N, sum |w| = S - 2 SN + 256 N.
+    s = 0
+    neg = 0
+    sneg = 0
     bad = 0
     i = base
     end = base + n
     while i < end:
-        w = (int(W[i]) ^ 0x80) - 128
-        total += w
-        if w < 0:
-            absum -= w
-            if w == -128:
+        b = int(W[i])
+        s += b
+        if b & 0x80:
+            neg += 1
+            sneg += b
+            if b == 0x80:
                 bad += 1
-        else:
-            absum += w
         i += 1
-    out[0] = total
-    out[1] = absum
+    out[0] = s - (neg << 8)
+    out[1] = s - 2 * sneg + (neg << 8)
     out[2] = bad
