@@ -32,7 +32,7 @@ _STREAM_BYTES = const(4096)       # weight bytes per read when streaming (at mos
 
 # The backends, fastest first: a Model takes the first one that runs here. Measured
 # against pure Python on the same interpreter (make bench-device): viper 27 times as
-# fast (unix port), ulab 8 times (webassembly), and ulab allocates float copies per
+# fast (unix port), ulab 9 times (webassembly), and ulab allocates float copies per
 # image where viper allocates nothing; so viper first where a build has both. Each is
 # gnet_<name>.py, with gather(), RAW, SPARSE and either accumulate() or (LOAD) a fused
 # dense(). flash, parity and the tests read this list.
