@@ -1,13 +1,16 @@
 # ulab kernels for gnet.py: the int8 dot products with ulab.numpy, dense (ulab has no
 # sparse gather), the requantisation left to gnet.py in integers (ulab has no int32, and
-# A * M reaches ~2**30, beyond a float32's 24 bits). Imported only where ulab is.
+# A * M reaches ~2**30, beyond a float32's 24 bits). Used only where ulab is.
 #
 # Exact: each product w * x is at most 127 * 128, and with the layer's input zero point
 # 0 (SPARSE False: gnet_weights then folds nothing into K) every partial sum of a row is
 # at most 128 * sum|w| < 2**24, a float32's integers, when a row's dot product covers at
 # most _SPAN = 1032 inputs (128 * 127 * 1032 < 2**24). Wider layers are cut into spans
 # whose sums are added as Python ints (FORMAT.md, "Exact in float32").
-from ulab import numpy as np
+try:
+    from ulab import numpy as np
+except ImportError:  # no ulab here: gnet.kernels checks for it before it uses this module
+    np = None
 
 try:
     from micropython import const

@@ -204,13 +204,21 @@ def mpy_cross_version():
     return (int(m.group(1)), int(m.group(2))) if m else None
 
 
-def board_mpy(t):
-    """(version, sub-version, arch) from the board's sys.implementation._mpy, or None."""
-    v = int(_exec(t, "import sys; print(getattr(sys.implementation, '_mpy', -1))"))
+# prints the interpreter's sys.implementation._mpy (-1 when it has none)
+_MPY_QUERY = "import sys; print(getattr(sys.implementation, '_mpy', -1))"
+
+
+def _mpy(v):
+    # sys.implementation._mpy -> (version, sub-version, arch), or None for -1
     if v < 0:
         return None
     arch = v >> 10
     return v & 0xFF, (v >> 8) & 3, MPY_ARCHS[arch] if arch < len(MPY_ARCHS) else None
+
+
+def board_mpy(t):
+    """(version, sub-version, arch) from the board's sys.implementation._mpy, or None."""
+    return _mpy(int(_exec(t, _MPY_QUERY)))
 
 
 def plan(names, board, cross):
@@ -243,10 +251,8 @@ def precompile(dest, micropython, names=None):
     native code, sub-version and architecture) matches mpy-cross's, else source. For
     benchmarks and tests that run the runtime as a board holds it."""
     names = names or [n for n in RUNTIME if n.startswith("gnet")]
-    r = subprocess.run([micropython, "-c", "import sys; print(getattr(sys.implementation, '_mpy', -1))"],
-                       capture_output=True, text=True, timeout=60)
-    v = int(r.stdout.strip() or -1)
-    board = None if v < 0 else (v & 0xFF, (v >> 8) & 3, MPY_ARCHS[v >> 10] if v >> 10 < len(MPY_ARCHS) else None)
+    r = subprocess.run([micropython, "-c", _MPY_QUERY], capture_output=True, text=True, timeout=60)
+    board = _mpy(int(r.stdout.strip() or -1))
     os.makedirs(dest, exist_ok=True)
     for name, how in plan(names, board, mpy_cross_version()).items():
         src = os.path.join(ROOT, "device", name)
