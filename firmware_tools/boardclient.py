@@ -82,7 +82,9 @@ class BoardClient:
         try:
             return serial.serial_for_url(self.url, baudrate=115200, timeout=0.2)
         except (serial.SerialException, ValueError) as e:
-            raise BoardError("cannot open board port %s: %s" % (self.url, e)) from None
+            from firmware_tools.ports import cannot_open
+
+            raise BoardError(cannot_open(self.url, e)) from None
 
     def reconnect(self, wait=10.0):
         """After a reset or a wiggled cable: reopen the port (a USB board comes back under

@@ -74,7 +74,9 @@ def open_serial(url, baud=115200):
     try:
         return serial.serial_for_url(url, baudrate=baud, timeout=1)
     except (serial.SerialException, ValueError) as e:
-        raise CameraError("cannot open camera port %s: %s" % (url, e)) from None
+        from firmware_tools.ports import cannot_open
+
+        raise CameraError(cannot_open(url, e, "camera")) from None
 
 
 class UCamHost(ucam.UCam):

@@ -17,7 +17,9 @@ Over mpremote's raw-REPL transport (the real mpremote, as a library):
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
+import io
 import os
 import re
 import shutil
@@ -123,17 +125,15 @@ def connect(port, soft_reset=True):
     try:
         t = SerialTransport(port, baudrate=115200, timeout=READ_TIMEOUT)
     except Exception as e:  # noqa: pyserial and mpremote raise several kinds
-        msg = str(e)
-        if "busy" in msg.lower() or "in use" in msg.lower() or "lock" in msg.lower():
-            from firmware_tools.ports import describe_holders
+        from firmware_tools.ports import cannot_open
 
-            raise FlashError("%s is busy: close the other program using it (a terminal, Thonny, mpremote)%s" % (
-                port, describe_holders(port))) from None
-        raise FlashError("no board at %s: %s" % (port, msg)) from None
+        raise FlashError(cannot_open(port, e)) from None
     t.serial = _Counting(t.serial)
     for attempt in (1, 2):  # once more: a board that was restarting drops what it is sent
         try:
-            t.enter_raw_repl(soft_reset=soft_reset, timeout_overall=RAW_TIMEOUT)
+            # mpremote prints what it read instead of a banner (b'' lines); the error says it
+            with contextlib.redirect_stdout(io.StringIO()):
+                t.enter_raw_repl(soft_reset=soft_reset, timeout_overall=RAW_TIMEOUT)
             return t
         except (TransportError, OSError) as e:
             if attempt == 2 or isinstance(e, OSError):

@@ -7,8 +7,8 @@ import os
 import sys
 import time
 
-from gentlenet.common import (BOARD_DIR, BOARD_PORT, CAMERA_PORT, DEFAULT_GNET, OUT, CommandError, Disagreement,
-                              heap_line, load_gnet, log, positive_int)
+from gentlenet.common import (BOARD_DIR, BOARD_PORT, CAMERA_PORT, DEFAULT_GNET, OUT, SHIPPED_GNET, CommandError,
+                              Disagreement, board_model, heap_line, shown, load_gnet, log, positive_int)
 from gentlenet.model_commands import find_data, run_train, train_args
 
 
@@ -132,6 +132,7 @@ def cmd_flash(args):
     from trainer import qformat
 
     port = args.port or _default_port()
+    args.model = board_model(args.model)
     flash.flash(port, args.model, show_progress=False if args.quiet else None,
                 compile=False if args.no_compile else None)
     if args.no_check:
@@ -178,6 +179,7 @@ def cmd_classify(args):
     """Frames from a serial camera, classified on the board (or the host with --local)."""
     from firmware_tools import boardclient, cameras, classify
 
+    args.model = board_model(args.model)
     q = load_gnet(args.model)
     port, kind = _camera_port(args)
     cam = board = None
@@ -222,7 +224,8 @@ def add_parsers(sub):
                        description="example: gentlenet flash --port /dev/ttyACM0 --model weights/mnist-784-100-10.gnet")
     p.add_argument("--port",
                    help="serial port or pty (default: the running virtual board, else the one USB board found)")
-    p.add_argument("--model", default=DEFAULT_GNET, help=".gnet model (default: %(default)s)")
+    p.add_argument("--model", help=".gnet model (default: %s once exported, else the shipped %s)" % (
+        DEFAULT_GNET, shown(SHIPPED_GNET)))
     p.add_argument("--no-compile", action="store_true", help="send the runtime as .py source, never precompiled .mpy")
     p.add_argument("--no-check", action="store_true",
                    help="do not start the app afterwards to see that the model loads")
@@ -258,7 +261,8 @@ def add_parsers(sub):
     where.add_argument("--board", metavar="PORT", help="board port (default: the running virtual board, "
                        "else the one USB board found)")
     where.add_argument("--local", action="store_true", help="classify on this computer with the numpy reference")
-    p.add_argument("--model", default=DEFAULT_GNET, help="the .gnet model the board runs (default: %(default)s)")
+    p.add_argument("--model", help="the .gnet model the board runs (default: %s once exported, else the shipped "
+                   "%s)" % (DEFAULT_GNET, shown(SHIPPED_GNET)))
     p.add_argument("--frames", type=positive_int, default=10, help="frames to classify (default: %(default)s)")
     p.add_argument("--save", metavar="DIR", help="write each frame and the 28x28 the network saw as PNGs")
     p.add_argument("--json", metavar="FILE", help="write every frame's answer as JSON")

@@ -6,6 +6,8 @@ import argparse
 import os
 import sys
 
+from firmware_tools import ports
+
 OUT = "out"
 DEFAULT_MODEL = os.path.join(OUT, "model.npz")
 DEFAULT_GNET = os.path.join(OUT, "model.gnet")
@@ -13,7 +15,7 @@ DEFAULT_GNET = os.path.join(OUT, "model.gnet")
 SHIPPED_GNET = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "weights",
                             "mnist-784-100-10.gnet")
 BOARD_DIR = os.path.join(OUT, "board")  # the virtual board's flash
-BOARD_PORT = os.path.join(OUT, "board.port")  # where a running virtual board says which pty it is
+BOARD_PORT = ports.VIRTUAL_BOARD_FILE  # where a running virtual board says which pty it is
 CAMERA_PORT = os.path.join(OUT, "camera.port")  # where a running simulated camera says which pty it is
 
 
@@ -82,6 +84,25 @@ def load_gnet(path):
     if qformat.preprocess_problem(q):
         raise CommandError("%s: %s" % (path, qformat.preprocess_problem(q)))
     return q
+
+
+def shown(path):
+    """A path as a user reads it: relative when below the current folder."""
+    rel = os.path.relpath(path)
+    return path if rel.startswith(os.pardir) else rel
+
+
+def board_model(path):
+    """The .gnet for a board: `path` when given; else out/model.gnet once `gentlenet export`
+    has written it; else the shipped model, said so (a fresh folder flashes and classifies
+    with it before any training)."""
+    if path:
+        return path
+    if os.path.exists(DEFAULT_GNET):
+        return DEFAULT_GNET
+    log("no %s yet (gentlenet train, then gentlenet export): using the shipped model %s" % (
+        DEFAULT_GNET, shown(SHIPPED_GNET)))
+    return SHIPPED_GNET
 
 
 def heap_line(h):
