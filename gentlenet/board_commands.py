@@ -20,6 +20,8 @@ def cmd_demo(args):
 
     t0 = time.time()
     ds = find_data(args)
+    if ds.test is None:
+        raise CommandError("the demo evaluates on test digits and %s gives none: add --test-data" % ds.source)
     model, meta = run_train(args, ds)
     pred, probs = evaluate.predict(model, ds.test.images)
     m = evaluate.metrics(ds.test.labels, pred)

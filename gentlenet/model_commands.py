@@ -19,6 +19,9 @@ def _layers(text):
     if len(sizes) < 2 or sizes[0] != 784 or min(sizes) < 1:
         raise argparse.ArgumentTypeError(
             "layer sizes start with 784 inputs and have at least two numbers, like 784,100,10")
+    if sizes[-1] != 10:
+        raise argparse.ArgumentTypeError("layer sizes end in 10 outputs, one per digit, like %s,10 (not %d)" % (
+            ",".join(map(str, sizes[:-1] if len(sizes) > 2 else sizes)), sizes[-1]))
     return sizes
 
 
@@ -43,50 +46,61 @@ def _train_settings(args):
     return s
 
 
+def resume_path(out):
+    """Where a run writing `out` keeps its resume checkpoint: out/model.resume.npz."""
+    stem, ext = os.path.splitext(out)
+    return stem + ".resume" + (ext or ".npz")
+
+
+_TRAINING_FLAGS = ("rashid", "layers", "hidden_act", "output", "no_bias", "epochs", "batch", "lr", "momentum",
+                   "schedule", "weight_decay", "no_augment", "rotate", "shift", "seed")
+
+
 def run_train(args, ds=None):
     from trainer import evaluate, mlp, train
 
+    resume = None
+    if getattr(args, "resume", None):
+        given = ["--" + f.replace("_", "-") for f in _TRAINING_FLAGS if getattr(args, f, None) not in (None, False)]
+        if given:
+            raise CommandError("--resume continues a run with the settings it was started with; drop %s" %
+                               " ".join(given))
+        resume = train.load_resume(args.resume)
     ds = ds or find_data(args)
     if ds.train is None:
         raise CommandError("%s has no training digits" % ds.source)
     settings = _train_settings(args)
+    checkpoint = args.resume or resume_path(args.out)
+    data_meta = {"source": ds.source, "note": ds.note, "train_n": len(ds.train),
+                 "test_n": len(ds.test) if ds.test else 0}
     t0 = time.time()
     try:
         model, history, used = train.train(ds.train, ds.test, settings, log=log,
-                                           show_progress=None if not args.quiet else False)
+                                           show_progress=None if not args.quiet else False, checkpoint=checkpoint,
+                                           every=getattr(args, "checkpoint_every", None), resume=resume,
+                                           meta={"data": data_meta})
     except train.Interrupted as stop:
-        if not stop.history:
-            log("interrupted before the first epoch finished: nothing saved")
-            raise
-        model, history, used = stop.model, stop.history, stop.settings
-        used["interrupted_after_epoch"] = len(history)
-        _keep_previous(args.out)
-        mlp.save(model, args.out, {"training": used, "history": history, "data": {
-            "source": ds.source, "note": ds.note, "train_n": len(ds.train), "test_n": len(ds.test) if ds.test else 0},
-            "result": {"seconds": round(time.time() - t0, 2)}})
-        log("interrupted: saved the model of epoch %d of %d to %s" % (len(history), used["epochs"], args.out))
+        if not stop.checkpoint:
+            log("interrupted before the first epoch finished: nothing saved; %s is untouched" % args.out)
+        else:
+            log("interrupted: the run stopped after epoch %d of %d; that epoch's weights are in %s, NOT in %s "
+                "(untouched). Continue the run: gentlenet train --resume %s%s" % (
+                    len(stop.history), stop.settings["epochs"], stop.checkpoint, args.out, stop.checkpoint,
+                    "" if args.out == DEFAULT_MODEL else " --out " + args.out))
         raise
-    result = {"seconds": round(time.time() - t0, 2)}
+    result = {"seconds": used.get("seconds", round(time.time() - t0, 2))}
     if ds.test is not None:
         pred, _ = evaluate.predict(model, ds.test.images)
         m = evaluate.metrics(ds.test.labels, pred)
         result.update(test_accuracy=m["accuracy"], test_n=m["n"])
-    meta = {"training": used, "history": history, "data": {"source": ds.source, "note": ds.note,
-            "train_n": len(ds.train), "test_n": len(ds.test) if ds.test else 0}, "result": result}
-    _keep_previous(args.out)
-    mlp.save(model, args.out, meta)
+    meta = {"training": used, "history": history, "data": data_meta, "result": result}
+    prev = mlp.save(model, args.out, meta, keep_previous=True)
+    if prev:
+        log("note: %s existed; kept it as %s" % (args.out, prev))
+    if os.path.exists(checkpoint):
+        os.remove(checkpoint)  # the run is complete: its resume checkpoint is stale
     log("saved %s" % args.out)
     return model, meta
-
-
-def _keep_previous(path):
-    """A checkpoint about to be overwritten is kept beside it as <name>.prev.npz (one
-    generation), and the user is told: an hour of training is not lost to a quick test."""
-    if os.path.isfile(path):
-        stem, ext = os.path.splitext(path)
-        prev = stem + ".prev" + (ext or ".npz")
-        os.replace(path, prev)
-        log("note: %s existed; kept it as %s" % (path, prev))
 
 
 def cmd_train(args):
@@ -306,6 +320,10 @@ def train_args(p):
     p.add_argument("--rotate", type=float, help="augmentation: +/- degrees of rotation (default %g)" % aug["rotate"])
     p.add_argument("--shift", type=float, help="augmentation: +/- pixels of shift (default %g)" % aug["shift"])
     p.add_argument("--seed", type=int, help="random seed: same seed, same network (default %d)" % d["seed"])
+    p.add_argument("--checkpoint-every", type=positive_int, metavar="N", help="write a resume checkpoint "
+                   "(<out>.resume.npz) every N epochs (default: about 20 in a run)")
+    p.add_argument("--resume", metavar="CHECKPOINT", help="continue an interrupted run from its resume checkpoint, "
+                   "to the same weights as an uninterrupted run")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
 
 

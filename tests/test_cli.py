@@ -124,7 +124,7 @@ def test_train_keeps_the_previous_checkpoint(small_model, tmp_path):
     assert "kept it as" in r.stderr
 
 
-def test_ctrl_c_during_training_keeps_the_last_finished_epoch(tmp_path):
+def test_ctrl_c_during_training_keeps_the_last_finished_epoch_for_resume(tmp_path):
     import signal
     import time
 
@@ -139,11 +139,13 @@ def test_ctrl_c_during_training_keeps_the_last_finished_epoch(tmp_path):
     p.send_signal(signal.SIGINT)
     _, err = p.communicate(timeout=60)
     assert p.returncode == 130, err
-    assert "saved the model of epoch" in err and "Traceback" not in err, err
-    from trainer import mlp
+    assert "that epoch's weights are in" in err and "Traceback" not in err, err
+    from trainer import train
 
-    m, meta = mlp.load(str(out))
-    assert meta["training"]["interrupted_after_epoch"] == len(meta["history"]) >= 1
+    assert not out.exists(), "a half-trained model never becomes the default"
+    _, _, state = train.load_resume(str(tmp_path / "m.resume.npz"))
+    assert state["epoch"] == len(state["history"]) >= 1
+    assert "stopped after epoch %d of" % state["epoch"] in err, err
 
 
 @pytest.mark.parametrize("args,message", [

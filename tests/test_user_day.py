@@ -97,3 +97,166 @@ def test_a_busy_port_names_the_other_program_not_the_virtual_board(board, tmp_pa
     finally:
         holder.kill()
         holder.wait(10)
+
+
+# ---------------------------------------------------------------- training: nothing lost
+def _data5k(tmp_path):
+    """The 5,000-digit MNIST training sample (its 20 % held out by the trainer)."""
+    from conftest import mnist_dir
+
+    d = tmp_path / "d5k"
+    d.mkdir()
+    for name in ("train-5k-images-idx3-ubyte.gz", "train-5k-labels-idx1-ubyte.gz"):
+        os.symlink(os.path.join(mnist_dir(), name), str(d / name))
+    return str(d)
+
+
+def _weights(path):
+    import numpy as np
+
+    with np.load(path, allow_pickle=False) as z:
+        return {k: z[k] for k in z.files if k[0] in "Wb" and k[1:].isdigit()}
+
+
+TRAIN = ("--epochs", "10", "--layers", "784,24,10", "--checkpoint-every", "1", "--seed", "3", "-q")
+
+
+def _stopped_after(tmp_path, data, sig, epochs_done):
+    """`gentlenet train` started, stopped with `sig` once a resume checkpoint of at least
+    `epochs_done` epochs is on disk; (process, its stderr)."""
+    import signal  # noqa: F401 (the caller's sig)
+
+    from trainer import train
+
+    exe = os.path.join(os.path.dirname(sys.executable), "gentlenet")
+    out = tmp_path / "model.npz"
+    ckpt = tmp_path / "model.resume.npz"
+    p = subprocess.Popen([exe, "train", "--data", data, "--out", str(out)] + list(TRAIN), cwd=str(tmp_path),
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 240
+    while time.time() < deadline and p.poll() is None:
+        try:
+            if train.load_resume(str(ckpt))[2]["epoch"] >= epochs_done:
+                break
+        except ValueError:  # not there yet
+            pass
+        time.sleep(0.02)
+    assert p.poll() is None, "the run ended before it could be stopped: %s" % p.communicate()[1]
+    p.send_signal(sig)
+    _, err = p.communicate(timeout=120)
+    return p, err
+
+
+def test_a_killed_run_resumes_to_the_same_weights_bit_for_bit(tmp_path):
+    import signal
+
+    import numpy as np
+
+    data = _data5k(tmp_path)
+    whole = tmp_path / "whole"
+    whole.mkdir()
+    r = gentlenet("train", "--data", data, "--out", str(whole / "model.npz"), *TRAIN, cwd=str(whole))
+    assert r.returncode == 0, r.stderr
+    assert "estimated time:" in r.stderr and "left)" in r.stderr and "test " in r.stderr, r.stderr
+    assert not os.path.exists(str(whole / "model.resume.npz")), "a finished run leaves no stale resume checkpoint"
+
+    killed = tmp_path / "killed"
+    killed.mkdir()
+    p, _ = _stopped_after(killed, data, signal.SIGKILL, 3)
+    assert p.returncode == -signal.SIGKILL
+    assert not os.path.exists(str(killed / "model.npz"))
+    r = gentlenet("train", "--resume", str(killed / "model.resume.npz"), "--data", data, "--out",
+                  str(killed / "model.npz"), "-q", cwd=str(killed))
+    assert r.returncode == 0, r.stderr
+    assert "resuming after epoch" in r.stderr
+    a, b = _weights(str(whole / "model.npz")), _weights(str(killed / "model.npz"))
+    assert sorted(a) == sorted(b)
+    for k in a:
+        assert np.array_equal(a[k], b[k]), "%s differs after a resume" % k
+
+    r = gentlenet("train", "--resume", str(whole / "model.npz"), "--data", data, "--out", str(killed / "x.npz"),
+                  cwd=str(killed))
+    assert r.returncode == 2 and "not a resume checkpoint" in r.stderr, r.stderr
+    r = gentlenet("train", "--resume", str(killed / "model.npz"), "--epochs", "3", cwd=str(killed))
+    assert r.returncode == 2 and "drop --epochs" in r.stderr, r.stderr
+
+
+def test_ctrl_c_keeps_the_previous_model_and_says_how_to_resume(tmp_path):
+    import hashlib
+    import signal
+
+    data = _data5k(tmp_path)
+    (tmp_path / "model.npz").write_bytes(b"PK\x03\x04 the user's previous model")
+    before = hashlib.sha256((tmp_path / "model.npz").read_bytes()).hexdigest()
+    p, err = _stopped_after(tmp_path, data, signal.SIGINT, 2)
+    assert p.returncode == 130, err
+    assert "NOT in" in err and "gentlenet train --resume" in err and "model.resume.npz" in err, err
+    assert hashlib.sha256((tmp_path / "model.npz").read_bytes()).hexdigest() == before, \
+        "a half-trained model must not replace the default one"
+
+
+def test_layer_sizes_must_end_in_ten_classes(tmp_path):
+    r = gentlenet("train", "--layers", "784,100", "--data", _data5k(tmp_path), "--out", str(tmp_path / "m.npz"),
+                  cwd=str(tmp_path))
+    assert r.returncode == 2 and "end in 10 outputs" in r.stderr and "784,100,10" in r.stderr, r.stderr
+    assert "estimated time" not in r.stderr, "refused before training"
+
+
+def test_a_few_photos_train_without_a_held_out_part(tmp_path):
+    from PIL import Image
+
+    from trainer import data
+
+    test = data.load_split(_data5k(tmp_path), "train")
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    for i in range(6):
+        img = Image.fromarray(255 - test.images[i].reshape(28, 28)).resize((90, 90))
+        img.save(str(photos / ("mine_%d_%d.png" % (i, test.labels[i]))))
+    r = gentlenet("train", "--data", str(photos), "--epochs", "2", "--out", str(tmp_path / "m.npz"), cwd=str(tmp_path))
+    assert r.returncode == 0, r.stderr
+    assert "too few to hold out" in r.stderr and "trained in" in r.stdout, r.stdout + r.stderr
+
+
+def test_new_files_follow_the_umask(tmp_path):
+    from trainer.mlp import write_atomic
+
+    old = os.umask(0o002)
+    try:
+        write_atomic(str(tmp_path / "shared.gnet"), b"x")
+    finally:
+        os.umask(old)
+    assert os.stat(str(tmp_path / "shared.gnet")).st_mode & 0o777 == 0o664
+
+
+def test_a_full_disk_keeps_the_previous_model(tmp_path):
+    """A real full disk: a 192 KB tmpfs (in a mount namespace of its own), the previous
+    model on it, the rest filled; `gentlenet train` then fails to save with a clear error
+    and the previous model is still there, byte for byte, with no temporary file left."""
+    import shutil
+
+    exe = os.path.join(os.path.dirname(sys.executable), "gentlenet")
+    from conftest import rashid_dir
+
+    csv = os.path.join(rashid_dir(), "mnist_train_100.csv")
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    prev = tmp_path / "prev.npz"
+    r = gentlenet("train", "--data", csv, "--epochs", "1", "--layers", "784,48,10", "--out", str(prev), "-q",
+                  cwd=str(tmp_path))
+    assert r.returncode == 0, r.stderr
+    unshare = ["unshare", "-m"] if os.geteuid() == 0 else ["unshare", "-Urm"]
+    assert shutil.which("unshare"), "util-linux's unshare is needed for a real full disk"
+    script = ("set -e; mount -t tmpfs -o size=192k tmpfs {d}; cp {prev} {d}/model.npz; "
+              "dd if=/dev/zero of={d}/filler bs=1k count=1000 2>/dev/null || true; "
+              "set +e; {exe} train --data {csv} --epochs 1 --layers 784,48,10 --out {d}/model.npz -q; echo rc=$?; "
+              "sha256sum {d}/model.npz; ls -a {d}").format(d=disk, prev=prev, exe=exe, csv=csv)
+    r = subprocess.run(unshare + ["sh", "-c", script], capture_output=True, text=True, timeout=300, cwd=str(tmp_path))
+    import hashlib
+
+    want = hashlib.sha256(prev.read_bytes()).hexdigest()
+    assert "rc=2" in r.stdout, r.stdout + r.stderr
+    assert "No space left on device" in r.stderr and "previous file is untouched" in r.stderr, r.stderr
+    assert want in r.stdout, "the previous model changed: " + r.stdout
+    assert ".tmp" not in r.stdout and "prev.npz" not in r.stdout, r.stdout
+    assert "Traceback" not in r.stderr

