@@ -45,6 +45,9 @@ _NL = const(10)             # "\n" ends a request line and a payload
 _CR = const(13)             # "\r" (a terminal's Enter) ends a line too; CRLF counts once
 
 _FORMATS = {"grey8": 1, "mnist": 1}  # pixel format -> bytes per pixel
+_CAMERA_HEAP = const(12288)  # heap a board camera needs: ucam's code (9.5 KB as .mpy on the unix
+#                              port, 64-bit: bigger than a 32-bit board's), its driver object, slack
+_B64_ROW = const(57)        # digit bytes per base64 piece of an answer (76 characters)
 
 
 def _ticks_us():
@@ -202,12 +205,20 @@ class App:
             raise Abandon("timeout", "the sender stopped in the middle of %s (%d ms)" % (what, _TIMEOUT_MS))
         return c
 
-    def answer(self, seq, **fields):
+    def answer(self, seq, digit=None, **fields):
+        # one JSON line; digit (bytes): the "digit" field, base64, a row at a time, so a
+        # small heap never holds its 1 KB of text in one block
         fields["seq"] = seq
         if "ok" not in fields:
             fields["ok"] = True
-        self.out.write(json.dumps(fields))
-        self.out.write("\n")
+        w = self.out.write
+        w(json.dumps(fields)[:-1])
+        if digit is not None:
+            w(', "digit": "')
+            for i in range(0, len(digit), _B64_ROW):
+                w(binascii.b2a_base64(digit[i:i + _B64_ROW]).decode().strip())
+            w('"')
+        w("}\n")
 
     def _wait_magic(self):
         # skip everything up to the magic: garbage, a half request, a terminal's typing
@@ -305,7 +316,7 @@ class App:
                     mem_free=gc.mem_free() if hasattr(gc, "mem_free") else None,
                     mem_alloc=gc.mem_alloc() if hasattr(gc, "mem_alloc") else None,
                     frame_bytes=len(self.frame), mnistify=mnistify.VERSION,
-                    camera=self.camera.describe() if self.camera else None)
+                    camera=self.camera.describe() if self.camera else None, camera_heap=_CAMERA_HEAP)
         return False
 
     def classify(self, seq, args):
@@ -399,10 +410,8 @@ class App:
                   "us": _ticks_diff(t2, t0), "us_preprocess": _ticks_diff(t1, t0),
                   "us_model": _ticks_diff(t2, t1), "width": w, "height": h,
                   "digit_crc": binascii.crc32(self.digit) & 0xFFFFFFFF}
-        if show:
-            fields["digit"] = binascii.b2a_base64(self.digit).decode().strip()
         fields.update(extra)
-        self.answer(seq, **fields)
+        self.answer(seq, self.digit if show else None, **fields)
 
     def snap(self, seq, args):
         # capture a frame from the board's camera, preprocess, classify
@@ -420,24 +429,18 @@ class App:
 
     def set_camera(self, seq, args):
         # CAMERA ucam <port> [baud] [WxH]: port is a UART number on a board, a path on unix
-        try:
-            import ucam
-        except ImportError:
-            raise Abandon("camera", "ucam.py is not on the board: gentlenet flash copies it")
-        if args[0] != "ucam":
-            raise Abandon("camera", "camera kind %r: the board drives ucam (uCAM-II/III raw grey)" % args[0])
-        baud = int(args[2]) if len(args) > 2 else 115200
-        res = args[3] if len(args) > 3 else "80x60"
         if self.camera:
             self.camera.close()
             self.camera = None
+        if "ucam" not in sys.modules and _mem_free() < _CAMERA_HEAP:  # refused before ucam is imported
+            raise Abandon("no-memory", "a camera on the board needs %d bytes of heap: wire it to the host "
+                          "(gentlenet classify --camera PORT)" % _CAMERA_HEAP)
         try:
-            self.camera = ucam.UCam(ucam.open_port(args[1], baud), res)
-            self.camera.sync()
-            self.camera.init_raw()
-        except (OSError, ValueError) as e:
-            self.camera = None
-            raise Abandon("camera", str(e))
+            import ucam
+            self.camera = ucam.start(args)  # its messages name the errno
+        except (ImportError, OSError, ValueError, MemoryError) as e:
+            sys.modules.pop("ucam", None)  # a failed CAMERA leaves the heap as it found it
+            raise Abandon("camera", "%s: %s" % (type(e).__name__, e))
         self.answer(seq, camera=self.camera.describe())
         return False
 

@@ -51,6 +51,8 @@ _CENTRE = const(14)       # where the centre of mass goes (pixel index units)
 _MIN_INK = const(48)      # ink strength (0..255 of the paper) below which we see no digit
 _MAX_SIDE = const(2048)   # largest box side we resample exactly within 2**30
 _MAX_CELLS = const(65535)  # cells are counted in uint16 (about 1000x1000 pixels)
+_MAX_ASPECT = const(16)   # longest side / shortest side of a frame: a strip (20x1024) is refused, since the
+#                           resample's work grows as the box side squared
 _REACH = const(2)         # the paper closing looks this many cells either way
 _CELL = const(2)          # ink cells are 4x4 pixels (1 << 2)
 
@@ -336,6 +338,9 @@ def mnistify(grey, w, h, invert=None, out=None, inplace=False, info=None, work=N
         raise ValueError("mnistify: %d bytes for a %dx%d image" % (len(grey), w, h))
     if ((w + 3) >> _CELL) * ((h + 3) >> _CELL) > _MAX_CELLS:
         raise ValueError("mnistify: a %dx%d image is more than %d cells of 4x4; shrink it first" % (w, h, _MAX_CELLS))
+    if w > _MAX_ASPECT * h or h > _MAX_ASPECT * w:
+        raise ValueError("mnistify: a %dx%d image is a strip, not a picture of a digit (more than %d:1); crop it"
+                         % (w, h, _MAX_ASPECT))
     if out is None:
         out = bytearray(_SIDE * _SIDE)
     else:
@@ -435,26 +440,32 @@ def mnistify(grey, w, h, invert=None, out=None, inplace=False, info=None, work=N
     #     added, times its overlap, into the (at most ceil(20/L)+1) output rows it covers:
     #     acc <= 255 * L * L. The same integer sum as a separable resample, without an
     #     (L, 20) buffer a small board may not have.
+    #     Only the box's own columns are read (the square's padding is 0, and stays 0 in
+    #     src), and only the output columns whose taps reach them are summed (i0..i1; the
+    #     rest add 0): the work grows as the box's area, not as the square's, so a thin
+    #     stroke in a tall frame costs no more than its pixels.
     src = work.src if L <= len(work.src) else bytearray(L)  # (L,) uint8: one source row of the square
+    for k in range(L):
+        src[k] = 0
     row = work.row                             # (20,) int32
     acc = work.acc                             # (20, 20) int32
     for i in range(_BOX * _BOX):
         acc[i] = 0
+    k0 = x0 - sx                               # the box's columns in src: k0..k1
+    k1 = x1 - sx
+    i0 = k0 * _BOX // L                        # output column i covers [iL, iL + L), source k [20k, 20k + 20)
+    i1 = min(_BOX - 1, (k1 * _BOX + _BOX - 1) // L)
     for r in range(L):
         y = sy + r
         if y < y0 or y > y1:
             continue
         trow = (y >> _CELL) * cw
         base = y * w
-        for k in range(L):
-            x = sx + k
-            v = 0
-            if x0 <= x <= x1:
-                t = trow + (x >> _CELL)
-                v = lvl[t] - grey[base + x]
-                v = lut[v * 255 // lvl[t]] if v > 0 else 0
-            src[k] = v
-        for i in range(_BOX):
+        for x in range(x0, x1 + 1):
+            t = trow + (x >> _CELL)
+            v = lvl[t] - grey[base + x]
+            src[x - sx] = lut[v * 255 // lvl[t]] if v > 0 else 0
+        for i in range(i0, i1 + 1):
             t = taps[i]
             s = 0
             for k in range(0, len(t), 2):
@@ -464,7 +475,7 @@ def mnistify(grey, w, h, invert=None, out=None, inplace=False, info=None, work=N
         for j in range(r * _BOX // L, (r * _BOX + _BOX - 1) // L + 1):
             wt = min(j * L + L, r * _BOX + _BOX) - max(j * L, r * _BOX)
             o = j * _BOX
-            for i in range(_BOX):
+            for i in range(i0, i1 + 1):
                 acc[o + i] += row[i] * wt
     area = L * L
     box = work.digit

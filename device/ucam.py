@@ -132,7 +132,37 @@ def open_port(spec, baud=115200):
         raise OSError("%r: no such serial device" % spec)
     if mode & _S_IFMT != _S_IFCHR:
         raise OSError("%r is not a serial device (a file or folder); give a UART id or a tty path" % spec)
-    return PollWire(open(spec, "r+b"))
+    try:
+        return PollWire(open(spec, "r+b"))
+    except OSError as e:
+        raise OSError("%r: cannot open it: %s" % (spec, why(e)))
+
+
+# errno -> what it means here (MicroPython's str(OSError(6)) is just "6")
+_ERRNO = {1: "not permitted", 2: "no such device", 5: "input/output error", 6: "no such device or address (ENXIO)",
+          13: "permission denied", 16: "busy", 19: "no such device", 110: "timed out"}
+
+
+def why(e):
+    # an exception's message, an errno said in words
+    a = e.args
+    if len(a) == 1 and isinstance(a[0], int):
+        return "error %d: %s" % (a[0], _ERRNO.get(a[0], "see errno %d" % a[0]))
+    return str(e)
+
+
+def start(args):
+    # CAMERA's arguments (kind, port, [baud], [WxH]) -> a synchronised UCam in raw mode
+    if args[0] != "ucam":
+        raise ValueError("camera kind %r: the board drives ucam (uCAM-II/III raw grey)" % args[0])
+    cam = UCam(open_port(args[1], int(args[2]) if len(args) > 2 else 115200), args[3] if len(args) > 3 else "80x60")
+    try:
+        cam.sync()
+        cam.init_raw()
+    except OSError as e:
+        cam.close()
+        raise OSError(why(e))
+    return cam
 
 
 class UCam:

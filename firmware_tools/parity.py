@@ -267,6 +267,9 @@ def preprocess_frames(images, n=150, seed=0):
     edge = sc.frame(0, 80, 60).copy()
     edge[:, :20] = 20                                                         # ink along the border
     frames.append(edge)
+    tall = np.full((1024, 64), 200, np.uint8)
+    tall[100:900, 30:32] = 20                                                 # a thin stroke in a 16:1 frame
+    frames += [tall, np.ascontiguousarray(tall.T)]
     # a desk camera as it is (scene.Hard: light from one side, shadows, specks, lines, small
     # and tilted digits), and what it can show besides a digit
     hard = Scene(images[:n].reshape(-1, 28, 28), np.zeros(n, np.int64), seed=seed, look=Hard())

@@ -163,3 +163,19 @@ def test_what_is_not_a_digit_is_left_out(mnist):
 def test_a_large_picture_is_refused_with_a_hint():
     with pytest.raises(ValueError, match="shrink it first"):
         m.mnistify(bytes(1100 * 1100), 1100, 1100)
+
+
+def test_a_strip_is_refused_and_a_thin_stroke_in_a_tall_frame_reads():
+    """A 20x1024 frame (one dark column) made the board's resample work for seconds (its
+    cost was the box side squared): strips past 16:1 are refused; a thin stroke in a
+    16:1 frame still gives a digit (a '1')."""
+    for w, h in ((20, 1024), (10, 2048), (2048, 10)):
+        with pytest.raises(ValueError, match="strip"):
+            m.mnistify(bytes(w * h), w, h)
+    w, h = 64, 1024
+    g = bytearray(b"\xc8" * (w * h))
+    for y in range(100, 900):
+        g[y * w + 30] = g[y * w + 31] = 20
+    out = bytes(m.mnistify(g, w, h))
+    cols = [x for x in range(28) if any(out[y * 28 + x] for y in range(28))]
+    assert 1 <= len(cols) <= 4 and 12 <= sum(cols) / len(cols) <= 15, cols

@@ -260,3 +260,62 @@ def test_a_full_disk_keeps_the_previous_model(tmp_path):
     assert want in r.stdout, "the previous model changed: " + r.stdout
     assert ".tmp" not in r.stdout and "prev.npz" not in r.stdout, r.stdout
     assert "Traceback" not in r.stderr
+
+
+# ---------------------------------------------------------------- the board keeps serving
+def _frame_and_digit():
+    import numpy as np
+
+    from conftest import mnist_dir
+    from trainer import data
+
+    img = data.load_split(mnist_dir(), "test").images[0].reshape(28, 28)  # a 7
+    frame = np.full((60, 80), 200, np.uint8)
+    frame[16:44, 26:54] = 255 - img
+    return frame, img
+
+
+def test_a_64k_board_refuses_a_board_camera_and_keeps_serving(tmp_path):
+    """On a 64 KB heap (shipped model streamed) a board camera does not fit: CAMERA is
+    refused with the heap it needs and what to do, before anything is allocated, and every
+    CLASSIFY after it (28x28, camera frame, with the digit sent back) is served; 5 rounds."""
+    from firmware_tools import boardclient, flash
+
+    frame, img = _frame_and_digit()
+    b = VirtualBoard(str(tmp_path / "flash"), micropython=micropython(), heapsize="64k").start()
+    try:
+        flash.flash(b.port, SHIPPED, show_progress=False, log=lambda *a: None)
+        c = boardclient.BoardClient(b.port).start()
+        info = c.info()
+        assert info["model"]["stream"] and info["mem_free"] < info["camera_heap"], info
+        for _ in range(5):
+            with pytest.raises(boardclient.BoardError) as e:
+                c.camera("ucam", "/dev/null", 115200)
+            assert e.value.code == "no-memory" and "wire it to the host" in str(e.value), str(e.value)
+            assert c.classify(img, fmt="mnist")["label"] == "7"
+            assert c.classify(frame)["label"] == "7"
+            a = c.classify(frame, digit=True)
+            assert a["label"] == "7" and len(a["digit"]) == 1048, a
+        assert c.info()["mem_free"] >= info["mem_free"] - 512
+        c.close()
+    finally:
+        b.stop()
+
+
+def test_camera_errors_are_named(board):
+    """CAMERA on a path that is not a camera: the board says what is wrong in words (the
+    unix port's str(OSError(6)) is just "6")."""
+    from firmware_tools import boardclient, flash
+
+    flash.flash(board.port, SHIPPED, show_progress=False, log=lambda *a: None)
+    c = boardclient.BoardClient(board.port).start()
+    try:
+        with pytest.raises(boardclient.BoardError) as e:
+            c.camera("ucam", "/dev/tty", 115200)  # no controlling terminal: ENXIO
+        assert "ENXIO" in str(e.value) and "/dev/tty" in str(e.value), str(e.value)
+        with pytest.raises(boardclient.BoardError) as e:
+            c.camera("ucam", "/etc/hostname", 115200)
+        assert "not a serial device" in str(e.value), str(e.value)
+        assert c.classify(_frame_and_digit()[1], fmt="mnist")["label"] == "7"
+    finally:
+        c.close()
