@@ -114,6 +114,7 @@ class App:
         self._poll.register(sys.stdin if inp is None else inp, select.POLLIN)
         self._one = bytearray(1)                  # the byte just read
         self._cr = False                          # the last line ended with "\r"
+        self._cut = False                         # a payload was cut by a new request line
         self._line = bytearray(_LINE)             # the request line after the magic
         self._b64 = bytearray(_B64_CHUNK)         # base64 text waiting to be decoded
         self.digit = bytearray(784)               # (28, 28) uint8: what the network sees
@@ -273,7 +274,10 @@ class App:
 
     def serve_one(self):
         # one request; True when the host asked to leave
-        self._wait_magic()
+        if self._cut:  # a new request's magic arrived inside the last payload: it is read now
+            self._cut = False
+        else:
+            self._wait_magic()
         seq = -1
         try:
             fields = self._read_line()
@@ -353,13 +357,18 @@ class App:
         # base64 text -> self.frame[:n], decoded _B64_CHUNK characters at a time
         done = 0
         k = 0
+        m = 0  # how much of the magic the last bytes spell: "GNT1" then " " is a new request
         while True:
             c = self._line_byte("a payload")
             if c < 0:
                 break
             if not (65 <= c <= 90 or 97 <= c <= 122 or 48 <= c <= 57 or c == 43 or c == 47 or c == 61):
+                if m == 4 and c == 32:  # the host reopened the line and sent a new request: it wins
+                    self._cut = True
+                    raise Abandon("short", "the payload stopped and a new request began")
                 self._skip_line()  # A-Z a-z 0-9 + / = only
                 raise Abandon("payload", "byte 0x%02x in the base64 payload" % c)
+            m = m + 1 if m < 4 and c == _MAGIC[m] else (1 if c == 71 else 0)  # 71: "G"
             self._b64[k] = c
             k += 1
             if k == _B64_CHUNK:
@@ -451,6 +460,11 @@ class App:
 
 def main(model="model.gnet"):
     app = App(model)
+    import os
+    for name in os.listdir():  # a flash cut short leaves <file>.part (never read): it goes at boot
+        if name[-5:] == ".part":
+            os.remove(name)
+    gc.collect()
     try:
         app.serve()
     except KeyboardInterrupt:  # Ctrl-C from the REPL's terminal: back to the REPL

@@ -72,6 +72,11 @@ def _gl_rm(name):
         os.remove(name)
     except OSError:
         pass
+def _gl_sweep():
+    for n in os.listdir():
+        if n.endswith('.part'):
+            os.remove(n)
+            print(n)
 def _gl_commit(tmp, name):
     try:
         os.rename(tmp, name)
@@ -279,6 +284,9 @@ def flash(port, model, files=None, log=print, show_progress=None, compile=None):
     work = tempfile.TemporaryDirectory(prefix="gentlenet-mpy-")
     try:
         _exec(t, _HELPERS)
+        stale = _exec(t, "_gl_sweep()").split()  # what a flash cut short left (never read by the board)
+        if stale:
+            log("  removed what an interrupted flash left: %s" % ", ".join(stale))
         board = board_mpy(t)
         cross = mpy_cross_version() if compile is not False else None
         how = plan(names, board, cross)

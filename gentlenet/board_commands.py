@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sys
 import time
 
@@ -152,8 +153,9 @@ def cmd_flash(args):
     finally:
         c.close()
     m = info.get("model") or {}
-    log("the board's app: %s; %s bytes of heap free, backend %s" % (
-        m.get("load") or ("streamed" if m.get("stream") else "in RAM"), info.get("mem_free"), info.get("backend")))
+    how = re.sub(r", \d+ bytes of heap free", "", m.get("load") or ("streamed" if m.get("stream") else "in RAM"))
+    log("the board's app holds the model %s; %s bytes of heap free now, backend %s" % (
+        how, info.get("mem_free"), info.get("backend")))
 
 
 def cmd_camera_sim(args):

@@ -2,6 +2,7 @@
 open, a port another program holds. The real command in a subprocess, the real virtual
 board, real ptys."""
 import os
+import re
 import subprocess
 import sys
 import time
@@ -316,6 +317,60 @@ def test_camera_errors_are_named(board):
         with pytest.raises(boardclient.BoardError) as e:
             c.camera("ucam", "/etc/hostname", 115200)
         assert "not a serial device" in str(e.value), str(e.value)
+        assert c.classify(_frame_and_digit()[1], fmt="mnist")["label"] == "7"
+    finally:
+        c.close()
+
+
+def test_a_killed_flash_leaves_no_part_file_behind(board, tmp_path):
+    """gentlenet flash killed while the model is on its way leaves model.gnet.part on the
+    board's flash: the next flash removes it first, and so does the board at boot."""
+    import signal
+
+    exe = os.path.join(os.path.dirname(sys.executable), "gentlenet")
+    part = os.path.join(board.flash, "model.gnet.part")
+    p = subprocess.Popen([exe, "flash", "--port", board.port, "--model", SHIPPED, "-q", "--no-compile"],
+                         cwd=str(tmp_path), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        deadline = time.time() + 120
+        while not os.path.exists(part) and time.time() < deadline and p.poll() is None:
+            time.sleep(0.01)
+        assert os.path.exists(part), "the flash never started sending the model"
+        p.send_signal(signal.SIGKILL)
+    finally:
+        p.communicate(timeout=60)
+    assert os.path.exists(part)
+    r = gentlenet("flash", "--port", board.port, "--model", SHIPPED, "-q", "--no-compile", cwd=str(tmp_path))
+    assert r.returncode == 0, r.stderr
+    assert "removed what an interrupted flash left: model.gnet.part" in r.stdout + r.stderr, r.stdout + r.stderr
+    assert len(re.findall(r"bytes of heap free", r.stdout + r.stderr)) == 1, "one free-heap figure: " + r.stderr
+    assert not os.path.exists(part)
+    with open(part, "wb") as f:  # as if the flash had been cut again, then the board reset
+        f.write(b"half a model")
+    board.crash()
+    from firmware_tools import boardclient
+
+    c = boardclient.BoardClient(board.port).start()
+    try:
+        assert c.info()["model"]
+    finally:
+        c.close()
+    assert not os.path.exists(part), "the board removes a cut flash's leftovers at boot"
+
+
+def test_a_new_request_wins_over_a_stale_payload(board):
+    """The host drops the line in the middle of a CLASSIFY payload and reopens it at once:
+    its next request is answered (it was read as the rest of the old payload)."""
+    from firmware_tools import boardclient, flash
+
+    flash.flash(board.port, SHIPPED, show_progress=False, log=lambda *a: None)
+    c = boardclient.BoardClient(board.port).start()
+    c.ser.write(b"GNT1 41 CLASSIFY 80 60 grey8 4800 0badf00d\n" + b"QUJD" * 300)
+    c.ser.flush()
+    c.close()
+    c = boardclient.BoardClient(board.port, timeout=1.5)
+    try:
+        assert c.info()["model"], "the request after the cut payload got no answer"
         assert c.classify(_frame_and_digit()[1], fmt="mnist")["label"] == "7"
     finally:
         c.close()
