@@ -112,7 +112,8 @@ ifeq ($(PORT),)
 	    $(PARITY_ARGS); \
 	fi
 else
-	$(BIN)/python -m firmware_tools.board_parity --port "$(PORT)" $(if $(wildcard $(SHARED_DATA)),--data "$(SHARED_DATA)") \
+	$(BIN)/python -m firmware_tools.board_parity --port "$(PORT)" \
+	  $(if $(wildcard $(SHARED_DATA)),--data "$(SHARED_DATA)") \
 	  $(if $(MODEL),--model "$(MODEL)") $(PARITY_ARGS)
 endif
 

@@ -113,8 +113,8 @@ class App:
         # sys.stdin: the documented way to poll the REPL stream
         self._poll.register(sys.stdin if inp is None else inp, select.POLLIN)
         self._one = bytearray(1)                  # the byte just read
-        self._cr = False                          # the last line ended with "\r"
-        self._cut = False                         # a payload was cut by a new request line
+        self._cr = False                          # the last line ended with "\r"; 2: a payload was cut
+        #                                           by a new request, whose magic is read
         self._line = bytearray(_LINE)             # the request line after the magic
         self._b64 = bytearray(_B64_CHUNK)         # base64 text waiting to be decoded
         self.digit = bytearray(784)               # (28, 28) uint8: what the network sees
@@ -143,7 +143,9 @@ class App:
         # small pieces among the model's objects) and imports mnistify (its code, small
         # pieces too, goes there); then frees the hold and allocates the frame and the
         # tables into it: they need large blocks, which a heap that has just loaded a
-        # model has nowhere else. A model that fits no plan is a clear error (INFO and
+        # model has nowhere else. (Every name the app's modules add is kept in RAM, in
+        # pools that grow by doubling: at 300 names a 5th pool takes 3.6 KB of a 64 KB
+        # board's heap. micropython.qstr_info() counts them.) A model that fits no plan is a clear error (INFO and
         # every CLASSIFY), never a crash.
         tried = []
         size = _file_size(self.model_path)
@@ -207,19 +209,27 @@ class App:
         return c
 
     def answer(self, seq, digit=None, **fields):
-        # one JSON line; digit (bytes): the "digit" field, base64, a row at a time, so a
-        # small heap never holds its 1 KB of text in one block
+        # one JSON line, written a field at a time: a small heap whose free bytes are in
+        # pieces never needs the whole text in one block (INFO's is 600 bytes, a digit's
+        # 1 KB). digit (bytes): the "digit" field, base64, a row at a time. The separators
+        # are bytes, which a .mpy keeps as objects, not as names (see load_model)
         fields["seq"] = seq
         if "ok" not in fields:
             fields["ok"] = True
         w = self.out.write
-        w(json.dumps(fields)[:-1])
+        sep = b"{"
+        for k in fields:
+            w(sep)
+            w(json.dumps(k))
+            w(b": ")
+            w(json.dumps(fields[k]))
+            sep = b", "
         if digit is not None:
-            w(', "digit": "')
+            w(b', "digit": "')
             for i in range(0, len(digit), _B64_ROW):
-                w(binascii.b2a_base64(digit[i:i + _B64_ROW]).decode().strip())
-            w('"')
-        w("}\n")
+                w(binascii.b2a_base64(digit[i:i + _B64_ROW])[:-1])
+            w(b'"')
+        w(b"}\n")
 
     def _wait_magic(self):
         # skip everything up to the magic: garbage, a half request, a terminal's typing
@@ -274,9 +284,7 @@ class App:
 
     def serve_one(self):
         # one request; True when the host asked to leave
-        if self._cut:  # a new request's magic arrived inside the last payload: it is read now
-            self._cut = False
-        else:
+        if self._cr != 2:  # 2: a new request's magic came inside the last payload (_read_payload)
             self._wait_magic()
         seq = -1
         try:
@@ -320,7 +328,7 @@ class App:
                     mem_free=gc.mem_free() if hasattr(gc, "mem_free") else None,
                     mem_alloc=gc.mem_alloc() if hasattr(gc, "mem_alloc") else None,
                     frame_bytes=len(self.frame), mnistify=mnistify.VERSION,
-                    camera=self.camera.describe() if self.camera else None, camera_heap=_CAMERA_HEAP)
+                    camera=self.camera.describe() if self.camera else None)
         return False
 
     def classify(self, seq, args):
@@ -364,7 +372,7 @@ class App:
                 break
             if not (65 <= c <= 90 or 97 <= c <= 122 or 48 <= c <= 57 or c == 43 or c == 47 or c == 61):
                 if m == 4 and c == 32:  # the host reopened the line and sent a new request: it wins
-                    self._cut = True
+                    self._cr = 2
                     raise Abandon("short", "the payload stopped and a new request began")
                 self._skip_line()  # A-Z a-z 0-9 + / = only
                 raise Abandon("payload", "byte 0x%02x in the base64 payload" % c)
@@ -462,7 +470,7 @@ def main(model="model.gnet"):
     app = App(model)
     import os
     for name in os.listdir():  # a flash cut short leaves <file>.part (never read): it goes at boot
-        if name[-5:] == ".part":
+        if name[-5:].encode() == b".part":
             os.remove(name)
     gc.collect()
     try:

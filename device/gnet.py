@@ -207,11 +207,11 @@ class Model:
                     free = gc.mem_free() if hasattr(gc, "mem_free") else 16 * _STREAM_BYTES
                     n = max(n_in, min(_STREAM_BYTES, free // 16))
                     self._rows = bytearray(n) if raw else array("b", bytes(n))
-            except MemoryError:
+            except MemoryError as e:
                 self._pairs = self._acc = self._rows = None
                 if checked:
-                    self._bad("not enough RAM for the work buffers%s (%d bytes of heap free)" % (
-                        " and one streamed row" if stream else "", gc.mem_free() if hasattr(gc, "mem_free") else -1))
+                    self._bad("not enough RAM for the work buffers%s" % (" and one streamed row" if stream else ""),
+                              e, stream)
         if checked and stream:
             mv = memoryview(self._rows)
             for L in self.layers:  # two views per layer: `per` rows, and the last chunk's rows
@@ -228,9 +228,9 @@ class Model:
         try:
             _module(name).load(self, f, stream)
             return
-        except MemoryError:
+        except MemoryError as e:
             self.layers = None  # what the pass held goes: the free heap below is what it had
-            msg = None
+            msg = e
         except ModelError:
             raise
         except (ValueError, IndexError, OSError) as e:  # struct errors, seek past the end
@@ -241,11 +241,9 @@ class Model:
                 if name == "gnet_weights" and hasattr(self.kernels, "LOAD"):
                     sys.modules.pop(self.kernels.LOAD, None)  # the backend's load part goes with it
                 gc.collect()
-        if msg is None:  # (gc.mem_free() walks the whole heap: asked only here, not before each pass)
-            free = gc.mem_free() if hasattr(gc, "mem_free") else -1
-            msg = "not enough RAM to load it %s (%d bytes of weights, %d bytes of heap free)%s" % (
-                "streamed" if stream else "into RAM", self.weight_bytes, free,
-                "" if stream else "; stream=True keeps the weights in the file")
+        if isinstance(msg, MemoryError):  # (the heap is walked only here, not before each pass)
+            self._bad("not enough RAM to load it %s%s" % ("streamed" if stream else "into RAM", (
+                " (%d bytes of weights)" % self.weight_bytes) if self.weight_bytes else ""), msg, stream)
         self._bad(msg)
 
     def _read(self, f, buf, what):
@@ -258,7 +256,15 @@ class Model:
                 self._bad("%s: file ends early (truncated)" % what)
             got += n
 
-    def _bad(self, msg):
+    def _bad(self, msg, e=None, stream=None):
+        # e: a MemoryError; gnet_oom.py (imported only now, then dropped: a board that
+        # loads never holds it) adds what ran out, the free heap, its largest block, what to do
+        if e is not None:
+            try:
+                msg += __import__("gnet_oom").why(e, stream)
+            except (ImportError, MemoryError):
+                msg += " (%d bytes of heap free)" % gc.mem_free() if hasattr(gc, "mem_free") else ""
+            sys.modules.pop("gnet_oom", None)
         raise ModelError("%s: %s" % (self.name, msg))
 
     # ---------------------------------------------------------------- inference

@@ -12,6 +12,7 @@ FILES = (
     ("gnet_python.py", "bytecode"),   # its reference kernels, where no faster backend runs
     ("gnet_viper.py", "native"),      # its viper kernels, where the native emitter exists
     ("gnet_viper_load.py", "native"), # their part of the load (dropped after it)
+    ("gnet_oom.py", "bytecode"),      # what it says when a model does not fit (imported only then)
     ("gnet_ulab.py", "bytecode"),     # its ulab kernels, where ulab is (OpenMV, Pimoroni, CircuitPython)
     ("mnistify.py", "bytecode"),      # any grey frame -> a 28x28 MNIST-style digit
     ("ucam.py", "bytecode"),          # a uCAM-II/III wired to the board

@@ -419,9 +419,10 @@ def mnistify(grey, w, h, invert=None, out=None, inplace=False, info=None, work=N
             y1 -= 1
     if info is not None:
         info["box"] = (x0, y0, x1, y1)
+    # 6. the box centred in a square of side L, resampled to 20x20 with exact integer area weights
     t0 = hi // 8
     span = hi - t0
-    lut = work.lut  # ink strength -> stretched grey
+    lut = work.lut  # ink strength (0..hi) -> stretched grey
     for g in range(t0 + 1):
         lut[g] = 0
     for g in range(t0 + 1, 256):

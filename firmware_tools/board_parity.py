@@ -80,8 +80,8 @@ def add_args(ap):
     ap.add_argument("--port", required=True, help="the board's serial port (or the virtual board's pty)")
     ap.add_argument("--model", default=DEFAULT_MODEL,
                     help="the .gnet the board should run (default: the shipped model)")
-    ap.add_argument("--data", metavar="PATH", help="test digits: an MNIST IDX folder (its test set), a CSV, a folder of "
-                    "images (default: $GENTLENET_DATA, the cache, a download, the offline sample)")
+    ap.add_argument("--data", metavar="PATH", help="test digits: an MNIST IDX folder (its test set), a CSV, a folder "
+                    "of images (default: $GENTLENET_DATA, the cache, a download, the offline sample)")
     ap.add_argument("--cache", metavar="DIR", help="download cache (default: $GENTLENET_CACHE or ~/.cache/gentlenet)")
     ap.add_argument("--no-download", action="store_true", help="never try to download MNIST")
     how_many = ap.add_mutually_exclusive_group()

@@ -92,7 +92,10 @@ def found():
         ports = sorted(list_ports.comports(), key=lambda p: (p.vid not in BOARD_VIDS, p.device))
     except Exception:  # noqa: an OS without a port list
         ports = []
-    out = ["%s (%s)" % (p.device, BOARD_VIDS.get(p.vid) or (p.description if p.description not in ("", "n/a") else "serial port")) for p in ports]
+    def what(p):
+        return BOARD_VIDS.get(p.vid) or (p.description if p.description not in ("", "n/a", None) else "serial port")
+
+    out = ["%s (%s)" % (p.device, what(p)) for p in ports]
     try:
         with open(VIRTUAL_BOARD_FILE) as f:
             vb = f.read().strip()

@@ -323,3 +323,31 @@ def test_ctrl_c_at_any_moment_never_kills_the_boards_repl(board):
         assert t.exec("print(6 * 7)").strip() == b"42"
         t.exit_raw_repl()
         t.close()
+
+
+def test_the_app_keeps_its_names_in_four_pools_at_64k(tmp_path):
+    """MicroPython keeps every name (qstr) the app's modules bring in pools that grow by
+    doubling; at 300 names a 5th pool takes 3.6 KB of a 64 KB heap, and the book's network
+    no longer serves frames there. The app, precompiled as flash sends it, with the shipped
+    model streamed at 64k: four pools, and the count printed for whoever adds names."""
+    import re
+    import shutil
+    import subprocess
+
+    from conftest import micropython, mpy_cross
+    from device import manifest
+    from firmware_tools import flash
+    from firmware_tools.vboard import BOOT, ONBOARD
+
+    mpy_cross()
+    d = str(tmp_path / "board")
+    flash.precompile(d, micropython(), [n for n, _ in manifest.FILES if n != "main.py"])
+    shutil.copy(os.path.join(ROOT, "weights", "mnist-784-100-10.gnet"), os.path.join(d, "model.gnet"))
+    with open(os.path.join(d, "main.py"), "w") as f:
+        f.write("import app, micropython\na = app.App()\nprint('LOADED', a.model_error)\nmicropython.qstr_info()\n")
+    r = subprocess.run([micropython(), "-X", "heapsize=64k", BOOT, ONBOARD], cwd=d, input="", capture_output=True,
+                       text=True, timeout=120)
+    assert "LOADED None" in r.stdout, r.stdout + r.stderr
+    pools, names = (int(v) for v in re.search(r"n_pool=(\d+), n_qstr=(\d+)", r.stdout).groups())
+    print("the app's names at 64k: %d in %d pools" % (names, pools))
+    assert pools <= 4, "%d names need a 5th pool (3.6 KB): drop some names from device/" % names
