@@ -174,6 +174,12 @@ def cmd_eval(args):
     if not paths:
         raise CommandError("no model given and none in %s/ (run `gentlenet train` and `gentlenet export`)" % OUT)
     _warn_unrelated(paths)
+    from trainer import data
+
+    photos = args.test_data or args.data or os.environ.get("GENTLENET_DATA")
+    if photos and data.photo_files(os.path.expanduser(photos)):
+        for p in paths:
+            _photos_fit(p)
     test, ds = _test_split(args)
     results, preds = [], []
     for path in paths:
@@ -234,14 +240,19 @@ def cmd_predict(args):
     from trainer import data, qformat, report
 
     path = args.model or next((p for p in DEFAULT_PREDICT_MODELS if os.path.exists(p)), SHIPPED_GNET)
-    if qformat.is_gnet(path):
-        load_gnet(path)  # made for this gentlenet's mnistify?
+    _photos_fit(path)
     desc, _, predict, sure = _predictor(path)
     print("model: %s (%s)" % (path, desc))
-    rows, items = [], []
+    rows, items, bad = [], [], []
     for photo in args.photos:
         info = {}
-        digit = data.load_image(photo, info=info)
+        try:
+            digit = data.load_image(photo, info=info)
+        except data.DataError as e:  # one bad file: said, and the others are still answered
+            print("%s: cannot read it: %s" % (photo, str(e).replace(photo + ": ", "", 1)))
+            rows.append({"file": photo, "digit": None, "confidence": None, "error": str(e)})
+            bad.append(photo)
+            continue
         if digit.any():
             k, conf = int(predict(digit[None])[0]), float(sure(digit[None])[0])
             rows.append({"file": photo, "digit": k, "confidence": round(conf, 4)})
@@ -253,12 +264,25 @@ def cmd_predict(args):
             seen = "no digit found"
         items.append({"frame": info["grey"], "box": info.get("box"), "digit": digit,
                       "lines": [os.path.basename(photo)[:24], seen]})
-    if args.sheet:
+    if args.sheet and items:
         os.makedirs(os.path.dirname(os.path.abspath(args.sheet)), exist_ok=True)
         report.contact_sheet(items, args.sheet, cols=min(3, len(items)))
         print("what the network saw: %s" % args.sheet)
     if args.json:
         print(json.dumps(rows))
+    if bad:
+        raise CommandError("%d of %d pictures could not be read: %s" % (len(bad), len(args.photos), ", ".join(bad)))
+
+
+def _photos_fit(path):
+    """Photos go through mnistify: a .gnet must be made for this gentlenet's (the same
+    rule as the board's); a float checkpoint was trained on MNIST-style digits."""
+    from trainer import qformat
+
+    if qformat.is_gnet(path):
+        problem = qformat.photo_problem(qformat.load(path))
+        if problem:
+            raise CommandError("%s: %s" % (path, problem))
 
 
 def cmd_export(args):

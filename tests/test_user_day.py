@@ -1,6 +1,7 @@
 """A first real user's day (issue 20): a fresh folder, the wrong port, a port they may not
 open, a port another program holds. The real command in a subprocess, the real virtual
 board, real ptys."""
+import json
 import os
 import re
 import subprocess
@@ -374,3 +375,80 @@ def test_a_new_request_wins_over_a_stale_payload(board):
         assert c.classify(_frame_and_digit()[1], fmt="mnist")["label"] == "7"
     finally:
         c.close()
+
+
+# ---------------------------------------------------------------- user files: bounded, each answered
+def _png_16bit(path, w, h):
+    """A w x h 16-bit grey PNG of zeros, written row by row (a few KB for 36 million pixels)."""
+    import struct
+    import zlib
+
+    def chunk(kind, data):
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+
+    z = zlib.compressobj(9)
+    row = b"\0" * (1 + 2 * w)  # filter byte, then w big-endian uint16
+    body = b"".join(z.compress(row) for _ in range(h)) + z.flush()
+    with open(path, "wb") as f:
+        f.write(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 16, 0, 0, 0, 0)) +
+                chunk(b"IDAT", body) + chunk(b"IEND", b""))
+
+
+def _good_photo(path):
+    from PIL import Image
+
+    _, img = _frame_and_digit()
+    Image.fromarray(255 - img).resize((84, 84)).save(path)
+
+
+def test_predict_answers_every_picture_and_refuses_a_memory_bomb(tmp_path):
+    """A 16-bit 5999x5999 PNG (a few hundred KB) decodes to 72 MB: refused from its header,
+    while the good picture after it is still answered; exit status 2 at the end."""
+    bomb, good = str(tmp_path / "bomb.png"), str(tmp_path / "good_7.png")
+    _png_16bit(bomb, 5999, 5999)
+    assert os.path.getsize(bomb) < 1 << 20
+    _good_photo(good)
+    (tmp_path / "text.png").write_text("not a picture")
+    r = gentlenet("predict", bomb, str(tmp_path / "text.png"), good, "--json", "--sheet", "", cwd=str(tmp_path))
+    assert r.returncode == 2, r.stdout + r.stderr
+    assert "decode to 68 MB" in r.stdout and "save it as 8-bit grey" in r.stdout, r.stdout
+    assert "good_7.png: 7 (confidence" in r.stdout, r.stdout
+    assert "2 of 3 pictures could not be read" in r.stderr, r.stderr
+    rows = json.loads([line for line in r.stdout.splitlines() if line.startswith("[")][0])
+    assert [row["digit"] for row in rows] == [None, None, 7]
+
+
+def test_a_csv_without_line_ends_is_refused_before_it_is_inflated(tmp_path):
+    """A small .csv.gz that inflates to 200 MB of one line: refused at the line's limit."""
+    import gzip
+
+    path = str(tmp_path / "bomb.csv.gz")
+    with gzip.open(path, "wb") as f:
+        block = b"1" * (1 << 20)
+        for _ in range(200):
+            f.write(block)
+    assert os.path.getsize(path) < 1 << 20
+    r = gentlenet("data", "--data", path, cwd=str(tmp_path))
+    assert r.returncode == 2 and "line 1: longer than 8192 bytes" in r.stderr, r.stderr
+
+
+def test_photos_follow_one_rule_in_predict_and_eval(tmp_path):
+    """A model stamped for another mnistify version, or for digits as given (preprocess
+    none), is refused photos by predict and by eval --data PHOTOS alike."""
+    from trainer import qformat
+
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    _good_photo(str(photos / "7_a.png"))
+    for change, words in (({"preprocess_version": 1}, "mnistify v1"), ({"preprocess": "none"}, "preprocess=none")):
+        q = qformat.load(SHIPPED)
+        for k, v in change.items():
+            setattr(q, k, v)
+        model = str(tmp_path / "other.gnet")
+        qformat.save(q, model)
+        for args in (("predict", str(photos / "7_a.png"), "--model", model),
+                     ("eval", model, "--data", str(photos))):
+            r = gentlenet(*args, cwd=str(tmp_path))
+            assert r.returncode == 2 and words in r.stderr, (args, r.stdout, r.stderr)
+    r = gentlenet("eval", SHIPPED, "--data", str(photos), cwd=str(tmp_path))
+    assert r.returncode == 0 and "7_a.png" in r.stdout, r.stdout + r.stderr

@@ -47,6 +47,11 @@ _IDX_UBYTE = 0x08  # IDX type code for unsigned bytes; MNIST uses nothing else
 MAX_IDX_BYTES = 256 * 1024 * 1024  # more than any digit set (60,000 MNIST images are 47 MB)
 MAX_PIXELS = 6000 * 6000           # a photo larger than this is refused (a decompression bomb)
 MAX_SIDE = 640                     # a larger photo is shrunk to this many pixels a side first
+MAX_DECODED = 48 * 2 ** 20         # bytes a photo may decode to (16-bit or colour pixels count more)
+MAX_CSV_LINE = 8192                # bytes in one CSV line (785 numbers up to 255 take 3,140)
+# bytes per pixel of a decoded image, by PIL mode (others: 4)
+_MODE_BYTES = {"1": 1, "L": 1, "P": 1, "LA": 2, "PA": 2, "La": 2, "I;16": 2, "I;16B": 2, "I;16L": 2, "RGB": 3,
+               "YCbCr": 3, "LAB": 3, "HSV": 3}
 
 
 def _regular(path):
@@ -201,7 +206,10 @@ def read_csv(path, label_last=False):
     ncols = SIDE * SIDE + 1
     try:
         with _open_maybe_gzip(path) as f:
-            for lineno, line in enumerate(f, 1):
+            for lineno, line in enumerate(iter(lambda: f.readline(MAX_CSV_LINE + 1), b""), 1):
+                if len(line) > MAX_CSV_LINE:  # a line without end (or a gzip bomb) is never read whole
+                    raise DataError("%s line %d: longer than %d bytes; a digits CSV has one digit per line (a label "
+                                    "and 784 pixels)" % (path, lineno, MAX_CSV_LINE))
                 if lineno == 1 and line.startswith(b"\xef\xbb\xbf"):
                     line = line[3:]
                 line = line.strip()
@@ -296,12 +304,19 @@ def read_grey(path):
                 if w * h > MAX_PIXELS:
                     raise DataError("%s: %dx%d pixels; gentlenet reads photos up to %d million pixels" % (
                         path, w, h, MAX_PIXELS // 10**6))
+                im.draft("L", (MAX_SIDE, MAX_SIDE))  # a JPEG decodes at 1/2, 1/4 or 1/8 size when that is enough
+                w, h = im.size
+                decoded = w * h * _MODE_BYTES.get(im.mode, 4)
+                if decoded > MAX_DECODED:  # a small file can decode to a great deal (a Pi Zero has 512 MB)
+                    raise DataError("%s: %dx%d %s pixels decode to %d MB; gentlenet reads photos that decode to at "
+                                    "most %d MB: shrink it or save it as 8-bit grey" % (
+                                        path, w, h, im.mode, decoded >> 20, MAX_DECODED >> 20))
                 im.load()
                 if im.mode in ("I;16", "I;16B", "I;16L", "I"):
-                    a = np.asarray(im, dtype=np.int64)
+                    a = np.asarray(im)  # (h, w) uint16 or int32: shifted in place, never widened
                     top = int(a.max()) if a.size else 0
-                    shift = max(0, top.bit_length() - 8)
-                    return (a >> shift).clip(0, 255).astype(np.uint8).tobytes(), w, h
+                    a = a >> max(0, top.bit_length() - 8)
+                    return a.clip(0, 255).astype(np.uint8).tobytes(), w, h
                 if im.mode in ("RGBA", "LA", "PA", "P") and (im.mode != "P" or "transparency" in im.info):
                     rgba = im.convert("RGBA")
                     white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))

@@ -77,6 +77,15 @@ def preprocess_problem(q):
     return None
 
 
+def photo_problem(q):
+    """None when photos (and camera frames) may be given to `q` through this gentlenet's
+    mnistify; else why not. One rule for predict, eval --data PHOTOS and the board."""
+    if q.preprocess != "mnistify":
+        return ("the model is stamped preprocess=%s: it takes 28x28 MNIST-style digits as they are, not photos; "
+                "export a model for photos (gentlenet export CHECKPOINT --out MODEL.gnet)" % q.preprocess)
+    return preprocess_problem(q)
+
+
 def bounds(W, bias):
     """Per neuron: (A, B) with A = |bias| + 128*sum|W| (bounds |acc| for any int8 input)
     and B = |bias| + 384*sum|W| (bounds every partial sum of any summation order, also with
