@@ -119,7 +119,10 @@ def run(camera, frames, q, board=None, save=None, log=print, on_frame=None):
         else:
             row.update(label=ref["label"], confidence=ref["confidence"], scores=ref["scores"], agree=None)
         if save:
-            save_pair(os.path.join(save, "frame-%04d-%s.png" % (i, safe_name(row["label"]))), f.grey, ref["digit"])
+            # the network's answer goes in the middle of the name, where it is never read as the
+            # digit's label (data.label_of reads a leading or a trailing digit): a guess is not a truth
+            save_pair(os.path.join(save, "frame-%04d-read-as-%s-unchecked.png" % (i, safe_name(row["label"]))),
+                      f.grey, ref["digit"])
         rows.append(row)
         if on_frame:
             on_frame(row)
