@@ -162,6 +162,7 @@ def cmd_camera_sim(args):
     """Run a simulated serial camera until Ctrl-C: a pty that speaks uCAM-II, VC0706 or stream."""
     from firmware_tools import camsim, scene
 
+    log("camera-sim: finding the digits to show and drawing the scene ...")
     sc = scene.load_scene(args.digits, seed=args.seed, log=log, look=args.look)
     sim = camsim.simulator(args.kind)(sc, start_index=args.start).start()
     _serve_until_stopped(sim, CAMERA_PORT, "%s %s" % (sim.port, args.kind), [

@@ -241,8 +241,11 @@ def cmd_predict(args):
 
     path = args.model or next((p for p in DEFAULT_PREDICT_MODELS if os.path.exists(p)), SHIPPED_GNET)
     _photos_fit(path)
-    desc, _, predict, sure = _predictor(path)
+    desc, arch, predict, sure = _predictor(path)
     print("model: %s (%s)" % (path, desc))
+    if arch.get("output") == "sigmoid":
+        print("  (a sigmoid network's confidence is its top output neuron's value, trained towards 0.99, not a share "
+              "of the ten answers: 35-50 % is usual for a right answer; compare it between pictures)")
     rows, items, bad = [], [], []
     for photo in args.photos:
         info = {}

