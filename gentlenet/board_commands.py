@@ -54,7 +54,7 @@ def cmd_demo(args):
     print("  accuracy: %.2f%% float, %.2f%% int8, on %d test digits" % (
         100 * m["accuracy"], 100 * card["accuracy"]["int8"], m["n"]))
     print("  model:    %s (float), %s (int8, %d bytes, for the board)" % (args.out, gnet_path, card["bytes"]))
-    print("  heap:     %s" % heap_line(card["board_heap"]))
+    print("  heap:     %s" % heap_line(card["board_heap"]).replace("board heap: ", "", 1))
     if pictures:
         print("  pictures: %s" % ", ".join(pictures))
     if day is None:

@@ -8,7 +8,7 @@ import os
 import time
 
 from gentlenet.common import (DEFAULT_GNET, DEFAULT_MODEL, OUT, SHIPPED_GNET, CommandError, data_args, find_data,
-                              fraction, heap_line, load_gnet, log, positive_float, positive_int)
+                              fraction, heap_line, log, positive_float, positive_int, shown)
 
 
 def _layers(text):
@@ -172,7 +172,9 @@ def cmd_eval(args):
 
     paths = args.model or [p for p in (DEFAULT_MODEL, DEFAULT_GNET) if os.path.exists(p)]
     if not paths:
-        raise CommandError("no model given and none in %s/ (run `gentlenet train` and `gentlenet export`)" % OUT)
+        log("no model given and none in %s/ yet (gentlenet train, then gentlenet export): using the shipped model %s"
+            % (OUT, shown(SHIPPED_GNET)))
+        paths = [SHIPPED_GNET]
     _warn_unrelated(paths)
     from trainer import data
 
