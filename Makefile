@@ -64,7 +64,8 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	@# SYSTEM_SITE: the system's numpy, Pillow (and matplotlib) pinned, so that no other package
 	@# makes pip replace them with a build from source
-	$(if $(SYSTEM_SITE),$(BIN)/python -c "$$SYSTEM_PINS" > $(VENV)/system-constraints.txt && cat $(VENV)/system-constraints.txt)
+	$(if $(SYSTEM_SITE),$(BIN)/python -c "$$SYSTEM_PINS" > $(VENV)/system-constraints.txt \
+	  && cat $(VENV)/system-constraints.txt)
 	$(if $(SYSTEM_SITE),PIP_CONSTRAINT=$(abspath $(VENV))/system-constraints.txt) \
 	  $(BIN)/python -m pip install --quiet -e '.[report,board,dev]'
 	@$(MAKE) --no-print-directory check-micropython MICROPYTHON=

@@ -341,7 +341,7 @@ def test_demo_rashid_the_books_network_end_to_end(tmp_path):
     assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-2000:]
     assert "784-200-10, sigmoid hidden, sigmoid output, 1 epochs" in r.stdout, r.stdout[-1500:]
     assert "model streamed from flash" in r.stdout and "10 equal to the host reference" in r.stdout, r.stdout[-1500:]
-    assert "board heap: the model takes" in r.stdout, r.stdout[-1500:]
+    assert "heap:     the model takes" in r.stdout, r.stdout[-1500:]
 
 
 def test_device_tests_without_micropython_are_not_run_loudly_or_fail_where_required():

@@ -15,7 +15,8 @@ from conftest import ROOT, micropython, mnist_dir
 README = os.path.join(ROOT, "README.md")
 # command (as the README writes it) -> where it is run
 ELSEWHERE = {
-    "make demo": "tests/test_cli.py::test_demo_rashid_the_books_network_end_to_end (gentlenet demo), .ci/pi-zero/run (make demo)",
+    "make demo": "tests/test_cli.py::test_demo_rashid_the_books_network_end_to_end (gentlenet demo), "
+                 ".ci/pi-zero/run (make demo)",
     "make test": ".ci/run",
     "make setup SYSTEM_SITE=1": ".ci/pi-system/run (make test-pi-system)",
     "gentlenet train --resume out/model.resume.npz":
