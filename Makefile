@@ -27,7 +27,8 @@ help:
 	@echo "make bench-train        training speed, memory and accuracy (writes bench/results/train.json)"
 	@echo "make bench-cameras      cameras -> virtual board: accuracy, agreement, time (bench/results/cameras.json);"
 	@echo "                        desk-camera frames: accuracy per condition, worst frames"
-	@echo "                        (bench/results/frames.json, hard-frames.png)"
+	@echo "                        (bench/results/frames.json, hard-frames.png); frames as hard as the world"
+	@echo "                        (19 conditions, 80x60 to 640x480): bench/results/world.json, world-frames.png"
 	@echo "make bench-board-heap   smallest board heap that serves camera frames, per model and mode"
 	@echo "                        (bench/results/board_heap.json)"
 	@echo "make bench-device       the runtime per backend and mode: callgrind instructions per image and load,"
@@ -109,8 +110,11 @@ eval: setup
 report: setup
 	$(BIN)/gentlenet report out/model.npz
 
+# One pytest worker per core (pytest-xdist; TEST_JOBS=0: one process). A test file stays in
+# one worker, so its shared fixtures (a trained model, a running board) are made once.
+TEST_JOBS ?= auto
 test: test-parity
-	GENTLENET_DATA="$(SHARED_DATA)" $(BIN)/python -m pytest $(PYTEST_ARGS)
+	GENTLENET_DATA="$(SHARED_DATA)" $(BIN)/python -m pytest -n $(TEST_JOBS) --dist loadfile $(PYTEST_ARGS)
 
 # The whole suite with every core kept busy by another process: what a loaded machine (or CI
 # next to a build) does to timing. BUSY_RUNS runs in a row; stops at the first failure.
@@ -167,6 +171,7 @@ bench-device: setup
 bench-cameras: setup
 	$(BIN)/python bench/cameras.py --data "$(SHARED_DATA)"
 	$(BIN)/python bench/frames.py --data "$(SHARED_DATA)"
+	$(BIN)/python bench/world.py --data "$(SHARED_DATA)"
 
 clean:
 	rm -rf out bench/results
