@@ -116,7 +116,7 @@ HEAP = "192k"    # the virtual board's heap (a Pico's)
 BALLAST = 26     # x 4 KB held while timing: what the board app holds with the shipped model in RAM
 
 
-def _time_on_micropython(module_path, frames, reps=3, callgrind=False):
+def _time_on_micropython(module_path, frames, reps=3, callgrind=False, heap=None):
     """ms per frame (best of reps) of module_path's mnistify on the MicroPython unix port, in
     a board's heap as full as the board app leaves it (so its garbage costs collections as
     on a board), precompiled with mpy-cross as flash does; with callgrind, instructions
@@ -143,7 +143,7 @@ def _time_on_micropython(module_path, frames, reps=3, callgrind=False):
             with open(script, "w") as f:
                 f.write(_TIMER % {"dir": d, "module": name, "frames": os.path.join(d, "frames.bin"), "w": w, "h": h,
                                   "n": len(frames), "reps": reps, "ballast": BALLAST})
-            cmd = [mp, "-X", "heapsize=" + HEAP, script]
+            cmd = [mp, "-X", "heapsize=" + (heap or HEAP), script]
             if not callgrind:
                 return float(subprocess.run(cmd, capture_output=True, text=True, check=True, timeout=600).stdout)
             r = subprocess.run(["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null"] + cmd,

@@ -82,11 +82,14 @@ def _import_mnistify():
 
 def _tables(w, h):
     # heap mnistify.Work(w, h) takes, rounded up (measured with gc.mem_free() on the unix
-    # port: 6,592 bytes for 80x60, 14,528 for 160x128): six tables of (w/4)*(h/4) cells,
-    # 12 bytes per possible part, a row of the digit's square, fixed tables and objects
+    # port: 5,600 bytes for 80x60, 18,688 for 160x128): six tables of (w/4)*(h/4) cells, 12 bytes
+    # per possible part, a row of the digit's square, the coarse look (the frame shrunk
+    # by s to at most 96 px a side, when it is larger), fixed tables and objects
     cw = (w + 3) >> 2
     ch = (h + 3) >> 2
-    return 6 * cw * ch + 12 * min(255, ((cw + 1) >> 1) * ((ch + 1) >> 1)) + max(w, h) + 4096
+    s = (max(w, h) + 95) // 96
+    return 6 * cw * ch + 12 * min(255, ((cw + 1) >> 1) * ((ch + 1) >> 1)) + max(w, h) + (
+        (w // s) * (h // s) if s > 1 else 0) + 3072
 
 
 def _file_size(path):

@@ -8,9 +8,19 @@
 #
 # A camera does not see a page evenly: lit from one side the paper darkens by 40 % across
 # the frame, a lamp or a hand casts a soft shadow, the corners fall off, a ruled line or a
-# speck of dust is in view. So the page is seen locally, as a person sees it (version 2;
-# version 1 took one paper level for the whole frame; change _VERSION when any output
-# changes, and the models' headers say which version they expect):
+# speck of dust is in view. So the page is seen locally, as a person sees it. And a camera
+# may be 80x60 or 640x480 and the pen a fine liner or a marker: the same digit is then 2 or
+# 40 px wide a stroke. So the page is read at a working scale chosen from the digit's size
+# (version 3; version 2 read every frame at its own pixels, version 1 took one paper level
+# for the whole frame; change _VERSION when any output changes, and the models' headers
+# say which version they expect):
+#  0. the working scale s: a coarse look (the frame shrunk by s0, at most 96 px a side,
+#     steps 1-4) finds the digit's box; s is then its longest side / 48 (at least 1, at
+#     most half its short side, and 1 when the coarse look found nothing), and the frame
+#     is read shrunk by s (means of s x s pixels, the last w % s columns and h % s rows
+#     dropped): the digit's box is about 48 px there, and its strokes at most a quarter
+#     of that (12 px), whatever the camera's resolution and the pen. Below, "pixel" is a
+#     pixel of that working picture (the frame itself when s = 1).
 #  1. cells of 4x4 pixels: the brightest and the darkest grey of each. Polarity from them:
 #     a photo (dark ink on paper) unless light ink on black is clearly it (MNIST-style).
 #     Below, "paper" is the bright side either way.
@@ -32,8 +42,9 @@
 #  7. the 20x20 is placed in 28x28 at the offset that puts its centre of mass nearest to
 #     (14, 14), rounding half up, kept inside the field.
 # Every intermediate stays below 255 * L * L < 2**30 for L <= _MAX_SIDE.
-# Memory: a few tables of (w/4)*(h/4) bytes (one of int32) and one row of L bytes; the
-# frame is read, never copied (with inplace=True a light-on-dark frame is inverted in place).
+# Memory: a few tables of (w/4)*(h/4) bytes (one of int32), one row of L bytes and the
+# working picture, (w/2)*(h/2) bytes at most; the frame is read, never copied (with
+# inplace=True a light-on-dark frame is inverted in place).
 
 import gc
 from array import array
@@ -44,17 +55,19 @@ except ImportError:
     def const(x):
         return x
 
-_VERSION = const(2)
+_VERSION = const(3)
 _BOX = const(20)          # the digit's box inside the field
 _SIDE = const(28)         # the field
 _CENTRE = const(14)       # where the centre of mass goes (pixel index units)
-_MIN_INK = const(48)      # ink strength (0..255 of the paper) below which we see no digit
+_MIN_INK = const(24)      # ink strength (0..255 of the paper) below which we see no digit
 _MAX_SIDE = const(2048)   # largest box side we resample exactly within 2**30
 _MAX_CELLS = const(65535)  # cells are counted in uint16 (about 1000x1000 pixels)
 _MAX_ASPECT = const(16)   # longest side / shortest side of a frame: a strip (20x1024) is refused, since the
 #                           resample's work grows as the box side squared
 _REACH = const(2)         # the paper closing looks this many cells either way
 _CELL = const(2)          # ink cells are 4x4 pixels (1 << 2)
+_COARSE = const(96)       # the coarse look's longest side at most, in pixels
+_AIM = const(48)          # the digit box's longest side in the working picture, about
 
 VERSION = _VERSION
 
@@ -70,11 +83,12 @@ class Work:
         self.cells = n
         # the typed tables first, largest first, each one's temporary bytes freed before
         # the next: they then pack into one block with no holes left between them
-        self.acc = _zeros("i", _BOX * _BOX)    # (20, 20) int32
+        # (20, 20) int32: the digit's sums, then its greys; before, one row of the coarse
+        # look's sums, and the 256 grey counts of the polarity's medians (n <= 65535)
+        self.acc = _zeros("i", _BOX * _BOX)
         self.stack = _zeros("H", n)            # (n,) uint16: cells to visit
         self.box = _zeros("H", 4 * k)          # (k, 4) uint16: each part's x0, y0, x1, y1 in cells
         self.mass = _zeros("i", k)             # (k,) int32: each part's ink
-        self.hist = _zeros("H", 256)           # (256,) uint16: grey counts (n <= 65535)
         self.row = _zeros("i", _BOX)           # (20,) int32
         self.a = bytearray(n)        # (ch, cw): the cells' brightest grey, then the parts' labels
         self.b = bytearray(n)        # (ch, cw): the cells' darkest grey, then their ink strength
@@ -82,7 +96,8 @@ class Work:
         self.d = bytearray(n)        # scratch of the paper closing, then the paper level
         self.lut = bytearray(256)                # ink strength -> stretched grey
         self.src = bytearray(max(w, h))          # (L,) uint8: one source row of the square
-        self.digit = bytearray(_BOX * _BOX)      # (20, 20) uint8
+        s = (max(w, h) + _COARSE - 1) // _COARSE
+        self.view = bytearray((w // s) * (h // s)) if s > 1 else None  # (h/s, w/s) uint8: the coarse look
 
 
 def _zeros(typecode, n):
@@ -174,29 +189,24 @@ def _strengths(cw, ch, lvl, cmin):
 
 
 def _drop_lines(cells, cw, ch, thr):
-    # A ruled line: a cell row with ink in more than 3/5 of its cells, from one end of the
-    # frame to the other. Its cells are cleared where the rows above and below have no ink
+    # A ruled line: a cell row with ink in more than 3/5 of its cells, and in its first and
+    # its last eighth (a line across the page, not a stroke: a digit's box is at most 20/28
+    # of its field). Its cells are cleared where the rows above and below have no ink
     # (where a stroke crosses the line, the stroke stays).
+    e = cw >> 3
     for cy in range(ch):
         row = cy * cw
         n = 0
         for cx in range(cw):
             if cells[row + cx] >= thr:
                 n += 1
-        if 5 * n <= 3 * cw or not _spans(cells, row, cw, thr):
+        if 5 * n <= 3 * cw or max(cells[row:row + e + 1]) < thr or max(cells[row + cw - 1 - e:row + cw]) < thr:
             continue
         for cx in range(cw):
             up = cells[row - cw + cx] >= thr if cy else False
             down = cells[row + cw + cx] >= thr if cy + 1 < ch else False
             if not (up and down):
                 cells[row + cx] = 0
-
-
-def _spans(cells, row, cw, thr):
-    # ink in the first and the last eighth of the row: a line across the page, not a
-    # stroke (a digit's box is at most 20/28 of its field)
-    e = cw >> 3
-    return max(cells[row:row + e + 1]) >= thr and max(cells[row + cw - 1 - e:row + cw]) >= thr
 
 
 def _parts(cells, cw, ch, thr, lab, stack, pm, pb):
@@ -259,6 +269,8 @@ def _choose(n, pm, pb, cw, ch):
         sc = mass * (16384 - 3 * (dx * dx + dy * dy) // 2) >> 14  # 1 at the centre, 1/4 in a corner
         if x0 == 0 or y0 == 0 or x1 == cw - 1 or y1 == ch - 1:
             sc >>= 1                           # touches the frame's edge
+            if x1 - x0 + 1 == cw or y1 - y0 + 1 == ch:
+                sc >>= 2                       # and runs across the frame: the desk beyond the page
         if x1 - x0 + 1 > 5 * (y1 - y0 + 1):
             sc >>= 2                           # a long horizontal part: a ruled line, a shadow band
         if sc > score:
@@ -268,10 +280,13 @@ def _choose(n, pm, pb, cw, ch):
     mass, x0, y0, x1, y1 = pm[best], pb[4 * best], pb[4 * best + 1], pb[4 * best + 2], pb[4 * best + 3]
     mx = (x1 - x0 + 4) >> 2
     my = (y1 - y0 + 4) >> 2
+    edge = x0 == 0 or y0 == 0 or x1 == cw - 1 or y1 == ch - 1
     for k in range(n):
         m, a0, b0, a1, b1 = pm[k], pb[4 * k], pb[4 * k + 1], pb[4 * k + 2], pb[4 * k + 3]
         if k == best or a1 - a0 + 1 > 5 * (b1 - b0 + 1) or 8 * m < mass:
             continue  # a line, or a speck (a digit's broken stroke has more ink)
+        if not edge and (a0 == 0 or b0 == 0 or a1 == cw - 1 or b1 == ch - 1):
+            continue  # cut by the frame's edge beside a digit that is not: a neighbour, the desk
         if a0 <= x1 + mx and a1 >= x0 - mx and b0 <= y1 + my and b1 >= y0 - my:
             x0, y0, x1, y1 = min(x0, a0), min(y0, b0), max(x1, a1), max(y1, b1)
     return x0, y0, x1, y1
@@ -295,13 +310,6 @@ def _taps(L):
     return taps
 
 
-def _strength(grey, w, cw, lvl, x, y):
-    # the ink strength of pixel (x, y): how much darker than its cell's paper, 0..255
-    t = (y >> _CELL) * cw + (x >> _CELL)
-    v = lvl[t] - grey[y * w + x]
-    return v * 255 // lvl[t] if v > 0 else 0
-
-
 def _cells_have(cells, cw, cx0, cx1, cy0, cy1, t):
     # any cell in [cx0, cx1] x [cy0, cy1] with ink of strength t or more
     for cy in range(cy0, cy1 + 1):
@@ -310,82 +318,75 @@ def _cells_have(cells, cw, cx0, cx1, cy0, cy1, t):
     return False
 
 
-def _column_has(grey, w, cw, lvl, x, y0, y1, tp):
+def _row_has(grey, w, cw, lvl, x0, x1, y0, y1, tp):
+    # any pixel in [x0, x1] x [y0, y1] (a row or a column of the box) with ink of strength
+    # tp or more: darker than its cell's paper by tp/255 of it
     for y in range(y0, y1 + 1):
-        if _strength(grey, w, cw, lvl, x, y) >= tp:
-            return True
+        for x in range(x0, x1 + 1):
+            t = (y >> _CELL) * cw + (x >> _CELL)
+            if (lvl[t] - grey[y * w + x]) * 255 >= tp * lvl[t] and lvl[t] > grey[y * w + x]:
+                return True
     return False
 
 
-def _row_has(grey, w, cw, lvl, y, x0, x1, tp):
-    for x in range(x0, x1 + 1):
-        if _strength(grey, w, cw, lvl, x, y) >= tp:
-            return True
-    return False
+def _shrink(grey, w, h, n, out, buf):
+    # out <- the means of grey's n x n blocks, rounding half up: (h // n, w // n) bytes;
+    # the last w % n columns and h % n rows are dropped. buf: (>= w // n,) int32, the
+    # sums of one row. out may be grey itself: row y is written after rows up to y * n are read
+    vw = w // n
+    area = n * n
+    half = area >> 1
+    mv = memoryview(grey)
+    for y in range(h // n):
+        for x in range(vw):
+            buf[x] = 0
+        for r in range(y * n * w, (y * n + n) * w, w):
+            for x in range(vw):
+                buf[x] += sum(mv[r + x * n:r + x * n + n])
+        o = y * vw
+        for x in range(vw):
+            out[o + x] = (buf[x] + half) // area
+    return out
 
 
-def mnistify(grey, w, h, invert=None, out=None, inplace=False, info=None, work=None):
-    """grey: w*h bytes, row-major, 0 black .. 255 white. Returns out, a bytearray(784),
-    MNIST style (0 background, 255 ink). invert: True when the ink is darker than the
-    paper (a photo), False when it is lighter (MNIST-style); None decides.
-    inplace: grey is a writable buffer this call may invert in place (no copy: on a
-    board a second frame-sized block of RAM may not be there).
-    info: a dict to receive "dark_ink" (the polarity used) and "box" ((x0, y0, x1, y1),
-    inclusive, or None when no digit was found), for pictures of what was seen.
-    work: a Work for frames this size or larger (else the tables are allocated here)."""
-    n = w * h
-    if w < 1 or h < 1 or len(grey) < n:
-        raise ValueError("mnistify: %d bytes for a %dx%d image" % (len(grey), w, h))
-    if ((w + 3) >> _CELL) * ((h + 3) >> _CELL) > _MAX_CELLS:
-        raise ValueError("mnistify: a %dx%d image is more than %d cells of 4x4; shrink it first" % (w, h, _MAX_CELLS))
-    if w > _MAX_ASPECT * h or h > _MAX_ASPECT * w:
-        raise ValueError("mnistify: a %dx%d image is a strip, not a picture of a digit (more than %d:1); crop it"
-                         % (w, h, _MAX_ASPECT))
-    if out is None:
-        out = bytearray(_SIDE * _SIDE)
-    else:
-        for i in range(_SIDE * _SIDE):
-            out[i] = 0
+def _find(grey, w, h, invert, inplace, work, n):
+    # Steps 1-5 on a (h, w) picture: (grey, invert, box) with grey the picture with dark ink
+    # (inverted, in place when inplace, else a copy, when the ink was light), box
+    # (x0, y0, x1, y1, hi) in its pixels or None when no digit is there. Leaves the paper
+    # level per cell in work.d and the ink strength per cell in work.b.
     cw = (w + 3) >> _CELL
     ch = (h + 3) >> _CELL
-    nc = cw * ch
-    if work is None or work.cells < nc or len(work.mass) < _max_parts(cw, ch):
-        work = Work(w, h)
-    # (nc,) views of the work tables: each step sees tables of exactly this frame's cells
-    cmax = memoryview(work.a)[:nc]
-    cmin = memoryview(work.b)[:nc]
+    cmax = memoryview(work.a)[:n]
+    cmin = memoryview(work.b)[:n]
     # 1. polarity, from the cells' brightest and darkest greys
     _cells(grey, w, h, cmax, cmin)
     if invert is None:
-        dark = _median(cmin, work.hist) - min(cmin)   # how far the darkest lies below the background
-        light = max(cmax) - _median(cmax, work.hist)  # how far the brightest lies above it
+        dark = _median(cmin, work.acc) - min(cmin)   # how far the darkest lies below the background
+        light = max(cmax) - _median(cmax, work.acc)  # how far the brightest lies above it
         invert = 3 * dark > light  # a photo, unless light ink is clearly it (a shadow's bright side is not)
-    if info is not None:
-        info["dark_ink"] = bool(invert)
-        info["box"] = None
     if not invert:  # light ink on dark: make the paper the bright side
         if inplace:
-            for i in range(n):
+            for i in range(w * h):
                 grey[i] = 255 - grey[i]
         else:
-            grey = bytes(255 - v for v in grey[:n])
-        for c in range(cw * ch):
+            grey = bytearray(255 - v for v in grey[:w * h])
+        for c in range(n):
             a = cmax[c]
             cmax[c] = 255 - cmin[c]
             cmin[c] = 255 - a
     # 2. paper level per cell
-    lvl = _paper(cw, ch, cmax, memoryview(work.c)[:nc], memoryview(work.d)[:nc])
+    lvl = _paper(cw, ch, cmax, memoryview(work.c)[:n], memoryview(work.d)[:n])
     # 3, 4. ink cells, their parts, the digit's part(s)
     cells = _strengths(cw, ch, lvl, cmin)
     hi = max(cells)
     if hi < _MIN_INK:
-        return out
+        return grey, invert, None
     thr = 3 * hi // 8
     _drop_lines(cells, cw, ch, thr)
     n = _parts(cells, cw, ch, thr, cmax, work.stack, work.mass, work.box)  # cmax's table: labels now
     found = _choose(n, work.mass, work.box, cw, ch)
     if found is None:
-        return out
+        return grey, invert, None
     cx0, cy0, cx1, cy1 = found
     hi = 0
     for cy in range(cy0, cy1 + 1):
@@ -409,16 +410,92 @@ def mnistify(grey, w, h, invert=None, out=None, inplace=False, info=None, work=N
     x1 = min((cx1 << _CELL) + 3, w - 1)
     y1 = min((cy1 << _CELL) + 3, h - 1)
     for _ in range(3):
-        if x0 < x1 and not _column_has(grey, w, cw, lvl, x0, y0, y1, tb):
+        if x0 < x1 and not _row_has(grey, w, cw, lvl, x0, x0, y0, y1, tb):
             x0 += 1
-        if x1 > x0 and not _column_has(grey, w, cw, lvl, x1, y0, y1, tb):
+        if x1 > x0 and not _row_has(grey, w, cw, lvl, x1, x1, y0, y1, tb):
             x1 -= 1
-        if y0 < y1 and not _row_has(grey, w, cw, lvl, y0, x0, x1, tb):
+        if y0 < y1 and not _row_has(grey, w, cw, lvl, x0, x1, y0, y0, tb):
             y0 += 1
-        if y1 > y0 and not _row_has(grey, w, cw, lvl, y1, x0, x1, tb):
+        if y1 > y0 and not _row_has(grey, w, cw, lvl, x0, x1, y1, y1, tb):
             y1 -= 1
+    return grey, invert, (x0, y0, x1, y1, hi)
+
+
+def mnistify(grey, w, h, invert=None, out=None, inplace=False, info=None, work=None):
+    """grey: w*h bytes, row-major, 0 black .. 255 white. Returns out, a bytearray(784),
+    MNIST style (0 background, 255 ink). invert: True when the ink is darker than the
+    paper (a photo), False when it is lighter (MNIST-style); None decides.
+    inplace: grey is a writable buffer this call may invert in place (no copy: on a
+    board a second frame-sized block of RAM may not be there).
+    info: a dict to receive "dark_ink" (the polarity used), "box" ((x0, y0, x1, y1) in the
+    frame's pixels, inclusive, or None when no digit was found) and "scale" (the working
+    scale s), for pictures of what was seen.
+    work: a Work for frames this size or larger (else the tables are allocated here)."""
+    if w < 1 or h < 1 or len(grey) < w * h:
+        raise ValueError("mnistify: %d bytes for a %dx%d image" % (len(grey), w, h))
+    if ((w + 3) >> _CELL) * ((h + 3) >> _CELL) > _MAX_CELLS:
+        raise ValueError("mnistify: a %dx%d image is more than %d cells of 4x4; shrink it first" % (w, h, _MAX_CELLS))
+    if w > _MAX_ASPECT * h or h > _MAX_ASPECT * w:
+        raise ValueError("mnistify: a %dx%d image is a strip, not a picture of a digit (more than %d:1); crop it"
+                         % (w, h, _MAX_ASPECT))
+    if out is None:
+        out = bytearray(_SIDE * _SIDE)
+    else:
+        for i in range(_SIDE * _SIDE):
+            out[i] = 0
+    nc = ((w + 3) >> _CELL) * ((h + 3) >> _CELL)
+    if work is None or work.cells < nc or len(work.mass) < _max_parts((w + 3) >> _CELL, (h + 3) >> _CELL):
+        work = Work(w, h)
+    # 0. the coarse look (s: at most _COARSE px a side), then the working scale s from the
+    #    digit's size, and steps 1-5 again at s when it differs
+    s = (max(w, h) + _COARSE - 1) // _COARSE
+    mine = inplace and s == 1  # the coarse look must leave the frame as it is for the second
+    for look in (0, 1):
+        g = grey
+        gw = w
+        gh = h
+        if s > 1:  # the working picture: in the frame's own place when it is ours, else a table
+            g = grey if mine else work.view
+            if g is None or len(g) < (w // s) * (h // s):
+                g = bytearray((w // s) * (h // s))
+            sums = work.acc if len(work.acc) >= w // s else _zeros("i", w // s)
+            g = _shrink(grey, w, h, s, g, sums)
+            gw = w // s
+            gh = h // s
+        g, invert, found = _find(g, gw, gh, invert, mine or s > 1, work,
+                                 ((gw + 3) >> _CELL) * ((gh + 3) >> _CELL))
+        if look:
+            break
+        s2 = 1  # no digit in the coarse look: a last look at every pixel (a thin stroke
+        #         averaged away)
+        if found is not None:  # the box's long side about _AIM, its short side 2 or more
+            s2 = (max(found[2] - found[0], found[3] - found[1]) + 1) * s
+            s2 = max(1, min((s2 + (_AIM >> 1)) // _AIM, (min(found[2] - found[0], found[3] - found[1]) + 1) * s >> 1))
+        if s2 == s:
+            break
+        if s == 1:  # the frame (or its copy, which is ours) has dark ink now: shrink that one
+            mine = inplace or g is not grey
+            grey = g
+            invert = True
+        else:
+            mine = inplace
+        s = s2
     if info is not None:
-        info["box"] = (x0, y0, x1, y1)
+        info["dark_ink"] = bool(invert)
+        info["box"] = None
+    if found is None:
+        return out
+    if info is not None:
+        x0, y0, x1, y1, hi = found
+        info["box"] = (x0 * s, y0 * s, min(x1 * s + s - 1, w - 1), min(y1 * s + s - 1, h - 1))
+    return _resample(g, gw, work.d, found, work, out)
+
+
+def _resample(grey, w, lvl, t, work, out):
+    # Steps 6 and 7: the digit's box t (x0, y0, x1, y1, hi) of the (., w) picture grey, its
+    # paper level per cell lvl -> out, the 28x28 field
+    x0, y0, x1, y1, hi = t
+    cw = (w + 3) >> _CELL
     # 6. the box centred in a square of side L, resampled to 20x20 with exact integer area weights
     t0 = hi // 8
     span = hi - t0
@@ -479,16 +556,15 @@ def mnistify(grey, w, h, invert=None, out=None, inplace=False, info=None, work=N
             for i in range(i0, i1 + 1):
                 acc[o + i] += row[i] * wt
     area = L * L
-    box = work.digit
     for i in range(_BOX * _BOX):
-        box[i] = (acc[i] + area // 2) // area
+        acc[i] = (acc[i] + area // 2) // area  # the digit's greys now, 0..255
     # 7. centre of mass -> offset in the 28x28 field
     m = 0
     mx = 0
     my = 0
     for y in range(_BOX):
         for x in range(_BOX):
-            v = box[y * _BOX + x]
+            v = acc[y * _BOX + x]
             m += v
             mx += v * x
             my += v * y
@@ -502,6 +578,7 @@ def mnistify(grey, w, h, invert=None, out=None, inplace=False, info=None, work=N
     for y in range(_BOX):
         o = (oy + y) * _SIDE + ox
         b = y * _BOX
-        out[o:o + _BOX] = box[b:b + _BOX]
+        for x in range(_BOX):
+            out[o + x] = acc[b + x]
     return out
 

@@ -3,14 +3,18 @@ CPython, must give the numpy reference's int8 scores and confidence byte for byt
 
     python -m firmware_tools.parity [--data DIR] [--models F.gnet ...] [--json FILE] [--no-wasm]
 
-Interpreters: the MicroPython unix port (64-bit; viper and pure Python, and streamed in a
-small heap), CPython, and the webassembly MicroPython under Node.js (32-bit, with ulab:
-small ints end at 2**30 there, as on a board; the ulab backend on every image, pure Python
-on WASM_PYTHON_DIGITS test digits and every edge case).
+Interpreters: the MicroPython unix port (64-bit; viper on every image, pure Python on
+every image for the shipped model and on WASM_PYTHON_DIGITS test digits and every edge
+case for the others, and streamed in a small heap), CPython, and the webassembly
+MicroPython under Node.js (32-bit, with ulab: small ints end at 2**30 there, as on a
+board; the ulab backend on every image, pure Python on WASM_PYTHON_DIGITS test digits and
+every edge case).
 
 Preprocessing: device/mnistify.py on MicroPython turns camera frames (rendered from digits
-by the camera simulators' scene, at the uCAM sizes, plus edge cases) into the same 28x28
-bytes as on CPython (the trainer's conversion).
+by the camera simulators' scene at the uCAM sizes, frames as hard as the world up to
+640x480, plus edge cases) into the same 28x28 bytes as on CPython (the trainer's
+conversion): on the unix port copying and in place, on the webassembly one in place, on
+half as many scene frames.
 
 Images: the official MNIST test set when it can be found, plus edge cases (all black, all
 white, single pixels, stripes, random noise); without MNIST, at least 1,000 made-up and
@@ -38,7 +42,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SMALL_HEAP = "96k"
 # Pure Python in webassembly is slow (an interpreter in an interpreter): these many test
 # digits per model there (and every edge case); ulab there gets every image.
-WASM_PYTHON_DIGITS = 2000
+WASM_PYTHON_DIGITS = 400
 # Other shapes: (name, training settings). Trained for a few epochs: parity needs realistic
 # activations, not accuracy.
 SHAPES = [
@@ -153,10 +157,13 @@ def backends(interpreter, device=None):
     return json.loads(r.stdout.strip().splitlines()[-1])["backends"]
 
 
-def _images_for(interp, backend):
-    # "some" where it is slow (pure Python in webassembly: an interpreter in an interpreter)
-    # or not a board (CPython, which runs the unix port's pure-Python loops); else "all"
-    return "some" if (interp == "wasm" and backend == "python") or interp == sys.executable else "all"
+def _images_for(interp, backend, shipped=True):
+    # "some" where it is slow (pure Python in webassembly: an interpreter in an interpreter;
+    # pure Python on the unix port for the other shapes, whose viper and ulab runs see every
+    # image) or not a board (CPython, which runs the unix port's pure-Python loops); else "all"
+    if interp == sys.executable or backend == "python" and (interp == "wasm" or not shipped):
+        return "some"
+    return "all"
 
 
 def _runtime(interp, info):
@@ -192,7 +199,8 @@ def run(models, images, labels, micropython, workdir, heapsize=SMALL_HEAP, log=p
     """Every runtime on every model; returns the list of result rows. wasm: also the
     webassembly MicroPython (32-bit, ulab): the ulab backend on every image, pure Python on
     the first `wasm_python_digits` labelled digits and every edge case (label -1), as
-    CPython (not a board; the unix port runs the same pure-Python loops on every image)."""
+    CPython (not a board) and the unix port's pure Python for all but the first model
+    (the shipped one: every image there; viper and ulab see every image of every model)."""
     from trainer import qformat, quantize
 
     sets = {"all": np.arange(len(images))}
@@ -208,7 +216,7 @@ def run(models, images, labels, micropython, workdir, heapsize=SMALL_HEAP, log=p
     for m in models:
         for interp in interpreters:
             for b in runs[interp]:
-                jobs.append((m, interp, b, False, None, _images_for(interp, b)))
+                jobs.append((m, interp, b, False, None, _images_for(interp, b, m == models[0])))
     for interp in (micropython, "wasm") if wasm else (micropython,):
         if models:  # streamed, with the fastest backend there (in a small heap on the unix port)
             b = runs[interp][0]
@@ -282,12 +290,29 @@ def preprocess_frames(images, n=150, seed=0):
     shade[:, 70:] = 120                                                       # only a shadow
     frames.append(shade)
     frames.append(np.roll(hard.frame(3, 160, 120), 70, axis=1))               # a digit cut by the edge
+    # the world (firmware_tools/world.py): every condition at 160x120 and 320x240, and at
+    # 640x480 a marker's strokes, a noisy sensor, and what a frame can hold without a digit
+    from firmware_tools import world
+
+    def draw(i, w, h, cond, digit=None):
+        return world.render(images[i].reshape(28, 28) if digit is None else digit, w, h, cond,
+                            np.random.default_rng((seed, i, w, h)), neighbour=images[i + 1].reshape(28, 28))
+
+    blank = np.zeros((28, 28), np.uint8)
+    frames += [draw(i, w, h, c) for i, c in enumerate(world.CONDITIONS) for (w, h) in ((160, 120), (320, 240))]
+    frames += [draw(0, 640, 480, "thick"), draw(1, 640, 480, "noise"), draw(2, 640, 480, "clean")]
+    frames += [draw(3, 640, 480, "noise", blank), draw(4, 320, 240, "page-edge", blank),
+               draw(5, 320, 240, "glare", blank), draw(6, 160, 120, "neighbour", blank)]  # no digit: noise, desk...
+    two = draw(7, 320, 240, "clean")
+    two[:, 160:] = draw(8, 320, 240, "thick")[:, 160:]                         # two digits side by side
+    frames.append(two)
     return frames
 
 
-def preprocess_parity(images, micropython, workdir, n=150):
+def preprocess_parity(images, micropython, workdir, n=150, modes=("copy", "inplace")):
     """device/mnistify.py on MicroPython (copying and in place) vs CPython, byte for byte.
-    micropython: a unix port, or "wasm" (interpreter.command)."""
+    micropython: a unix port, or "wasm" (interpreter.command). modes: "copy" (the host's
+    way) and "inplace" (the board app's: a light-on-dark frame inverted in its buffer)."""
     import struct
 
     from device import mnistify
@@ -299,7 +324,7 @@ def preprocess_parity(images, micropython, workdir, n=150):
             f.write(struct.pack("<HH", g.shape[1], g.shape[0]) + np.ascontiguousarray(g).tobytes())
     ref = b"".join(bytes(mnistify.mnistify(g.tobytes(), g.shape[1], g.shape[0])) for g in frames)
     rows = []
-    for mode in ("copy", "inplace"):
+    for mode in modes:
         out = os.path.join(workdir, "frames.%s.out" % mode)
         t = time.time()
         cmd = onboard(micropython, "run_mnistify", blob, out, *(["inplace"] if mode == "inplace" else []))
@@ -377,7 +402,7 @@ def main(argv=None):
         print("models: %s" % ", ".join(os.path.basename(m) for m in models))
         with ThreadPoolExecutor(max_workers=2) as ex:  # the frames beside the models: both cores busy to the end
             frames = ex.submit(lambda: preprocess_parity(images, args.micropython, work) + (
-                preprocess_parity(images, "wasm", work) if wasm else []))
+                preprocess_parity(images, "wasm", work, n=75, modes=("inplace",)) if wasm else []))
             rows = run(models, images, labels, args.micropython, work, args.heapsize, wasm=wasm,
                        wasm_python_digits=len(images) if args.wasm_all else WASM_PYTHON_DIGITS)
             rows += frames.result()

@@ -74,6 +74,16 @@ def test_vc0706_jpeg_frames_on_the_board_match_the_reference_and_clean_accuracy(
     assert acc >= clean - 0.03, (acc, clean)
 
 
+def test_the_worlds_frames_on_the_board_equal_the_host(board, q):
+    """Frames as hard as the world (firmware_tools/world.py: each of its 19 conditions
+    twice) through a JPEG camera at 160x120 to the board: the board's mnistify v3 and
+    scores equal the host's on every frame, and most read right."""
+    w = scene.load_scene(mnist_dir(), seed=4, look="world")
+    r, acc = end_to_end(board, q, w, camsim.VC0706Sim, "vc0706", n=38)
+    assert r["agree"] == 38, [row for row in r["rows"] if not row["agree"]][:3]
+    assert acc >= 0.8, acc
+
+
 @pytest.mark.parametrize("kind", [k for k in cameras.KINDS if k not in ("ucam", "vc0706")])  # those two: above
 def test_other_cameras_end_to_end(board, q, digits, kind):
     r, acc = end_to_end(board, q, digits, camsim.simulator(kind), kind, n=20)
