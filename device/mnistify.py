@@ -318,7 +318,7 @@ def _cells_have(cells, cw, cx0, cx1, cy0, cy1, t):
     return False
 
 
-def _row_has(grey, w, cw, lvl, x0, x1, y0, y1, tp):
+def _line_has(grey, w, cw, lvl, x0, x1, y0, y1, tp):
     # any pixel in [x0, x1] x [y0, y1] (a row or a column of the box) with ink of strength
     # tp or more: darker than its cell's paper by tp/255 of it
     for y in range(y0, y1 + 1):
@@ -418,13 +418,13 @@ def _find(grey, w, h, invert, inplace, work, n):
     x1 = min((cx1 << _CELL) + 3, w - 1)
     y1 = min((cy1 << _CELL) + 3, h - 1)
     for _ in range(3):
-        if x0 < x1 and not _row_has(grey, w, cw, lvl, x0, x0, y0, y1, tb):
+        if x0 < x1 and not _line_has(grey, w, cw, lvl, x0, x0, y0, y1, tb):
             x0 += 1
-        if x1 > x0 and not _row_has(grey, w, cw, lvl, x1, x1, y0, y1, tb):
+        if x1 > x0 and not _line_has(grey, w, cw, lvl, x1, x1, y0, y1, tb):
             x1 -= 1
-        if y0 < y1 and not _row_has(grey, w, cw, lvl, x0, x1, y0, y0, tb):
+        if y0 < y1 and not _line_has(grey, w, cw, lvl, x0, x1, y0, y0, tb):
             y0 += 1
-        if y1 > y0 and not _row_has(grey, w, cw, lvl, x0, x1, y1, y1, tb):
+        if y1 > y0 and not _line_has(grey, w, cw, lvl, x0, x1, y1, y1, tb):
             y1 -= 1
     return grey, invert, (x0, y0, x1, y1, hi)
 
@@ -435,9 +435,9 @@ def mnistify(grey, w, h, invert=None, out=None, inplace=False, info=None, work=N
     paper (a photo), False when it is lighter (MNIST-style); None decides.
     inplace: grey is a writable buffer this call may invert in place (no copy: on a
     board a second frame-sized block of RAM may not be there).
-    info: a dict to receive "dark_ink" (the polarity used), "box" ((x0, y0, x1, y1) in the
-    frame's pixels, inclusive, or None when no digit was found) and "scale" (the working
-    scale s), for pictures of what was seen.
+    info: a dict to receive "dark_ink" (the polarity used) and "box" ((x0, y0, x1, y1) in
+    the frame's pixels, inclusive, or None when no digit was found), for pictures of what
+    was seen.
     work: a Work for frames this size or larger (else the tables are allocated here)."""
     if w < 1 or h < 1 or len(grey) < w * h:
         raise ValueError("mnistify: %d bytes for a %dx%d image" % (len(grey), w, h))
