@@ -241,16 +241,3 @@ def render(digit, w, h, cond, rng, neighbour=None):
         out = np.asarray(Image.open(io.BytesIO(buf.getvalue())).convert("L"), np.uint8)
     return out
 
-
-def contact(frames, labels, path, cols=10):
-    """A sheet of frames (each shrunk to 160 px wide) to look at: path (PNG)."""
-    tiles = []
-    for f in frames:
-        im = Image.fromarray(f)
-        tiles.append(im.resize((160, max(1, round(160 * im.height / im.width))), Image.BOX))
-    rows = (len(tiles) + cols - 1) // cols
-    sheet = Image.new("L", (cols * 162, rows * 122), 255)
-    for j, t in enumerate(tiles):
-        sheet.paste(t, ((j % cols) * 162, (j // cols) * 122))
-    sheet.save(path)
-    return path
