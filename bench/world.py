@@ -1,11 +1,11 @@
-"""Frames as hard as the world (firmware_tools/world.py) -> device/mnistify.py -> the
+"""Frames as hard as the world (trainer/world.py) -> device/mnistify.py -> the
 shipped model: accuracy per condition and per resolution beside clean accuracy on the
 same digits, the worst frames as a contact sheet.
 
-    python bench/world.py [--data DIR] [--frames 1520] [--seed 1] [--conditions thick,glare]
+    python bench/world.py [--data DIR] [--frames 3800] [--seed 1] [--conditions thick,glare]
 
 Frame i shows test digit i with condition i % 19 at resolution (i // 19) % 4 (80x60,
-160x120, 320x240, 640x480), so 1,520 frames give every condition 80 frames, 20 at each
+160x120, 320x240, 640x480), so 3,800 frames give every condition 200 frames, 50 at each
 resolution. "clean" beside each row: the same digits as 28x28 MNIST digits, given to
 the model directly. Prints tables; writes bench/results/world.json and
 bench/results/world-frames.png (the worst frames: the frame with the box found, the
@@ -30,7 +30,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
 from device import mnistify  # noqa: E402
-from firmware_tools import world  # noqa: E402
+from trainer import world  # noqa: E402
 from trainer import data, qformat, quantize, report  # noqa: E402
 
 _W = None
@@ -53,7 +53,7 @@ def _one(i):
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--data", default=os.path.join(ROOT, "..", "shared", "datasets", "mnist"))
-    ap.add_argument("--frames", type=int, default=1520)
+    ap.add_argument("--frames", type=int, default=3800)
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--conditions", default="", help="comma-separated names (default: all %d)" % len(world.CONDITIONS))
     ap.add_argument("--model", default=os.path.join(ROOT, "weights", "mnist-784-100-10.gnet"))

@@ -214,8 +214,9 @@ class App:
     def answer(self, seq, digit=None, **fields):
         # one JSON line, written a field at a time: a small heap whose free bytes are in
         # pieces never needs the whole text in one block (INFO's is 600 bytes, a digit's
-        # 1 KB). digit (bytes): the "digit" field, base64, a row at a time. The separators
-        # are bytes, which a .mpy keeps as objects, not as names (see load_model)
+        # 1 KB), nor a dict's (INFO's model). digit (bytes): the "digit" field, base64, a
+        # row at a time. The separators are bytes, which a .mpy keeps as objects, not as
+        # names (see load_model)
         fields["seq"] = seq
         if "ok" not in fields:
             fields["ok"] = True
@@ -225,7 +226,19 @@ class App:
             w(sep)
             w(json.dumps(k))
             w(b": ")
-            w(json.dumps(fields[k]))
+            v = fields[k]
+            if isinstance(v, dict):  # INFO's model: a field at a time too
+                w(b"{")
+                sep = b""
+                for k in v:
+                    w(sep)
+                    w(json.dumps(k))
+                    w(b": ")
+                    w(json.dumps(v[k]))
+                    sep = b", "
+                w(b"}")
+            else:
+                w(json.dumps(v))
             sep = b", "
         if digit is not None:
             w(b', "digit": "')

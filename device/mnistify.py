@@ -11,9 +11,10 @@
 # speck of dust is in view. So the page is seen locally, as a person sees it. And a camera
 # may be 80x60 or 640x480 and the pen a fine liner or a marker: the same digit is then 2 or
 # 40 px wide a stroke. So the page is read at a working scale chosen from the digit's size
-# (version 3; version 2 read every frame at its own pixels, version 1 took one paper level
-# for the whole frame; change _VERSION when any output changes, and the models' headers
-# say which version they expect):
+# (version 4: and sees a marker's blobs, a lamp's glare, the desk beyond the page and a
+# neighbour cut by the frame's side; version 3 read at the digit's scale, version 2 every
+# frame at its own pixels, version 1 took one paper level for the whole frame; change
+# _VERSION when any output changes, and the models' headers say which version they expect):
 #  0. the working scale s: a coarse look (the frame shrunk by s0, at most 96 px a side,
 #     steps 1-4) finds the digit's box; s is then its longest side / 48 (at least 1, at
 #     most half its short side, and 1 when the coarse look found nothing), and the frame
@@ -26,13 +27,19 @@
 #     Below, "paper" is the bright side either way.
 #  2. paper level per cell: the cells' brightest greys closed (maximum over the 5x5 cells
 #     around, then minimum): a cell full of ink borrows its neighbours' paper, while the
-#     edge of a shadow stays sharp. This removes gradients, vignetting and shadows.
-#  3. ink strength of a pixel: how much darker than its cell's paper, 0..255 of the paper.
+#     edge of a shadow stays sharp. This removes gradients, vignetting and shadows. In a
+#     photo, a cell whose paper is under half the brightest within 6 cells is inside a
+#     blob of ink (a marker's stroke, a filled loop): it takes that paper.
+#  3. ink strength of a pixel: how much darker than its cell's paper, 0..255 of the paper;
+#     where the paper is brighter than the frame's median (a lamp's glare), relative to
+#     the ink around it rather than to the frame's strongest.
 #  4. the digit, not everything dark: cells whose darkest pixel has at least 3/8 of the
-#     strongest ink, less rows of a ruled line across the whole frame, joined into
+#     strongest ink, less a band along a side of the frame (the desk beyond the page) and
+#     rows of a ruled line across the whole frame, joined into
 #     8-connected parts; the part with the most ink weighted towards the frame's centre (a
 #     part at the frame's edge or a long flat one counts less), plus the parts near it with
-#     at least 1/8 of its ink (a digit's broken strokes; specks have less).
+#     at least 1/8 of its ink (a digit's broken strokes; specks have less). A box touching
+#     one side of the frame is split where a neighbour cut by that side touches the digit.
 #  5. its box, one cell wider where fainter ink (1/4 of the strongest) continues, then to
 #     the pixel; strengths stretched: s -> (s - t0) * 255 // (hi - t0) above t0 = hi // 8
 #     (hi: the strongest ink in the box); nothing outside the box counts.
@@ -55,7 +62,7 @@ except ImportError:
     def const(x):
         return x
 
-_VERSION = const(3)
+_VERSION = const(4)
 _BOX = const(20)          # the digit's box inside the field
 _SIDE = const(28)         # the field
 _CENTRE = const(14)       # where the centre of mass goes (pixel index units)
@@ -65,6 +72,7 @@ _MAX_CELLS = const(65535)  # cells are counted in uint16 (about 1000x1000 pixels
 _MAX_ASPECT = const(16)   # longest side / shortest side of a frame: a strip (20x1024) is refused, since the
 #                           resample's work grows as the box side squared
 _REACH = const(2)         # the paper closing looks this many cells either way
+_FAR = const(6)           # and a blob's inside this many
 _CELL = const(2)          # ink cells are 4x4 pixels (1 << 2)
 _COARSE = const(96)       # the coarse look's longest side at most, in pixels
 _AIM = const(48)          # the digit box's longest side in the working picture, about
@@ -165,7 +173,7 @@ def _transpose(src, cw, ch, out):
     return out
 
 
-def _paper(cw, ch, cmax, t, p):
+def _paper(cw, ch, cmax, t, p, invert):
     # paper level per cell: the cells' brightest greys, closed (maximum over the 5x5 cells
     # around, then minimum over the 7x7): a cell full of ink (a stroke up to 16 px wide)
     # takes its neighbours' paper. The wider minimum puts a cell beside a shadow's edge (or
@@ -177,6 +185,22 @@ def _paper(cw, ch, cmax, t, p):
     _rows(t, ch, cw, min, _REACH + 1, p)
     _transpose(p, ch, cw, t)  # (ch, cw) again
     _rows(t, cw, ch, min, _REACH + 1, p)
+    # A stroke wider than that (a marker's, a filled loop) has no paper in reach: its inside
+    # would be taken for paper, and read as a hole. In a photo (dark ink, invert), a cell
+    # whose paper is less than half as bright as the brightest paper within _FAR cells is
+    # inside such a blob (a shadow on a page is brighter; the desk beyond the page is not,
+    # and is dropped as a band along the frame's side): it takes that paper. Not with
+    # light ink on black, where half the frame may be a deep shadow's bright side, which
+    # the paper closing alone keeps out. cmax is scratch now.
+    if not invert:
+        return p
+    _rows(p, cw, ch, max, _FAR, t)
+    _transpose(t, cw, ch, cmax)
+    _rows(cmax, ch, cw, max, _FAR, t)
+    _transpose(t, ch, cw, cmax)
+    for c in range(cw * ch):
+        if 2 * p[c] < cmax[c]:
+            p[c] = cmax[c]
     return p
 
 
@@ -189,6 +213,43 @@ def _strengths(cw, ch, lvl, cmin):
 
 
 def _drop_lines(cells, cw, ch, thr):
+    # The desk beyond the page's edge: a band of ink (at least half the threshold: a desk may
+    # be paler than ink) along one side of the frame, in at least 3/4 of that side's cells
+    # and at the threshold in half of them (a digit is at most 4/5 of the frame's height,
+    # and never runs along its border; paper's grain is not that strong), 2 cells deep at
+    # one end at least (a ruled line along the border is not the desk).
+    # Nothing of the digit lies beyond the page's edge, so the band is cleared whole, even
+    # where the digit touches it: on each cell line across the side, as deep as the band's
+    # inner edge there (a straight edge, maybe tilted: the line through the band's least
+    # depth in the side's first and in its last quarter, where a digit touching it does
+    # not reach) and one cell more (the edge's blur). First, before a band is taken for ruled lines.
+    for side in range(4):
+        # the side's n cell lines inward: the first at i0, the next di on, step inward
+        if side < 2:  # top, bottom: cell columns
+            n, deep, step, i0, di = cw, ch >> 1, cw if side == 0 else -cw, 0 if side == 0 else (ch - 1) * cw, 1
+        else:         # left, right: cell rows
+            n, deep, step, i0, di = ch, cw >> 1, 1 if side == 2 else -1, 0 if side == 2 else cw - 1, cw
+        q = (n + 3) >> 2
+        k = m = 0  # how many lines have ink at the threshold at the border, how many any
+        a = b = deep  # the band's least depth in the first and in the last quarter
+        for p in range(n):
+            i = i0 + p * di
+            if cells[i] >= thr:
+                k += 1
+            d = 0
+            while d < deep and 2 * cells[i + d * step] >= thr:
+                d += 1
+            if d:
+                m += 1
+            if p < q and d < a:
+                a = d
+            if p >= n - q and d < b:
+                b = d
+        if 4 * m < 3 * n or 2 * k < n or (a < 2 and b < 2):
+            continue  # no band; or a line along the border (a ruled line, below), not the desk
+        for p in range(n):
+            for d in range(min(deep, 1 + a + (b - a) * (2 * p - q) // (2 * (n - q) if n > q else 1))):
+                cells[i0 + p * di + d * step] = 0
     # A ruled line: a cell row with ink in more than 3/5 of its cells, and in its first and
     # its last eighth (a line across the page, not a stroke: a digit's box is at most 20/28
     # of its field). Its cells are cleared where the rows above and below have no ink
@@ -292,21 +353,24 @@ def _choose(n, pm, pb, cw, ch):
     return x0, y0, x1, y1
 
 
-def _taps(L):
-    # For each of the 20 output positions: [source index, weight, ...]; weights sum to L.
-    taps = []
+def _taps(L, m, taps):
+    # For each of the 20 output positions, m (source index, weight) pairs in taps (uint16,
+    # at least 40 * m): the weights sum to L, unused pairs are (0, 0). One table, filled
+    # in place: a frame allocates no list per output.
     for i in range(_BOX):
         a = i * L
         b = a + L
-        row = []
+        k = 2 * m * i
+        for j in range(k, k + 2 * m):
+            taps[j] = 0
         j = a // _BOX
         while j * _BOX < b:
             w = min(j * _BOX + _BOX, b) - max(j * _BOX, a)
             if w > 0:
-                row.append(j)
-                row.append(w)
+                taps[k] = j
+                taps[k + 1] = w
+                k += 2
             j += 1
-        taps.append(row)
     return taps
 
 
@@ -318,13 +382,13 @@ def _cells_have(cells, cw, cx0, cx1, cy0, cy1, t):
     return False
 
 
-def _line_has(grey, w, cw, lvl, x0, x1, y0, y1, tp):
+def _line_has(grey, w, cw, lvl, p, x0, x1, y0, y1, tp):
     # any pixel in [x0, x1] x [y0, y1] (a row or a column of the box) with ink of strength
-    # tp or more: darker than its cell's paper by tp/255 of it
+    # tp or more: darker than its cell's paper lvl by tp/255 of its divisor p (step 3b)
     for y in range(y0, y1 + 1):
         for x in range(x0, x1 + 1):
             t = (y >> _CELL) * cw + (x >> _CELL)
-            if (lvl[t] - grey[y * w + x]) * 255 >= tp * lvl[t] and lvl[t] > grey[y * w + x]:
+            if (lvl[t] - grey[y * w + x]) * 255 >= tp * p[t]:
                 return True
     return False
 
@@ -383,12 +447,35 @@ def _find(grey, w, h, invert, inplace, work, n):
             cmax[c] = 255 - cmin[c]
             cmin[c] = 255 - a
     # 2. paper level per cell
-    lvl = _paper(cw, ch, cmax, memoryview(work.c)[:n], memoryview(work.d)[:n])
+    lvl = _paper(cw, ch, cmax, memoryview(work.c)[:n], memoryview(work.d)[:n], invert)
     # 3, 4. ink cells, their parts, the digit's part(s)
     cells = _strengths(cw, ch, lvl, cmin)
     hi = max(cells)
     if hi < _MIN_INK:
         return grey, invert, None
+    # 3b. ink under a lamp's glare: the glare adds light to paper and ink alike, so there
+    #     the ink is weaker against its (brighter) paper than elsewhere: with paper at
+    #     lvl above 9/8 of the frame's median paper pm (more than a light's gradient gives
+    #     nearby), a cell's strength is taken relative to the strongest ink within _REACH
+    #     cells, but no less than hi * (pm / lvl)^2 (gamma makes the loss about the square
+    #     of the brightening), scaled to hi, the frame's strongest; elsewhere as it is.
+    #     dv: per cell the divisor of a pixel's darkness, paper * that strength / hi
+    #     (1..255; the paper where there is no glare), in work.c
+    dv = memoryview(work.c)[:n]
+    lm = _transpose(_rows(cells, cw, ch, max, _REACH, dv), cw, ch, cmax)
+    lm = _transpose(_rows(lm, ch, cw, max, _REACH, dv), ch, cw, cmax)
+    pm = _median(lvl, work.acc)
+    for c in range(n):
+        if 8 * lvl[c] > 9 * pm:
+            m = hi * pm * pm // (lvl[c] * lvl[c])
+            if lm[c] > m:
+                m = lm[c]
+            if m:
+                cells[c] = cells[c] * hi // m
+            v = lvl[c] * m // hi
+            dv[c] = v if v else 1
+        else:
+            dv[c] = lvl[c]  # the plain strength, 0..255 of the paper
     thr = 3 * hi // 8
     _drop_lines(cells, cw, ch, thr)
     n = _parts(cells, cw, ch, thr, cmax, work.stack, work.mass, work.box)  # cmax's table: labels now
@@ -396,6 +483,35 @@ def _find(grey, w, h, invert, inplace, work, n):
     if found is None:
         return grey, invert, None
     cx0, cy0, cx1, cy1 = found
+    # 4b. a neighbour cut by the frame's side and touching the digit is one part with it:
+    #     when the box touches one side (a digit a person centred does not), the cell
+    #     column in its half on that side with the fewest ink cells, at most one (where
+    #     the two touch), nearest the middle, splits them; the side beyond is dropped
+    if (cx0 == 0) != (cx1 == cw - 1):
+        a = -1
+        k = 2
+        for x in range(cx0 + 1, cx1):
+            if (cx0 == 0) != (2 * x < cx0 + cx1):
+                continue
+            m = 0
+            for y in range(cy0, cy1 + 1):
+                if cells[y * cw + x] >= thr:
+                    m += 1
+            if m < k or (m == k and cx0 == 0):
+                a, k = x, m
+        if a > 0:
+            if cx0 == 0:
+                cx0 = a + 1
+            else:
+                cx1 = a - 1
+            m = cy1
+            cy1 = cy0
+            for y in range(cy0, m + 1):  # the rows the digit's side still has ink in
+                if max(cells[y * cw + cx0:y * cw + cx1 + 1]) >= thr:
+                    cy1 = y
+                    if a > 0:
+                        cy0 = y
+                        a = 0
     hi = 0
     for cy in range(cy0, cy1 + 1):
         for cx in range(cx0, cx1 + 1):
@@ -418,13 +534,13 @@ def _find(grey, w, h, invert, inplace, work, n):
     x1 = min((cx1 << _CELL) + 3, w - 1)
     y1 = min((cy1 << _CELL) + 3, h - 1)
     for _ in range(3):
-        if x0 < x1 and not _line_has(grey, w, cw, lvl, x0, x0, y0, y1, tb):
+        if x0 < x1 and not _line_has(grey, w, cw, lvl, dv, x0, x0, y0, y1, tb):
             x0 += 1
-        if x1 > x0 and not _line_has(grey, w, cw, lvl, x1, x1, y0, y1, tb):
+        if x1 > x0 and not _line_has(grey, w, cw, lvl, dv, x1, x1, y0, y1, tb):
             x1 -= 1
-        if y0 < y1 and not _line_has(grey, w, cw, lvl, x0, x1, y0, y0, tb):
+        if y0 < y1 and not _line_has(grey, w, cw, lvl, dv, x0, x1, y0, y0, tb):
             y0 += 1
-        if y1 > y0 and not _line_has(grey, w, cw, lvl, x0, x1, y1, y1, tb):
+        if y1 > y0 and not _line_has(grey, w, cw, lvl, dv, x0, x1, y1, y1, tb):
             y1 -= 1
     return grey, invert, (x0, y0, x1, y1, hi)
 
@@ -504,6 +620,7 @@ def _resample(grey, w, lvl, t, work, out):
     # paper level per cell lvl -> out, the 28x28 field
     x0, y0, x1, y1, hi = t
     cw = (w + 3) >> _CELL
+    dv = work.c  # (ch, cw): per cell the divisor of a pixel's darkness (step 3b)
     # 6. the box centred in a square of side L, resampled to 20x20 with exact integer area weights
     t0 = hi // 8
     span = hi - t0
@@ -520,7 +637,9 @@ def _resample(grey, w, lvl, t, work, out):
         raise ValueError("mnistify: digit box %d px, more than %d; shrink the image first" % (L, _MAX_SIDE))
     sx = x0 - (L - bw) // 2
     sy = y0 - (L - bh) // 2
-    taps = _taps(L)
+    m = L // _BOX + 2  # source pixels an output pixel overlaps, at most
+    taps = work.stack  # (cells,) uint16, free after step 4; (20, m, 2) here
+    taps = _taps(L, m, taps if len(taps) >= 40 * m else _zeros("H", 40 * m))
     # 6a. one source row of the square at a time, as stretched strengths (0 outside the
     #     box); horizontal pass: row[i] = sum of value * weight, <= 255 * L; 6b. each row
     #     added, times its overlap, into the (at most ceil(20/L)+1) output rows it covers:
@@ -549,13 +668,12 @@ def _resample(grey, w, lvl, t, work, out):
         base = y * w
         for x in range(x0, x1 + 1):
             t = trow + (x >> _CELL)
-            v = lvl[t] - grey[base + x]
-            src[x - sx] = lut[v * 255 // lvl[t]] if v > 0 else 0
+            v = (lvl[t] - grey[base + x]) * 255 // dv[t]
+            src[x - sx] = (lut[v] if v < 256 else 255) if v > 0 else 0
         for i in range(i0, i1 + 1):
-            t = taps[i]
             s = 0
-            for k in range(0, len(t), 2):
-                s += src[t[k]] * t[k + 1]
+            for k in range(2 * m * i, 2 * m * i + 2 * m, 2):
+                s += src[taps[k]] * taps[k + 1]
             row[i] = s
         # source row r covers [20r, 20r + 20), output row j covers [jL, jL + L) (1/20 px)
         for j in range(r * _BOX // L, (r * _BOX + _BOX - 1) // L + 1):

@@ -290,9 +290,9 @@ def preprocess_frames(images, n=150, seed=0):
     shade[:, 70:] = 120                                                       # only a shadow
     frames.append(shade)
     frames.append(np.roll(hard.frame(3, 160, 120), 70, axis=1))               # a digit cut by the edge
-    # the world (firmware_tools/world.py): every condition at 160x120 and 320x240, and at
+    # the world (trainer/world.py): every condition at 160x120 and 320x240, and at
     # 640x480 a marker's strokes, a noisy sensor, and what a frame can hold without a digit
-    from firmware_tools import world
+    from trainer import world
 
     def draw(i, w, h, cond, digit=None):
         return world.render(images[i].reshape(28, 28) if digit is None else digit, w, h, cond,

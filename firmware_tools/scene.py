@@ -180,7 +180,7 @@ LOOKS = {"desk": (Hard, "as a desk camera sees a page (light from one side, shad
          "gentle": (Look, "even light, large digits"),
          "world": (None, "as hard as the world: each frame one of 19 conditions (a marker, pencil, blue ink, sensor "
                          "noise, the desk beyond the page, glare, graph or coloured paper, a neighbouring digit, "
-                         "tilt, motion, focus, JPEG, vignette, dim, washed out, small), firmware_tools/world.py")}
+                         "tilt, motion, focus, JPEG, vignette, dim, washed out, small), trainer/world.py")}
 
 
 def load_scene(path=None, seed=0, log=print, look="desk"):
@@ -198,7 +198,7 @@ def load_scene(path=None, seed=0, log=print, look="desk"):
     # and a camera showing only zeros for the first hundred frames looks broken
     order = np.random.default_rng(seed).permutation(len(split))
     if look == "world":
-        from firmware_tools.world import World
+        from trainer.world import World
 
         return World(split.images.reshape(-1, 28, 28)[order], split.labels[order], seed=seed)
     return Scene(split.images.reshape(-1, 28, 28)[order], split.labels[order], seed=seed, look=LOOKS[look][0]())

@@ -25,13 +25,16 @@ def _layers(text):
     return sizes
 
 
+CAMERA_SHARE = 0.3  # --camera-aug without a share
+
+
 def _train_settings(args):
     from trainer import train
 
     s = dict(train.RASHID) if args.rashid else {}
     given = {"sizes": args.layers, "hidden": args.hidden_act, "output": args.output, "epochs": args.epochs,
              "batch": args.batch, "lr": args.lr, "momentum": args.momentum, "schedule": args.schedule,
-             "weight_decay": args.weight_decay, "seed": args.seed}
+             "weight_decay": args.weight_decay, "seed": args.seed, "camera_aug": args.camera_aug}
     s.update({k: v for k, v in given.items() if v is not None})
     if args.no_bias:
         s["bias"] = False
@@ -53,7 +56,7 @@ def resume_path(out):
 
 
 _TRAINING_FLAGS = ("rashid", "layers", "hidden_act", "output", "no_bias", "epochs", "batch", "lr", "momentum",
-                   "schedule", "weight_decay", "no_augment", "rotate", "shift", "seed")
+                   "schedule", "weight_decay", "no_augment", "rotate", "shift", "seed", "camera_aug")
 
 
 def run_train(args, ds=None):
@@ -349,6 +352,11 @@ def train_args(p):
     p.add_argument("--rotate", type=float, help="augmentation: +/- degrees of rotation (default %g)" % aug["rotate"])
     p.add_argument("--shift", type=float, help="augmentation: +/- pixels of shift (default %g)" % aug["shift"])
     p.add_argument("--seed", type=int, help="random seed: same seed, same network (default %d)" % d["seed"])
+    p.add_argument("--camera-aug", type=fraction, nargs="?", const=CAMERA_SHARE, metavar="SHARE",
+                   help="train through the camera: this share of each batch (default with the flag: %g) drawn as "
+                   "camera frames of the training digits (any light, pen and resolution) and read back by the "
+                   "board's mnistify; the frames are drawn once, %d per digit, before training, and cached "
+                   "beside --out" % (CAMERA_SHARE, train.CAMERA_COPIES))
     p.add_argument("--checkpoint-every", type=positive_int, metavar="N", help="write a resume checkpoint "
                    "(<out>.resume.npz) every N epochs (default: about 20 in a run)")
     p.add_argument("--resume", metavar="CHECKPOINT", help="continue an interrupted run from its resume checkpoint, "

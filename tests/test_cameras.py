@@ -75,8 +75,8 @@ def test_vc0706_jpeg_frames_on_the_board_match_the_reference_and_clean_accuracy(
 
 
 def test_the_worlds_frames_on_the_board_equal_the_host(board, q):
-    """Frames as hard as the world (firmware_tools/world.py: each of its 19 conditions
-    twice) through a JPEG camera at 160x120 to the board: the board's mnistify v3 and
+    """Frames as hard as the world (trainer/world.py: each of its 19 conditions
+    twice) through a JPEG camera at 160x120 to the board: the board's mnistify and
     scores equal the host's on every frame, and most read right."""
     w = scene.load_scene(mnist_dir(), seed=4, look="world")
     r, acc = end_to_end(board, q, w, camsim.VC0706Sim, "vc0706", n=38)

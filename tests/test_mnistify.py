@@ -55,10 +55,15 @@ def test_bad_sizes_are_refused():
 
 
 def test_taps_weights_sum_to_side():
+    from array import array
+
     for L in (1, 7, 20, 21, 33, 640):
-        taps = m._taps(L)
-        for t in taps:
-            assert sum(t[1::2]) == L
+        k = L // 20 + 2
+        taps = m._taps(L, k, array("H", [7]) * (40 * k))
+        for i in range(20):
+            t = taps[2 * k * i:2 * k * (i + 1)]
+            assert sum(t[1::2]) == L, (L, i)
+            assert all(L * i < 20 * j + 20 and 20 * j < L * (i + 1) for j, w in zip(t[::2], t[1::2]) if w), (L, i)
 
 
 def _frames(mnist):
@@ -182,7 +187,7 @@ def test_a_strip_is_refused_and_a_thin_stroke_in_a_tall_frame_reads():
 
 
 def _world(mnist, n, seed=2):
-    from firmware_tools import world
+    from trainer import world
 
     _, test = mnist
     order = np.random.default_rng(seed).permutation(len(test.images))[:n]
@@ -197,7 +202,7 @@ def _read(q, frames):
 
 
 def test_the_world_reads_nearly_as_well_as_clean_digits(mnist):
-    """firmware_tools/world.py: 19 conditions (a marker, pencil, noise, the desk, glare,
+    """trainer/world.py: 19 conditions (a marker, pencil, noise, the desk, glare,
     a neighbour, ...) at 80x60 to 640x480, 228 frames (every condition at every
     resolution thrice). mnistify v2 read 73 % of such frames (36 % at 640x480); v3 must
     stay within 4 points of the clean digits overall and within 6 at each resolution
@@ -219,7 +224,7 @@ def test_the_same_digit_at_any_resolution_gives_the_same_28x28(mnist):
     """A digit drawn by the same pen at the same place in the frame, seen at 80x60,
     160x120, 320x240 and 640x480 (strokes 1.5 to 12 px wide, and a marker's 3x that):
     nearly the same 28x28 at every size, read as the same digit."""
-    from firmware_tools import world
+    from trainer import world
     from trainer import qformat
 
     q = qformat.load(os.path.join(ROOT, "weights", "mnist-784-100-10.gnet"))

@@ -173,3 +173,45 @@ def test_bad_checkpoints_are_refused(tmp_path):
         mlp.load(bad)
     with pytest.raises(CheckpointError, match="no such file"):
         mlp.load(str(tmp_path / "none.npz"))
+
+
+def test_training_through_the_camera_uses_the_boards_own_digits(mnist, tmp_path):
+    """camera_aug: each training digit drawn twice as a world frame and read back by the
+    real device/mnistify.py, cached beside the checkpoint (a second run reads the cache; a
+    damaged cache is drawn again, loudly); a share of each batch comes from them, so the
+    run differs from one without; the same settings give the same network."""
+    from device import mnistify
+    from trainer import camera, world
+
+    tr, _ = _small(mnist, 60)
+    ck = str(tmp_path / "m.resume.npz")
+    logs = []
+
+    def run(share, log=logs.append):
+        return train.train(tr, None, dict(epochs=2, sizes=[784, 16, 10], camera_aug=share), log=log,
+                           show_progress=False, checkpoint=ck)[0]
+
+    a = run(0.5)
+    cache = tmp_path / camera.cache_name(train.fingerprint(tr), 0, train.CAMERA_COPIES)
+    assert cache.exists() and any("drawing 120" in line for line in logs), logs
+    with np.load(str(cache), allow_pickle=False) as z:
+        frames = z["digits"]
+    assert frames.shape == (2 * 60, 28, 28) and frames.dtype == np.uint8
+    w = world.World(tr.images, tr.labels, seed=0)
+    for m in (0, 59, 61, 119):  # row m: digit m % 60 through the camera, as the board reads it
+        f = w.frame(m)
+        assert bytes(frames[m]) == bytes(mnistify.mnistify(f.tobytes(), f.shape[1], f.shape[0])), m
+    assert (frames.reshape(120, -1).max(1) > 0).mean() > 0.9  # a digit was found in nearly every frame
+    logs.clear()
+    b = run(0.5)
+    assert any("from %s" % cache in line for line in logs) and not any("drawing" in line for line in logs), logs
+    assert all(np.array_equal(p, q) for p, q in zip(a.params, b.params))
+    plain = run(0.0)
+    assert not np.array_equal(plain.W[0], a.W[0])
+    cache.write_bytes(b"PK\x03\x04 not a whole zip")
+    logs.clear()
+    c = run(0.5)
+    assert any("unreadable" in line for line in logs) and any("drawing 120" in line for line in logs), logs
+    assert all(np.array_equal(p, q) for p, q in zip(a.params, c.params))
+    with pytest.raises(ValueError, match="camera_aug is a share"):
+        run(1.5)

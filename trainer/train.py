@@ -7,6 +7,7 @@ on a 512 MB Raspberry Pi Zero.
 from __future__ import annotations
 
 import math
+import os
 import time
 
 import numpy as np
@@ -20,8 +21,11 @@ from trainer.preprocess import to_input
 DEFAULTS = dict(
     sizes=[784, 100, 10], hidden="relu", output="softmax", bias=True, input_scaling="unit",
     init="he", epochs=None, batch=64, lr=0.1, momentum=0.9, schedule="cosine",
-    weight_decay=5e-5, augment=True, targets=[0.01, 0.99], book_backprop=False, seed=0,
+    weight_decay=5e-5, augment=True, targets=[0.01, 0.99], book_backprop=False, seed=0, camera_aug=0.0,
 )
+# With camera_aug (a share of each batch, 0..1): every training digit drawn this many times
+# as a camera frame and read back by mnistify, before training (trainer/camera.py)
+CAMERA_COPIES = 2
 # Tariq Rashid's network from "Make Your Own Neural Network": 784-200-10, sigmoid, no
 # biases, inputs 0.01..1.0, targets 0.01/0.99, learning rate 0.1, one digit at a time, 5
 # epochs, errors back-propagated the book's way.
@@ -165,6 +169,16 @@ def train(train_split, test_split=None, settings=None, log=print, show_progress=
         s["augment"] = aug.settings()
     if s["book_backprop"] and s["output"] != "sigmoid":
         raise ValueError("the book's back-propagation needs a sigmoid output")
+    share = float(s.get("camera_aug") or 0.0)
+    if not 0.0 <= share <= 1.0:
+        raise ValueError("camera_aug is a share of each batch, 0 to 1, not %g" % share)
+    cam = None
+    if share:
+        from trainer import camera
+
+        cam = camera.frames(train_split, CAMERA_COPIES, int(s["seed"]), data_id,
+                            cache_dir=os.path.dirname(os.path.abspath(checkpoint)) if checkpoint else None,
+                            log=log, show_progress=show_progress)  # (copies * n, 28, 28) uint8
     velocity = [np.zeros_like(p) for p in model.params]
     history, first, step, spent = [], 1, 0, 0.0
     if resume is not None:
@@ -198,7 +212,10 @@ def train(train_split, test_split=None, settings=None, log=print, show_progress=
             bar = progress.Bar(steps_per_epoch, "epoch %d/%d" % (epoch, s["epochs"]), enabled=show_progress)
             for k in range(steps_per_epoch):
                 idx = order[k * batch:(k + 1) * batch]
-                imgs = train_split.images[idx]
+                imgs = train_split.images[idx]  # (batch, 28, 28) uint8, a copy
+                if cam is not None:  # a share of the batch as the board sees it through a camera
+                    pick = rng.random(len(idx)) < share
+                    imgs[pick] = cam[rng.integers(0, CAMERA_COPIES, int(pick.sum())) * n + idx[pick]]
                 if aug is not None:
                     imgs = aug(imgs, rng)
                 x = to_input(imgs, s["input_scaling"])  # (batch, 784) float32
