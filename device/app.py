@@ -230,11 +230,11 @@ class App:
             if isinstance(v, dict):  # INFO's model: a field at a time too
                 w(b"{")
                 sep = b""
-                for k in v:
+                for j in v:
                     w(sep)
-                    w(json.dumps(k))
+                    w(json.dumps(j))
                     w(b": ")
-                    w(json.dumps(v[k]))
+                    w(json.dumps(v[j]))
                     sep = b", "
                 w(b"}")
             else:

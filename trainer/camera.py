@@ -18,7 +18,7 @@ from __future__ import annotations
 import os
 import time
 import zipfile
-from multiprocessing import get_context
+from multiprocessing import get_all_start_methods, get_context
 
 import numpy as np
 
@@ -62,14 +62,13 @@ def frames(split, copies, seed, fingerprint, cache_dir=None, jobs=None, log=prin
     images = split.images.reshape(-1, 28, 28)
     jobs = max(1, jobs or os.cpu_count() or 1)
     total = copies * n
-    log("camera frames: drawing %d (%d per digit, %s; mnistify v%d) on %d core%s" % (
-        total, copies, "%d conditions at 80x60 to 640x480" % len(world.CONDITIONS), mnistify.VERSION, jobs,
-        "s" if jobs > 1 else ""))
+    log("camera frames: drawing %d (%d per digit, %d conditions at 80x60 to 640x480; mnistify v%d) on %d core%s" % (
+        total, copies, len(world.CONDITIONS), mnistify.VERSION, jobs, "s" if jobs > 1 else ""))
     out = np.zeros((total, 28, 28), np.uint8)
     t0 = time.time()
     bar = progress.Bar(total, "camera frames", enabled=show_progress)
     # fork where there is one (Linux, a Pi): the workers share the digits without copying
-    ctx = get_context("fork" if "fork" in _methods() else None)
+    ctx = get_context("fork" if "fork" in get_all_start_methods() else None)
     with ctx.Pool(jobs, initializer=_init, initargs=(images, split.labels, seed)) as pool:
         for m, d in enumerate(pool.imap(_one, range(total), chunksize=16)):
             out[m] = np.frombuffer(d, np.uint8).reshape(28, 28)
@@ -84,9 +83,3 @@ def frames(split, copies, seed, fingerprint, cache_dir=None, jobs=None, log=prin
             np.savez(f, digits=out)
         os.replace(tmp, path)  # whole or not at all
     return out
-
-
-def _methods():
-    from multiprocessing import get_all_start_methods
-
-    return get_all_start_methods()
