@@ -11,9 +11,10 @@
 # speck of dust is in view. So the page is seen locally, as a person sees it. And a camera
 # may be 80x60 or 640x480 and the pen a fine liner or a marker: the same digit is then 2 or
 # 40 px wide a stroke. So the page is read at a working scale chosen from the digit's size
-# (version 4: and sees a marker's blobs, a lamp's glare, the desk beyond the page and a
-# neighbour cut by the frame's side; version 3 read at the digit's scale, version 2 every
-# frame at its own pixels, version 1 took one paper level for the whole frame; change
+# (version 5: and every stroke as bright as MNIST's; version 4 saw a marker's blobs, a
+# lamp's glare, the desk beyond the page and a neighbour cut by the frame's side; version 3
+# read at the digit's scale, version 2 every frame at its own pixels, version 1 took one
+# paper level for the whole frame; change
 # _VERSION when any output changes, and the models' headers say which version they expect):
 #  0. the working scale s: a coarse look (the frame shrunk by s0, at most 96 px a side,
 #     steps 1-4) finds the digit's box; s is then its longest side / 48 (at least 1, at
@@ -47,7 +48,9 @@
 #     up) to 20x20: output pixel i covers source [i*L/20, (i+1)*L/20); each source pixel
 #     is weighted by its exact overlap, in units of 1/20 pixel; rounding half up. A
 #     marker's strokes (3/5 of the ink pixels inside a stroke) are then eroded by one
-#     pixel, to a pen's width as MNIST has it.
+#     pixel, to a pen's width as MNIST has it. Then every stroke is made as bright as
+#     MNIST's: a pixel is scaled by 255 / m, m the brightest within 2 pixels, where m >= 64
+#     (part of a digit under a lamp's glare, or in pale ink, is fainter than the rest).
 #  7. the 20x20 is placed in 28x28 at the offset that puts its centre of mass nearest to
 #     (14, 14), rounding half up, kept inside the field.
 # Every intermediate stays below 255 * L * L < 2**30 for L <= _MAX_SIDE.
@@ -64,7 +67,7 @@ except ImportError:
     def const(x):
         return x
 
-_VERSION = const(4)
+_VERSION = const(5)
 _BOX = const(20)          # the digit's box inside the field
 _SIDE = const(28)         # the field
 _CENTRE = const(14)       # where the centre of mass goes (pixel index units)
@@ -707,7 +710,7 @@ def _resample(grey, w, lvl, t, work, out):
                          acc[i - _BOX] if y else 0, acc[i + _BOX] if y < _BOX - 1 else 0)
         for i in range(_BOX * _BOX):
             acc[i] = out[i]
-            out[i] = 0
+    _even(acc, out)  # 6d
     # 7. centre of mass -> offset in the 28x28 field
     m = 0
     mx = 0
@@ -732,3 +735,22 @@ def _resample(grey, w, lvl, t, work, out):
             out[o + x] = acc[b + x]
     return out
 
+
+def _even(acc, out):
+    # 6d. every stroke as bright as MNIST's: a pixel is scaled by 255 / m, m the brightest
+    #     within 2 pixels (5x5), where m is 64 or more (at most 4x: a faint speck, m below
+    #     64, stays as it is). Under a lamp's glare, in pale ink or a light touch, part of a
+    #     digit is fainter than the rest; MNIST's strokes all reach 255. out's first 400
+    #     bytes: (x, y), the rows' maxima over 5 pixels, transposed; then zeroed
+    for y in range(_BOX):
+        r = y * _BOX
+        for x in range(_BOX):
+            out[x * _BOX + y] = max(acc[r + (x - 2 if x > 2 else 0):r + (x + 3 if x < _BOX - 3 else _BOX)])
+    for x in range(_BOX):
+        c = x * _BOX
+        for y in range(_BOX):
+            m = max(out[c + (y - 2 if y > 2 else 0):c + (y + 3 if y < _BOX - 3 else _BOX)])
+            if m >= 64:
+                acc[y * _BOX + x] = acc[y * _BOX + x] * 255 // m
+    for i in range(_BOX * _BOX):
+        out[i] = 0
