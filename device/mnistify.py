@@ -11,8 +11,9 @@
 # speck of dust is in view. So the page is seen locally, as a person sees it. And a camera
 # may be 80x60 or 640x480 and the pen a fine liner or a marker: the same digit is then 2 or
 # 40 px wide a stroke. So the page is read at a working scale chosen from the digit's size
-# (version 5: and every stroke as bright as MNIST's; version 4 saw a marker's blobs, a
-# lamp's glare, the desk beyond the page and a neighbour cut by the frame's side; version 3
+# (version 5: and every stroke as bright as MNIST's, the desk beyond a tilted page edge
+# cleared whole; version 4 saw a marker's blobs, a lamp's glare, the desk beyond the page
+# and a neighbour cut by the frame's side; version 3
 # read at the digit's scale, version 2 every frame at its own pixels, version 1 took one
 # paper level for the whole frame; change
 # _VERSION when any output changes, and the models' headers say which version they expect):
@@ -217,43 +218,67 @@ def _strengths(cw, ch, lvl, cmin):
     return cmin
 
 
-def _drop_lines(cells, cw, ch, thr):
-    # The desk beyond the page's edge: a band of ink (at least half the threshold: a desk may
-    # be paler than ink) along one side of the frame, in at least 3/4 of that side's cells
-    # and at the threshold in half of them (a digit is at most 4/5 of the frame's height,
-    # and never runs along its border; paper's grain is not that strong), 2 cells deep at
-    # one end at least (a ruled line along the border is not the desk).
-    # Nothing of the digit lies beyond the page's edge, so the band is cleared whole, even
-    # where the digit touches it: on each cell line across the side, as deep as the band's
-    # inner edge there (a straight edge, maybe tilted: the line through the band's least
-    # depth in the side's first and in its last quarter, where a digit touching it does
-    # not reach) and one cell more (the edge's blur). First, before a band is taken for ruled lines.
+def _drop_lines(cells, cw, ch, thr, dep, lvl, pm):
+    # The desk beyond the page's edge: a band along one side of the frame, from one of its
+    # corners along at least a third of it, of cells with ink at half the threshold (a desk
+    # may be paler than ink) or with paper under half the frame's median paper pm (deep in
+    # a desk, its own grey is taken for paper), in 3/4 of those cell lines, and at the
+    # threshold within 2 cells of the border in half of them (a digit is at most 4/5 of the
+    # frame's height and does not run along its border from a corner; paper's grain is not
+    # that strong); 2 cells deep at one end (a ruled line along the border is not the desk).
+    # Its inner edge is straight, maybe tilted: the line through the band's least depth in
+    # its first and in its last quarter (a digit touching it, even in a corner, makes some
+    # lines deeper, not all), and half of its lines end within a cell of that line (a digit
+    # along a side does not).
+    # Nothing of the digit lies beyond the page's edge, so the band is cleared whole, on each
+    # line as deep as that line and one cell more (the edge's blur), even where the digit
+    # touches it. First, before a band is taken for ruled lines.
+    # dep: (>= max(cw, ch),) scratch, the band's depth per cell line.
     for side in range(4):
         # the side's n cell lines inward: the first at i0, the next di on, step inward
         if side < 2:  # top, bottom: cell columns
             n, deep, step, i0, di = cw, ch >> 1, cw if side == 0 else -cw, 0 if side == 0 else (ch - 1) * cw, 1
         else:         # left, right: cell rows
             n, deep, step, i0, di = ch, cw >> 1, 1 if side == 2 else -1, 0 if side == 2 else cw - 1, cw
-        q = (n + 3) >> 2
-        k = m = 0  # how many lines have ink at the threshold at the border, how many any
-        a = b = deep  # the band's least depth in the first and in the last quarter
+        k = m = 0  # lines with the band at the threshold by the border, lines with any band
+        p0, p1 = n, -1  # the first and the last line with any
         for p in range(n):
             i = i0 + p * di
-            if cells[i] >= thr:
-                k += 1
             d = 0
-            while d < deep and 2 * cells[i + d * step] >= thr:
+            s = False
+            while d < deep:
+                c = cells[i + d * step]
+                f = 2 * lvl[i + d * step] < pm  # the desk's own grey taken for paper
+                if not (f or 2 * c >= thr):
+                    break
+                s = s or (d < 2 and (f or c >= thr))
                 d += 1
+            dep[p] = d
             if d:
                 m += 1
-            if p < q and d < a:
-                a = d
-            if p >= n - q and d < b:
-                b = d
-        if 4 * m < 3 * n or 2 * k < n or (a < 2 and b < 2):
-            continue  # no band; or a line along the border (a ruled line, below), not the desk
-        for p in range(n):
-            for d in range(min(deep, 1 + a + (b - a) * (2 * p - q) // (2 * (n - q) if n > q else 1))):
+                p0 = min(p0, p)
+                p1 = p
+            if s:
+                k += 1
+        ln = p1 - p0 + 1
+        if p1 < 0 or (p0 > 0 and p1 < n - 1) or 3 * ln < n or 4 * m < 3 * ln or 2 * k < ln:
+            continue  # no band
+        q = (ln + 3) >> 2
+        a = min(dep[p0:p0 + q])
+        b = min(dep[p1 + 1 - q:p1 + 1])
+        if a < 2 and b < 2:
+            continue  # a line along the border (a ruled line, below), not the desk
+        k = 0
+        for p in range(p0, p1 + 1):
+            # the line through (p0 + q/2, a) and (p1 + 1 - q/2, b), rounded half up
+            t = a + ((b - a) * (2 * (p - p0) - q + 1) * 2 // (2 * (ln - q) if ln > q else 1) + 1) // 2
+            if t - 1 <= dep[p] <= t + 1:
+                k += 1  # this line ends at the straight edge
+            dep[p] = max(t, 0)
+        if 2 * k < ln:
+            continue  # not straight: a digit along the side
+        for p in range(p0, p1 + 1):
+            for d in range(min(dep[p] + 1, deep)):
                 cells[i0 + p * di + d * step] = 0
     # A ruled line: a cell row with ink in more than 3/5 of its cells, and in its first and
     # its last eighth (a line across the page, not a stroke: a digit's box is at most 20/28
@@ -482,7 +507,7 @@ def _find(grey, w, h, invert, inplace, work, n):
         else:
             dv[c] = lvl[c]  # the plain strength, 0..255 of the paper
     thr = 3 * hi // 8
-    _drop_lines(cells, cw, ch, thr)
+    _drop_lines(cells, cw, ch, thr, work.stack, lvl, pm)
     n = _parts(cells, cw, ch, thr, cmax, work.stack, work.mass, work.box)  # cmax's table: labels now
     found = _choose(n, work.mass, work.box, cw, ch)
     if found is None:
@@ -490,11 +515,12 @@ def _find(grey, w, h, invert, inplace, work, n):
     cx0, cy0, cx1, cy1 = found
     # 4b. a neighbour cut by the frame's side and touching the digit is one part with it:
     #     when the box touches one side (a digit a person centred does not), the cell
-    #     column in its half on that side with the fewest ink cells, at most one (where
-    #     the two touch), nearest the middle, splits them; the side beyond is dropped
+    #     column in its half on that side with the fewest ink cells, in at most a third of its
+    #     rows (where the two touch or one's stroke runs under the other), nearest the
+    #     middle, splits them; the side beyond is dropped
     if (cx0 == 0) != (cx1 == cw - 1):
         a = -1
-        k = 2
+        k = max(1, (cy1 - cy0 + 1) // 3) + 1  # more ink cells than that: no split
         for x in range(cx0 + 1, cx1):
             if (cx0 == 0) != (2 * x < cx0 + cx1):
                 continue
@@ -502,21 +528,17 @@ def _find(grey, w, h, invert, inplace, work, n):
             for y in range(cy0, cy1 + 1):
                 if cells[y * cw + x] >= thr:
                     m += 1
-            if m < k or (m == k and cx0 == 0):
-                a, k = x, m
-        if a > 0:
-            if cx0 == 0:
-                cx0 = a + 1
-            else:
-                cx1 = a - 1
-            m = cy1
-            cy1 = cy0
-            for y in range(cy0, m + 1):  # the rows the digit's side still has ink in
-                if max(cells[y * cw + cx0:y * cw + cx1 + 1]) >= thr:
-                    cy1 = y
-                    if a > 0:
-                        cy0 = y
-                        a = 0
+            if m < k or (m == k and cx0 == 0 and a > 0):
+                a, k = x, m  # the fewest; on the left, the last of the fewest: nearest the middle
+        b0 = a + 1 if cx0 == 0 else cx0  # the digit's side of a
+        b1 = cx1 if cx0 == 0 else a - 1
+        if a > 0 and cw <= 2 * (b0 + b1 + 1) <= 3 * cw:  # its centre in the frame's middle half
+            cx0 = b0
+            cx1 = b1
+            while cy0 < cy1 and not _cells_have(cells, cw, cx0, cx1, cy0, cy0, thr):
+                cy0 += 1  # to the rows the digit's side still has ink in
+            while cy1 > cy0 and not _cells_have(cells, cw, cx0, cx1, cy1, cy1, thr):
+                cy1 -= 1
     hi = 0
     for cy in range(cy0, cy1 + 1):
         for cx in range(cx0, cx1 + 1):
@@ -563,10 +585,9 @@ def mnistify(grey, w, h, invert=None, out=None, inplace=False, info=None, work=N
     if w < 1 or h < 1 or len(grey) < w * h:
         raise ValueError("mnistify: %d bytes for a %dx%d image" % (len(grey), w, h))
     if ((w + 3) >> _CELL) * ((h + 3) >> _CELL) > _MAX_CELLS:
-        raise ValueError("mnistify: a %dx%d image is more than %d cells of 4x4; shrink it first" % (w, h, _MAX_CELLS))
+        raise ValueError("mnistify: %dx%d is over %d cells of 4x4: shrink it first" % (w, h, _MAX_CELLS))
     if w > _MAX_ASPECT * h or h > _MAX_ASPECT * w:
-        raise ValueError("mnistify: a %dx%d image is a strip, not a picture of a digit (more than %d:1); crop it"
-                         % (w, h, _MAX_ASPECT))
+        raise ValueError("mnistify: %dx%d is a strip (over %d:1), not a digit's picture: crop it" % (w, h, _MAX_ASPECT))
     if out is None:
         out = bytearray(_SIDE * _SIDE)
     else:

