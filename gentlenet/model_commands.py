@@ -26,6 +26,7 @@ def _layers(text):
 
 
 CAMERA_SHARE = 0.3  # --camera-aug without a share
+STROKE_SHARE = 0.3  # --stroke without a share
 
 
 def _train_settings(args):
@@ -40,11 +41,12 @@ def _train_settings(args):
         s["bias"] = False
     if args.no_augment:
         s["augment"] = False
-    elif args.rotate is not None or args.shift is not None:
+    elif args.rotate is not None or args.shift is not None or args.stroke is not None:
         from trainer.augment import Augment
 
         a = Augment().settings()
-        a.update({k: v for k, v in (("rotate", args.rotate), ("shift", args.shift)) if v is not None})
+        a.update({k: v for k, v in (("rotate", args.rotate), ("shift", args.shift), ("stroke", args.stroke))
+                  if v is not None})
         s["augment"] = a
     return s
 
@@ -56,7 +58,7 @@ def resume_path(out):
 
 
 _TRAINING_FLAGS = ("rashid", "layers", "hidden_act", "output", "no_bias", "epochs", "batch", "lr", "momentum",
-                   "schedule", "weight_decay", "no_augment", "rotate", "shift", "seed", "camera_aug")
+                   "schedule", "weight_decay", "no_augment", "rotate", "shift", "stroke", "seed", "camera_aug")
 
 
 def run_train(args, ds=None):
@@ -351,6 +353,9 @@ def train_args(p):
     p.add_argument("--no-augment", action="store_true", help="train on the digits as they are")
     p.add_argument("--rotate", type=float, help="augmentation: +/- degrees of rotation (default %g)" % aug["rotate"])
     p.add_argument("--shift", type=float, help="augmentation: +/- pixels of shift (default %g)" % aug["shift"])
+    p.add_argument("--stroke", type=fraction, nargs="?", const=STROKE_SHARE, metavar="SHARE",
+                   help="augmentation: this share of each batch (default with the flag: %g) drawn with a wider or "
+                   "thinner pen, as markers and fine pens reach the network through a camera" % STROKE_SHARE)
     p.add_argument("--seed", type=int, help="random seed: same seed, same network (default %d)" % d["seed"])
     p.add_argument("--camera-aug", type=fraction, nargs="?", const=CAMERA_SHARE, metavar="SHARE",
                    help="train through the camera: this share of each batch (default with the flag: %g) drawn as "

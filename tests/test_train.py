@@ -120,6 +120,32 @@ def test_augment_identity_and_shapes():
     assert moved.min() >= 0 and moved.max() <= 255.001
 
 
+
+def test_stroke_augment_draws_wider_and_thinner_pens(mnist):
+    digits = mnist[0].images[:400].reshape(-1, 28, 28)
+    still = dict(rotate=0, shift=0, scale=0, shear=0, elastic=0)
+    plain = Augment(**still)(digits, np.random.default_rng(3))
+    pens = Augment(stroke=1.0, **still)(digits, np.random.default_rng(3))
+    assert pens.dtype == np.float32 and pens.min() >= 0 and pens.max() <= 255.001
+    ink = pens.reshape(400, -1).sum(1) / plain.reshape(400, -1).sum(1)
+    wider, thinner = (ink > 1.02).sum(), (ink < 0.98).sum()
+    assert 120 < wider < 280 and 120 < thinner < 280, (wider, thinner)  # about half each
+    assert wider + thinner > 360  # every digit drawn again, but those moved a tiny part of the way
+    # off, it draws no random numbers: the network trained is the one trained without it
+    assert np.array_equal(Augment(stroke=0.0)(digits[:50], np.random.default_rng(4)),
+                          Augment()(digits[:50], np.random.default_rng(4)))
+    half = Augment(stroke=0.5, **still)(digits, np.random.default_rng(3))
+    changed = np.abs(half - plain).reshape(400, -1).max(1) > 1
+    assert 150 < changed.sum() < 250, changed.sum()
+    # the command line takes the share (the flag alone: 0.3) into the run's settings
+    from gentlenet import model_commands
+    from gentlenet.cli import parser
+    args = parser().parse_args(["train", "--stroke"])
+    assert model_commands._train_settings(args)["augment"]["stroke"] == 0.3
+    args = parser().parse_args(["train", "--stroke", "0.6", "--rotate", "5"])
+    s = model_commands._train_settings(args)["augment"]
+    assert s["stroke"] == 0.6 and s["rotate"] == 5 and s["shift"] == Augment().shift
+
 def test_checkpoint_roundtrip_without_pickle(tmp_path):
     model = MLP([784, 16, 10], "sigmoid", "sigmoid", bias=False, input_scaling="rashid", seed=4)
     p = str(tmp_path / "m.npz")

@@ -2,8 +2,11 @@
 
 Each digit gets its own rotation, scale, shear and shift, plus a smooth random "elastic"
 displacement (a 5x5 grid of random offsets, bilinearly upsampled to 28x28), then is
-resampled bilinearly. Only one batch of float32 images exists at a time: the training set
-is never copied or enlarged.
+resampled bilinearly. With stroke, a share of the batch is then drawn with a wider or a
+thinner pen: half of it moved a random part of the way to one grey dilation (the most of a
+pixel and its 4 neighbours), half to one erosion (the least): a marker's strokes and a fine
+pen's, as a camera's frames bring them through mnistify. Only one batch of float32 images
+exists at a time: the training set is never copied or enlarged.
 """
 from __future__ import annotations
 
@@ -14,10 +17,13 @@ _C = (SIDE - 1) / 2  # the rotation centre, 13.5
 
 
 class Augment:
-    def __init__(self, rotate=12.0, shift=2.5, scale=0.12, shear=0.2, elastic=1.2):
+    def __init__(self, rotate=12.0, shift=2.5, scale=0.12, shear=0.2, elastic=1.2, stroke=0.0):
         """rotate: +/- degrees (the book uses 10); shift: +/- pixels; scale: +/- fraction;
-        shear: +/- x-shear factor; elastic: std of the smooth displacement, pixels (0 = off)."""
+        shear: +/- x-shear factor; elastic: std of the smooth displacement, pixels (0 = off);
+        stroke: the share of each batch drawn with a wider or thinner pen (0 = off: the
+        random numbers drawn, and so the network trained, as without it)."""
         self.rotate, self.shift, self.scale, self.shear, self.elastic = rotate, shift, scale, shear, elastic
+        self.stroke = stroke
         yy, xx = np.mgrid[0:SIDE, 0:SIDE].astype(np.float32)
         self._x, self._y = xx - _C, yy - _C  # (28, 28) destination coordinates about the centre
         t = np.linspace(0, 4, SIDE, dtype=np.float32)  # 28 points along the 5-point grid
@@ -27,7 +33,7 @@ class Augment:
     def settings(self):
         return {
             "rotate": self.rotate, "shift": self.shift, "scale": self.scale, "shear": self.shear,
-            "elastic": self.elastic
+            "elastic": self.elastic, "stroke": self.stroke
         }
 
     def __call__(self, images, rng):
@@ -59,7 +65,23 @@ class Augment:
             g = g[..., g0] * (1 - gf) + g[..., g0 + 1] * gf  # cols: (n, 2, 28, 28)
             src_x += g[:, 0]
             src_y += g[:, 1]
-        return bilinear(images, src_x, src_y)
+        out = bilinear(images, src_x, src_y)
+        return pen(out, self.stroke, rng) if self.stroke else out
+
+
+def pen(images, share, rng):
+    """(n, 28, 28) float32 -> the same, a share of them with wider or thinner strokes: each
+    of those moved a random part (0..1) of the way to its grey dilation or erosion over the
+    4-neighbourhood (half each)."""
+    n = len(images)
+    p = np.pad(images, ((0, 0), (1, 1), (1, 1)))  # outside is 0, as in bilinear
+    around = (p[:, :-2, 1:-1], p[:, 2:, 1:-1], p[:, 1:-1, :-2], p[:, 1:-1, 2:])  # up, down, left, right
+    r = rng.uniform(0, 1, n)
+    t = rng.uniform(0, 1, n).astype(np.float32)[:, None, None]
+    wide = (r < share / 2)[:, None, None]
+    thin = ((r >= share / 2) & (r < share))[:, None, None]
+    out = np.where(wide, images + t * (np.maximum.reduce((images,) + around) - images), images)
+    return np.where(thin, images - t * (images - np.minimum.reduce((images,) + around)), out)
 
 
 def bilinear(images, src_x, src_y):
