@@ -223,13 +223,14 @@ def _drop_lines(cells, cw, ch, thr, dep, lvl, pm):
     # corners along at least a third of it, of cells with ink at half the threshold (a desk
     # may be paler than ink) or with paper under half the frame's median paper pm (deep in
     # a desk, its own grey is taken for paper), in 3/4 of those cell lines, and at the
-    # threshold within 2 cells of the border in half of them (a digit is at most 4/5 of the
+    # threshold within 2 cells of the border in 3/5 of them (a digit is at most 4/5 of the
     # frame's height and does not run along its border from a corner; paper's grain is not
-    # that strong); 2 cells deep at one end (a ruled line along the border is not the desk).
+    # that strong; a ruled line under a digit in the corner, half); 2 cells deep at one end
+    # (a ruled line along the border is not the desk).
     # Its inner edge is straight, maybe tilted: the line through the band's least depth in
     # its first and in its last quarter (a digit touching it, even in a corner, makes some
-    # lines deeper, not all), and half of its lines end within a cell of that line (a digit
-    # along a side does not).
+    # lines deeper, not all; a line the desk's grain left empty is not counted), and half of
+    # the lines with any band end within a cell of that line (a digit along a side does not).
     # Nothing of the digit lies beyond the page's edge, so the band is cleared whole, on each
     # line as deep as that line and one cell more (the edge's blur), even where the digit
     # touches it. First, before a band is taken for ruled lines.
@@ -261,11 +262,16 @@ def _drop_lines(cells, cw, ch, thr, dep, lvl, pm):
             if s:
                 k += 1
         ln = p1 - p0 + 1
-        if p1 < 0 or (p0 > 0 and p1 < n - 1) or 3 * ln < n or 4 * m < 3 * ln or 2 * k < ln:
+        if p1 < 0 or (p0 > 0 and p1 < n - 1) or 3 * ln < n or 4 * m < 3 * ln or 5 * k < 3 * ln:
             continue  # no band
         q = (ln + 3) >> 2
-        a = min(dep[p0:p0 + q])
-        b = min(dep[p1 + 1 - q:p1 + 1])
+        a = b = 0  # the least depths of the first and the last q lines with any band
+        for p in range(p0, p1 + 1):
+            d = dep[p]
+            if d and p < p0 + q and (not a or d < a):
+                a = d
+            if d and p > p1 - q and (not b or d < b):
+                b = d
         if a < 2 and b < 2:
             continue  # a line along the border (a ruled line, below), not the desk
         k = 0
@@ -275,7 +281,7 @@ def _drop_lines(cells, cw, ch, thr, dep, lvl, pm):
             if t - 1 <= dep[p] <= t + 1:
                 k += 1  # this line ends at the straight edge
             dep[p] = max(t, 0)
-        if 2 * k < ln:
+        if 2 * k < m:
             continue  # not straight: a digit along the side
         for p in range(p0, p1 + 1):
             for d in range(min(dep[p] + 1, deep)):

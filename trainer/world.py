@@ -180,9 +180,17 @@ def render(digit, w, h, cond, rng, neighbour=None):
     if cond == "page-edge":  # the page ends 5-25 % into the frame on one side; beyond it, the desk
         a = u(-0.15, 0.15)
         side_ = int(rng.integers(0, 4))
-        t = [xx / w, 1 - xx / w, yy / h, 1 - yy / h][side_] + a * ([yy / h, yy / h, xx / w, xx / w][side_] - 0.5)
+        ts = [c + a * (o - 0.5)  # depth into the frame from each side, the edge tilted by a
+              for c, o in ((xx / w, yy / h), (1 - xx / w, yy / h), (yy / h, xx / w), (1 - yy / h, xx / w))]
+        # the digit is written on the page: the edge stays 2 px (of 160x120) short of its ink, on
+        # the side drawn if there is room there, else on the side with the most
+        room = [float(t[cov > 0.02].min()) if (cov > 0.02).any() else 1.0 for t in ts]
+        if room[side_] < 0.05 + 2 * k / w:
+            side_ = int(np.argmax(room))
+        t = ts[side_]
         desk = u(0.05, 0.3) * (1 + 0.25 * np.sin(xx * u(0.2, 0.6) / k + yy * u(0.0, 0.1) / k))  # wood grain
-        edge = np.clip((u(0.05, 0.25) - t) * w / (0.8 * k), 0, 1)  # 1 beyond the edge
+        depth = min(u(0.05, 0.25), room[side_] - 2 * k / w)
+        edge = np.clip((depth - t) * w / (0.8 * k), 0, 1)  # 1 beyond the edge
         refl = refl * (1 - edge) + desk * edge
     # 2. the light: a gradient across the frame, a vignette, then glare added on top
     ang = u(0, 2 * np.pi)
