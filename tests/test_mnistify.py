@@ -206,7 +206,7 @@ def test_the_world_reads_nearly_as_well_as_clean_digits(mnist):
     a neighbour, ...) at 80x60 to 640x480, 228 frames (every condition at every
     resolution thrice). mnistify v2 read 73 % of such frames (36 % at 640x480); v3 must
     stay within 4 points of the clean digits overall and within 6 at each resolution
-    (bench/world.py measures 1,520 frames)."""
+    (bench/world.py measures 10,000 frames)."""
     from trainer import qformat, quantize
 
     q = qformat.load(os.path.join(ROOT, "weights", "mnist-784-100-10.gnet"))
