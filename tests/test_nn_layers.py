@@ -1,0 +1,138 @@
+"""trainer/layers.py, a network's layer kinds (tests/test_layers.py checks the code's import
+layers): every kind's forward against plain loops written from its docstring, and every
+backward against central differences (float64)."""
+import numpy as np
+import pytest
+
+from trainer import layers as L
+
+
+def conv_loops(x, W, b, stride, padding):
+    # the docstring's sum, one output at a time
+    n, h, w, c = x.shape
+    oh, t, bo = L._pads(h, stride, padding)
+    ow, le, ri = L._pads(w, stride, padding)
+    xp = np.zeros((n, h + t + bo, w + le + ri, c))
+    xp[:, t:t + h, le:le + w] = x
+    y = np.zeros((n, oh, ow, len(W)))
+    for i in range(oh):
+        for j in range(ow):
+            for o in range(len(W)):
+                window = xp[:, stride * i:stride * i + 3, stride * j:stride * j + 3, :]  # (n, 3, 3, c)
+                y[:, i, j, o] = b[o] + (window * W[o]).sum(axis=(1, 2, 3))
+    return y
+
+
+@pytest.mark.parametrize("size", [(7, 7), (8, 6), (5, 9)])
+@pytest.mark.parametrize("stride", [1, 2])
+@pytest.mark.parametrize("padding", ["same", "valid"])
+def test_conv_equals_its_loops(size, stride, padding):
+    rng = np.random.default_rng(1)
+    conv = L.Conv2d(2, 3, rng, stride=stride, padding=padding)
+    conv.b[:] = rng.standard_normal(3)
+    x = rng.standard_normal((2,) + size + (2,)).astype(np.float32)
+    y = conv.forward(x)
+    want = conv_loops(x, conv.W, conv.b, stride, padding)
+    assert y.shape == want.shape == (2,) + conv.out_shape(size + (2,))
+    assert np.allclose(y, want, atol=1e-5)
+
+
+def test_same_padding_is_tensorflows():
+    # ceil(size / stride) outputs; the odd pixel of padding goes after
+    assert L._pads(28, 1, "same") == (28, 1, 1)
+    assert L._pads(28, 2, "same") == (14, 0, 1)
+    assert L._pads(7, 2, "same") == (4, 1, 1)
+    assert L._pads(28, 2, "valid") == (13, 0, 0)
+
+
+def test_max_pool_and_global_average_equal_their_loops():
+    rng = np.random.default_rng(2)
+    x = rng.standard_normal((2, 5, 7, 3))
+    y = L.MaxPool2().forward(x)
+    assert y.shape == (2, 2, 3, 3)
+    for i in range(2):
+        for j in range(3):
+            assert np.array_equal(y[:, i, j], x[:, 2 * i:2 * i + 2, 2 * j:2 * j + 2].max(axis=(1, 2)))
+    assert np.allclose(L.GlobalAvgPool().forward(x), x.sum(axis=(1, 2)) / 35)
+
+
+def as_float64(layers):
+    for layer in layers:
+        if layer.params:
+            layer.W, layer.b = layer.W.astype(np.float64), layer.b.astype(np.float64)
+            layer.b += np.random.default_rng(3).standard_normal(layer.b.shape) * 0.1
+            layer.params = [layer.W, layer.b]
+    return layers
+
+
+def check_gradients(layers, x, eps=1e-6, tol=1e-6):
+    # loss = sum(y * r): d loss / d y = r; every input and parameter value nudged both ways
+    rng = np.random.default_rng(4)
+    y = L.forward(layers, x)
+    r = rng.standard_normal(y.shape)
+    dx = L.backward(layers, r)
+    grads = [g for layer in layers for g in layer.grads]
+    params = [p for layer in layers for p in layer.params]
+    loss = lambda: float((L.forward(layers, x) * r).sum())  # noqa: E731
+    for value, grad in [(x, dx)] + list(zip(params, grads)):
+        assert grad.shape == value.shape
+        flat, gflat = value.reshape(-1), grad.reshape(-1)
+        for k in rng.choice(flat.size, min(flat.size, 40), replace=False):
+            keep = flat[k]
+            flat[k] = keep + eps
+            up = loss()
+            flat[k] = keep - eps
+            down = loss()
+            flat[k] = keep
+            assert abs((up - down) / (2 * eps) - gflat[k]) < tol * max(1.0, abs(gflat[k])), (type(value), k)
+
+
+@pytest.mark.parametrize("stride,padding", [(1, "same"), (2, "same"), (1, "valid"), (2, "valid")])
+def test_conv_backward_is_the_gradient(stride, padding):
+    rng = np.random.default_rng(5)
+    layers = as_float64([L.Conv2d(2, 3, rng, stride=stride, padding=padding)])
+    check_gradients(layers, rng.standard_normal((2, 7, 6, 2)))
+
+
+@pytest.mark.parametrize("spec", ["conv4,pool,conv6s2,dense5", "conv3s2,conv5s2v,gap,dense4", "dense7,dense3"])
+def test_whole_stacks_backward_is_the_gradient(spec):
+    rng = np.random.default_rng(6)
+    shape = (4, 12) if spec.startswith("dense") else (11, 10, 1)
+    layers = as_float64(L.build(spec, shape if len(shape) == 3 else (12,), seed=1))
+    # inputs away from the ReLUs' and the pools' kinks at these sizes of nudge
+    check_gradients(layers, rng.standard_normal((2,) + (shape if len(shape) == 3 else (12,))))
+
+
+def test_build_reads_a_spec_into_layers():
+    net = L.build("conv8,pool,conv16,pool,dense10")
+    kinds = [type(layer).__name__ for layer in net]
+    assert kinds == ["Conv2d", "ReLU", "MaxPool2", "Conv2d", "ReLU", "MaxPool2", "Flatten", "Dense"]
+    x = np.random.default_rng(0).standard_normal((3, 28, 28, 1)).astype(np.float32)
+    assert L.forward(net, x).shape == (3, 10)
+    assert net[-1].W.shape == (10, 7 * 7 * 16)
+    emlearn = L.build("conv8s2,conv12s2,conv18s2,gap,dense10")  # emlearn-micropython's MNIST CNN's shape
+    assert [layer.out_shape for layer in emlearn] and L.forward(emlearn, x).shape == (3, 10)
+    assert emlearn[4].W.shape == (18, 3, 3, 12)
+
+
+@pytest.mark.parametrize("spec,words", [
+    ("conv8,pool", "must end with a dense"),
+    ("conv8,wobble,dense10", "part 2 'wobble': unknown kind"),
+    ("conv8s3,dense10", "stride 1 or 2"),
+    ("dense10,conv8,dense10", "a conv needs a picture"),
+    ("pool,pool,pool,pool,pool,dense10", "nothing left of the picture"),
+])
+def test_build_names_what_is_wrong(spec, words):
+    with pytest.raises(ValueError, match=words):
+        L.build(spec)
+
+
+def test_dense_is_the_mlps_layer():
+    # the MLP's first layer, as a Dense: the same numbers (the MLP will become such a stack)
+    from trainer.mlp import MLP
+
+    m = MLP([784, 20, 10], seed=3)
+    d = L.Dense(784, 20, np.random.default_rng(0))
+    d.W[:], d.b[:] = m.W[0], m.b[0]
+    x = np.random.default_rng(1).random((5, 784), dtype=np.float32)
+    assert np.array_equal(d.forward(x), x @ m.W[0].T + m.b[0])
