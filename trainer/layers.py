@@ -223,3 +223,47 @@ def backward(layers, dy):
     for layer in reversed(layers):
         dy = layer.backward(dy)
     return dy
+
+
+def macs(layers, input_shape=(28, 28, 1)):
+    """Multiply-adds per image: what a board's integer kernels will spend."""
+    total, shape = 0, tuple(input_shape)
+    for layer in layers:
+        out = layer.out_shape(shape)
+        if isinstance(layer, Conv2d):
+            total += int(np.prod(out)) * 9 * shape[2]
+        elif isinstance(layer, Dense):
+            total += layer.W.size
+        shape = out
+    return total
+
+
+class Net:
+    """A list of layers with a softmax on top, trained as trainer/train.py trains the MLP:
+    `params` (every weight array, then every bias), `forward`, `loss_and_delta`, `backward`."""
+
+    def __init__(self, spec, input_shape=(28, 28, 1), seed=0):
+        self.spec, self.input_shape = spec, tuple(input_shape)
+        self.layers = build(spec, input_shape, seed)
+        held = [layer for layer in self.layers if layer.params]
+        self.W = [layer.params[0] for layer in held]
+        self.params = self.W + [layer.params[1] for layer in held]
+
+    def forward(self, x):
+        """x: (n, 784) or (n, 28, 28) float32 -> [x, probabilities (n, classes)]."""
+        z = forward(self.layers, x.reshape((len(x),) + self.input_shape))
+        z = z - z.max(axis=1, keepdims=True)
+        e = np.exp(z)
+        return [x, e / e.sum(axis=1, keepdims=True)]
+
+    def loss_and_delta(self, out, labels, targets=None):
+        rows = np.arange(len(labels))
+        loss = float(-np.log(np.maximum(out[rows, labels], 1e-12)).mean())
+        delta = out.copy()
+        delta[rows, labels] -= 1
+        return loss, delta / len(labels), None
+
+    def backward(self, acts, delta, error=None):
+        backward(self.layers, delta)
+        held = [layer for layer in self.layers if layer.params]
+        return [layer.grads[0] for layer in held] + [layer.grads[1] for layer in held]
