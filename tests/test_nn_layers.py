@@ -166,3 +166,20 @@ def test_a_convnet_learns_digits(mnist):
                 p += v
     pred = net.forward(to_input(te.images[:500]))[-1].argmax(axis=1)
     assert (pred == te.labels[:500]).mean() >= 0.8, (pred == te.labels[:500]).mean()
+
+
+def test_train_takes_a_layer_stack_and_says_it_has_no_checkpoint_yet(mnist, tmp_path):
+    """trainer/train.py's loop trains a Net when the settings name an arch (bench/convnets.py);
+    without one it builds the MLP exactly as before (test_train.py's pinned results)."""
+    from trainer import train
+    from trainer.data import Split
+
+    tr = mnist[0]
+    some = np.random.default_rng(0).permutation(len(tr))[:256]
+    part = Split(tr.images[some], tr.labels[some])
+    model, history, _ = train.train(part, None, dict(arch="conv4s2,dense10", epochs=2, seed=0),
+                                    log=lambda *a: None, show_progress=False)
+    assert isinstance(model, L.Net) and len(history) == 2 and history[1]["loss"] < history[0]["loss"]
+    with pytest.raises(ValueError, match="no checkpoint format yet"):
+        train.train(part, None, dict(arch="conv4s2,dense10", epochs=1), log=lambda *a: None, show_progress=False,
+                    checkpoint=str(tmp_path / "c.npz"))

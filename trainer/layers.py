@@ -242,6 +242,8 @@ class Net:
     """A list of layers with a softmax on top, trained as trainer/train.py trains the MLP:
     `params` (every weight array, then every bias), `forward`, `loss_and_delta`, `backward`."""
 
+    input_scaling = "unit"  # pixels / 255, as the MLP's default
+
     def __init__(self, spec, input_shape=(28, 28, 1), seed=0):
         self.spec, self.input_shape = spec, tuple(input_shape)
         self.layers = build(spec, input_shape, seed)

@@ -161,8 +161,15 @@ def train(train_split, test_split=None, settings=None, log=print, show_progress=
         raise ValueError("unknown schedule %r (known: %s)" % (s["schedule"], ", ".join(SCHEDULES)))
     data_id = fingerprint(train_split)
     rng = np.random.default_rng(s["seed"])
-    model = MLP(s["sizes"], s["hidden"], s["output"], s["bias"], s["input_scaling"],
-                seed=int(rng.integers(2 ** 31)), init=s["init"])
+    if s.get("arch"):  # a stack of trainer/layers.py's layers (bench/convnets.py), else the MLP
+        if checkpoint or resume is not None:
+            raise ValueError("a layer stack (%r) has no checkpoint format yet: train it without one" % s["arch"])
+        from trainer.layers import Net
+
+        model = Net(s["arch"], seed=int(rng.integers(2 ** 31)))
+    else:
+        model = MLP(s["sizes"], s["hidden"], s["output"], s["bias"], s["input_scaling"],
+                    seed=int(rng.integers(2 ** 31)), init=s["init"])
     aug = None
     if s["augment"]:
         aug = Augment(**s["augment"]) if isinstance(s["augment"], dict) else Augment()

@@ -1,0 +1,69 @@
+"""Small ConvNets on the 5,000-digit sample, in float: which architecture is worth making
+int8 and putting on a board (issue 22). Each is trained by trainer/train.py's loop (the
+MLP's recipe: momentum SGD, cosine schedule, the same augmentation), then read on the
+official test set.
+
+    python bench/convnets.py [--data DIR] [--epochs 40] [--seeds 1] [--specs conv8,pool,dense10 ...]
+
+Prints one row per architecture: multiply-adds per image (layers.macs: what the board's
+integer kernels will spend), the bytes its weights take as int8 with int32 biases, float
+test accuracy per seed, training seconds. Writes bench/results/convnets.json. Not int8
+yet: the .gnet records and the device kernels for these layers come next.
+"""
+import argparse
+import json
+import os
+import sys
+import time
+
+import numpy as np
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
+
+from trainer import data, layers, train  # noqa: E402
+from trainer.evaluate import predict  # noqa: E402
+
+SPECS = (
+    "conv8,pool,conv16,pool,dense10",         # the issue's probe
+    "conv8s2,conv12s2,conv18s2,gap,dense10",  # emlearn-micropython's MNIST CNN's shape
+    "conv8s2,conv16s2,dense10",               # two stride-2 convolutions, a dense on top
+    "conv8s2,conv16s2,conv32s2,dense10",
+)
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--data", default=os.path.join(ROOT, "..", "shared", "datasets", "mnist"))
+    ap.add_argument("--epochs", type=int, default=40)
+    ap.add_argument("--seeds", type=int, default=1)
+    ap.add_argument("--specs", nargs="*", default=list(SPECS))
+    ap.add_argument("--json", default=os.path.join(ROOT, "bench", "results", "convnets.json"))
+    a = ap.parse_args(argv)
+    tr, te = data.load_split(a.data, "train"), data.load_split(a.data, "test")
+    print("%d training digits, %d test digits, %d epochs, %d seed(s)" % (len(tr), len(te), a.epochs, a.seeds))
+    print("%-40s %9s %8s %-22s %8s" % ("layers", "MACs", "bytes", "float test accuracy", "seconds"))
+    rows = []
+    for spec in a.specs:
+        accs, secs = [], []
+        for seed in range(a.seeds):
+            t = time.time()
+            model, _, _ = train.train(tr, None, dict(arch=spec, epochs=a.epochs, seed=seed), log=lambda *x: None,
+                                      show_progress=False)
+            secs.append(round(time.time() - t, 1))
+            accs.append(round(float((predict(model, te.images)[0] == te.labels).mean()), 5))
+        held = [layer for layer in model.layers if layer.params]
+        size = sum(layer.W.size + 4 * layer.b.size for layer in held)
+        row = dict(spec=spec, macs=layers.macs(model.layers), bytes=int(size), float_accuracy=accs,
+                   median=float(np.median(accs)), seconds=secs, epochs=a.epochs, train_n=len(tr))
+        rows.append(row)
+        print("%-40s %9d %8d %-22s %8s" % (spec, row["macs"], size, " ".join("%.2f%%" % (100 * x) for x in accs),
+                                          " ".join("%.0f" % x for x in secs)))
+    os.makedirs(os.path.dirname(a.json), exist_ok=True)
+    with open(a.json, "w") as f:
+        json.dump(dict(machine=os.uname().machine, rows=rows), f, indent=1)
+    print("wrote %s" % a.json)
+
+
+if __name__ == "__main__":
+    main()
