@@ -7,8 +7,9 @@ official test set.
 
 Prints one row per architecture: multiply-adds per image (layers.macs: what the board's
 integer kernels will spend), the bytes its weights take as int8 with int32 biases, float
-test accuracy per seed, training seconds. Writes bench/results/convnets.json. Not int8
-yet: the .gnet records and the device kernels for these layers come next.
+and int8 test accuracy per seed (trainer/qlayers.py's integer records, calibrated on the
+training digits at the 99.99th percentile), training seconds. Writes
+bench/results/convnets.json. The .gnet records and the device kernels come next.
 """
 import argparse
 import json
@@ -21,7 +22,7 @@ import numpy as np
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
-from trainer import data, layers, train  # noqa: E402
+from trainer import data, layers, qlayers, train  # noqa: E402
 from trainer.evaluate import predict  # noqa: E402
 
 SPECS = (
@@ -42,23 +43,27 @@ def main(argv=None):
     a = ap.parse_args(argv)
     tr, te = data.load_split(a.data, "train"), data.load_split(a.data, "test")
     print("%d training digits, %d test digits, %d epochs, %d seed(s)" % (len(tr), len(te), a.epochs, a.seeds))
-    print("%-40s %9s %8s %-22s %8s" % ("layers", "MACs", "bytes", "float test accuracy", "seconds"))
+    print("%-40s %9s %8s %-16s %-16s %8s" % ("layers", "MACs", "bytes", "float", "int8", "seconds"))
     rows = []
     for spec in a.specs:
-        accs, secs = [], []
+        accs, int8, secs = [], [], []
         for seed in range(a.seeds):
             t = time.time()
             model, _, _ = train.train(tr, None, dict(arch=spec, epochs=a.epochs, seed=seed), log=lambda *x: None,
                                       show_progress=False)
             secs.append(round(time.time() - t, 1))
             accs.append(round(float((predict(model, te.images)[0] == te.labels).mean()), 5))
+            scores = qlayers.reference(qlayers.quantize_net(model, tr.images), te.images)
+            int8.append(round(float((scores.argmax(axis=1) == te.labels).mean()), 5))
         held = [layer for layer in model.layers if layer.params]
         size = sum(layer.W.size + 4 * layer.b.size for layer in held)
         row = dict(spec=spec, macs=layers.macs(model.layers), bytes=int(size), float_accuracy=accs,
-                   median=float(np.median(accs)), seconds=secs, epochs=a.epochs, train_n=len(tr))
+                   int8_accuracy=int8, int8_median=float(np.median(int8)), seconds=secs, epochs=a.epochs,
+                   train_n=len(tr))
         rows.append(row)
-        print("%-40s %9d %8d %-22s %8s" % (spec, row["macs"], size, " ".join("%.2f%%" % (100 * x) for x in accs),
-                                          " ".join("%.0f" % x for x in secs)))
+        pc = lambda v: " ".join("%.2f%%" % (100 * x) for x in v)  # noqa: E731
+        print("%-40s %9d %8d %-16s %-16s %8s" % (spec, row["macs"], size, pc(accs), pc(int8),
+                                                 " ".join("%.0f" % x for x in secs)))
     os.makedirs(os.path.dirname(a.json), exist_ok=True)
     with open(a.json, "w") as f:
         json.dump(dict(machine=os.uname().machine, rows=rows), f, indent=1)
