@@ -10,7 +10,7 @@ PYTEST_ARGS ?=
 export MICROPYTHON
 
 .PHONY: help setup demo train export eval report test test-busy test-parity test-pi-install test-pi-system
-.PHONY: bench-train bench-cameras bench-board-heap bench-device check-micropython clean
+.PHONY: bench-train bench-cameras bench-board-heap bench-device bench-convnets check-micropython clean
 
 help:
 	@echo "make demo               set up, then train, evaluate and summarise (the main job)"
@@ -33,6 +33,8 @@ help:
 	@echo "                        (bench/results/board_heap.json)"
 	@echo "make bench-device       the runtime per backend and mode: callgrind instructions per image and load,"
 	@echo "                        us per image, smallest heap (bench/results/device.json)"
+	@echo "make bench-convnets     candidate ConvNets on the 5k sample: multiply-adds, bytes, float and int8"
+	@echo "                        accuracy (bench/results/convnets.json; issue 22, not yet on a board)"
 	@echo "make check-micropython  which MicroPython interpreter the tests use"
 	@echo "make clean              remove out/ and bench/results/"
 
@@ -167,6 +169,9 @@ bench-board-heap: setup
 
 bench-device: setup
 	GENTLENET_DATA="$(SHARED_DATA)" $(BIN)/python bench/device.py
+
+bench-convnets: setup
+	$(BIN)/python bench/convnets.py --data "$(SHARED_DATA)"
 
 bench-cameras: setup
 	$(BIN)/python bench/cameras.py --data "$(SHARED_DATA)"
