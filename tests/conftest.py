@@ -102,6 +102,18 @@ def mnist():
     return data.load_idx_pair(*pairs["train"]), data.load_idx_pair(*pairs["test"])
 
 
+def central_difference(a, i, loss, eps=1e-6):
+    """d loss / d a[i], numerically: loss() with a[i] nudged up and down by eps (a is
+    restored): what an analytic gradient is checked against."""
+    keep = a[i]
+    a[i] = keep + eps
+    up = loss()
+    a[i] = keep - eps
+    down = loss()
+    a[i] = keep
+    return (up - down) / (2 * eps)
+
+
 def write_idx(path, array, compress=False, magic=None):
     """An IDX file of uint8 `array`; `magic` overrides the 4 magic bytes."""
     a = np.asarray(array, dtype=np.uint8)

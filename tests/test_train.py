@@ -5,6 +5,7 @@ import zipfile
 import numpy as np
 import pytest
 
+from conftest import central_difference
 from trainer import mlp, train
 from trainer.augment import Augment
 from trainer.data import Split
@@ -37,13 +38,7 @@ def test_gradients_match_finite_differences(hidden, output):
     for p, g in zip(model.params, grads):
         num = np.zeros_like(p)
         for i in np.ndindex(p.shape):
-            old = p[i]
-            p[i] = old + eps
-            up = loss()
-            p[i] = old - eps
-            down = loss()
-            p[i] = old
-            num[i] = (up - down) / (2 * eps)
+            num[i] = central_difference(p, i, loss, eps)
         assert np.allclose(g, num, atol=1e-7, rtol=1e-5)
 
 
