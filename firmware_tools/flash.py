@@ -277,7 +277,11 @@ def flash(port, model, files=None, log=print, show_progress=None, compile=None):
     Returns a dict: files sent and skipped, data bytes, bytes on the wire, seconds."""
     from trainer import progress, qformat
 
-    problem = qformat.preprocess_problem(qformat.load(model))  # never send a model our own reader rejects
+    q = qformat.load(model)  # never send a model our own reader rejects
+    if any(layer.get("kind", "dense") != "dense" for layer in q.layers):
+        raise FlashError("%s is a ConvNet (%s, .gnet version %d): the board's runtime does not run conv layers "
+                         "yet; flash an MLP" % (model, q.spec, qformat.VERSION_LAYERS))
+    problem = qformat.preprocess_problem(q)
     if problem:
         log("WARNING: %s; the board will refuse camera frames for it (28x28 digits still work)" % problem)
     names = RUNTIME if files is None else files

@@ -142,7 +142,7 @@ def _predictor(path):
 
     if qformat.is_gnet(path):
         q = qformat.load(path)
-        desc = "%s int8 (.gnet, %d bytes)" % ("-".join(map(str, q.sizes)), os.path.getsize(path))
+        desc = "%s int8 (.gnet, %d bytes)" % (q.spec, os.path.getsize(path))
         arch = {"sizes": q.sizes, "hidden": q.hidden, "output": q.output, "format": "gnet"}
         return (desc, arch, lambda images: quantize.argmax(quantize.reference(q, images)),
                 lambda images: quantize.confidence(q, quantize.reference(q, images)) / 10000)

@@ -27,16 +27,16 @@ def case(mnist):
     images = te.images[:3]
     # every layer's int8 output, by the numpy reference, for the images: (n, ...) each
     want = [qlayers.reference(rec[:k + 1], images) for k in range(len(rec) - 1)]
-    steps, shape = [], (28, 28, 1)
+    steps, shape, zx = [], (28, 28, 1), -128
     for r in rec[:-1]:
         h, w, c = shape
         if r["kind"] == "conv":
-            oh, pt, _ = L._pads(h, r["stride"], r["padding"])
-            ow, pl, _ = L._pads(w, r["stride"], r["padding"])
+            oh, pt, _ = L.pads(h, r["stride"], r["padding"])
+            ow, pl, _ = L.pads(w, r["stride"], r["padding"])
             steps.append(("conv", dict(h=h, w=w, c=c, W=r["W"].ravel().tolist(), K=r["bias"].tolist(),
                                        M=r["M"].tolist(), S=r["S"].tolist(), zero=int(r["zero"]), stride=r["stride"],
-                                       pt=pt, pl=pl, zx=int(r["pad"]), oh=oh, ow=ow, co=len(r["W"]))))
-            shape = (oh, ow, len(r["W"]))
+                                       pt=pt, pl=pl, zx=zx, oh=oh, ow=ow, co=len(r["W"]))))
+            shape, zx = (oh, ow, len(r["W"])), int(r["zero"])
         elif r["kind"] == "pool":
             steps.append(("pool", dict(h=h, w=w, c=c)))
             shape = (h // 2, w // 2, c)

@@ -11,8 +11,8 @@ from trainer import layers as L
 def conv_loops(x, W, b, stride, padding):
     # the docstring's sum, one output at a time
     n, h, w, c = x.shape
-    oh, t, bo = L._pads(h, stride, padding)
-    ow, le, ri = L._pads(w, stride, padding)
+    oh, t, bo = L.pads(h, stride, padding)
+    ow, le, ri = L.pads(w, stride, padding)
     xp = np.zeros((n, h + t + bo, w + le + ri, c))
     xp[:, t:t + h, le:le + w] = x
     y = np.zeros((n, oh, ow, len(W)))
@@ -40,10 +40,10 @@ def test_conv_equals_its_loops(size, stride, padding):
 
 def test_same_padding_is_tensorflows():
     # ceil(size / stride) outputs; the odd pixel of padding goes after
-    assert L._pads(28, 1, "same") == (28, 1, 1)
-    assert L._pads(28, 2, "same") == (14, 0, 1)
-    assert L._pads(7, 2, "same") == (4, 1, 1)
-    assert L._pads(28, 2, "valid") == (13, 0, 0)
+    assert L.pads(28, 1, "same") == (28, 1, 1)
+    assert L.pads(28, 2, "same") == (14, 0, 1)
+    assert L.pads(7, 2, "same") == (4, 1, 1)
+    assert L.pads(28, 2, "valid") == (13, 0, 0)
 
 
 def test_max_pool_and_global_average_equal_their_loops():
@@ -195,7 +195,7 @@ def test_integer_conv_is_its_loops_and_int8_reads_as_float(mnist):
                             dict(arch="conv4s2,pool,conv8,dense10", epochs=4, seed=0),
                             log=lambda *a: None, show_progress=False)
     rec = qlayers.quantize_net(net, tr.images[some])
-    assert [r["kind"] for r in rec] == ["conv", "pool", "conv", "flatten", "dense"]
+    assert [r["kind"] for r in rec] == ["conv", "pool", "conv", "dense"]
     scores = qlayers.reference(rec, te.images[:500])
     floats = net.forward(te.images[:500].reshape(500, -1).astype(np.float32) / 255)[-1].argmax(axis=1)
     right = lambda p: (p == te.labels[:500]).mean()  # noqa: E731
@@ -205,7 +205,7 @@ def test_integer_conv_is_its_loops_and_int8_reads_as_float(mnist):
     # the first conv, by loops: stride 2, 'same' on 28x28 pads one pixel after, none before
     r = rec[0]
     x = te.images[:2].astype(np.int64).reshape(2, 28, 28, 1) - 128
-    xp = np.full((2, 29, 29, 1), r["pad"], np.int64)
+    xp = np.full((2, 29, 29, 1), -128, np.int64)  # the pixels' zero point
     xp[:, :28, :28] = x
     want = np.zeros((2, 14, 14, len(r["W"])), np.int64)
     for n, i, j, o in np.ndindex(want.shape):

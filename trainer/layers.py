@@ -47,7 +47,7 @@ class Dense(Layer):
         return dy @ self.W
 
 
-def _pads(size, stride, padding):
+def pads(size, stride, padding):
     # (output size, padding before, padding after) of a 3-wide window along one axis.
     # 'same' as TensorFlow: ceil(size / stride) outputs, the odd pixel of padding after;
     # 'valid': only windows wholly inside
@@ -62,7 +62,7 @@ class Conv2d(Layer):
     """3x3 convolution, stride 1 or 2, 'same' or 'valid': x (n, h, w, c_in) -> (n, oh, ow, c_out).
 
     y[n, i, j, o] = b[o] + sum over ky, kx, c of W[o, ky, kx, c] * xp[n, s*i + ky, s*j + kx, c],
-    xp the input padded with zeros as _pads says. Computed as one matrix product over the
+    xp the input padded with zeros as pads says. Computed as one matrix product over the
     9 * c_in values under each window (im2col)."""
 
     def __init__(self, c_in, c_out, rng, stride=1, padding="same", std=None):
@@ -76,13 +76,13 @@ class Conv2d(Layer):
 
     def out_shape(self, shape):
         h, w, _ = shape
-        return (_pads(h, self.stride, self.padding)[0], _pads(w, self.stride, self.padding)[0], self.W.shape[0])
+        return (pads(h, self.stride, self.padding)[0], pads(w, self.stride, self.padding)[0], self.W.shape[0])
 
     def forward(self, x):
         n, h, w, c = x.shape
         s = self.stride
-        oh, t, bo = _pads(h, s, self.padding)
-        ow, le, ri = _pads(w, s, self.padding)
+        oh, t, bo = pads(h, s, self.padding)
+        ow, le, ri = pads(w, s, self.padding)
         xp = np.pad(x, ((0, 0), (t, bo), (le, ri), (0, 0)))  # (n, h + t + bo, w + le + ri, c)
         sn, sh, sw, sc = xp.strides
         cols = as_strided(xp, (n, oh, ow, 3, 3, c), (sn, s * sh, s * sw, sh, sw, sc))  # a view, no copy

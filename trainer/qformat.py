@@ -11,6 +11,10 @@ readers (numpy on the host, plain Python on the board) and must reject the same 
         act   a name of trainer/activations.py ("none" | "relu" | "sigmoid")
         zero  int8          added after requantisation (the output zero point)
         lut   (256,) int8 for an activation with a table (sigmoid), else None
+    and, in a version-2 file (a ConvNet: trainer/qlayers.py's records), kind "conv" (W
+    (c_out, 3, 3, c_in), stride 1 or 2, padding "same" or "valid", act "none" or "relu"),
+    "pool" or "gap" (nothing else); "dense" (the default) as above, reading a picture
+    flattened channels-last.
 """
 from __future__ import annotations
 
@@ -23,7 +27,8 @@ from device.mnistify import VERSION as MNISTIFY_VERSION
 from trainer import activations
 
 MAGIC = b"GNTL"
-VERSION = 1
+VERSION = 1          # dense layers only
+VERSION_LAYERS = 2   # with a conv, pool or global average layer (weights/FORMAT.md)
 # header: magic, version, flags, file_size, width, height, channels, input_offset,
 # preprocess, preprocess_version, n_layers, n_classes, output, reserved,
 # labels_offset, labels_size, layers_offset, table_offset
@@ -34,7 +39,9 @@ CRC = struct.Struct("<I")
 ACTS = tuple(a.name for a in activations.BY_CODE)  # by their code in the layer record
 OUTPUTS = ("softmax", "sigmoid")
 PREPROCESS = ("none", "mnistify")
-DENSE = 1
+DENSE, CONV, POOL, GAP = 1, 2, 3, 4  # a layer record's type
+KINDS = {DENSE: "dense", CONV: "conv", POOL: "pool", GAP: "gap"}
+VALID = 4  # a conv record's byte 3: stride (1 or 2), plus this for 'valid' padding
 MAX_LAYERS = 16
 MAX_IN = 32767  # inputs per layer: the device runtime indexes them with int16
 INPUT_OFFSETS = (-128, -127)  # |pixel + input_offset| <= 128, which the bounds assume
@@ -59,7 +66,24 @@ class QModel:
 
     @property
     def sizes(self):
+        """[n_in, n_out of each layer] of an MLP; of a ConvNet, [inputs, outputs]."""
+        if any(L.get("kind", "dense") != "dense" for L in self.layers):
+            return [self.width * self.height * self.channels, len(self.labels)]
         return [self.layers[0]["W"].shape[1]] + [L["W"].shape[0] for L in self.layers]
+
+    @property
+    def spec(self):
+        """The layers as a readable spec: conv8s2,pool,dense10 (784-100-10 for an MLP)."""
+        if all(L.get("kind", "dense") == "dense" for L in self.layers):
+            return "-".join(map(str, self.sizes))
+        def one(L):
+            k = L.get("kind", "dense")
+            if k == "conv":
+                return "conv%d%s%s" % (len(L["W"]), "s2" if L["stride"] == 2 else "",
+                                       "v" if L["padding"] == "valid" else "")
+            return "dense%d" % len(L["W"]) if k == "dense" else k
+
+        return ",".join(one(L) for L in self.layers)
 
     @property
     def hidden(self):
@@ -112,6 +136,13 @@ def check_table(table, output, bad):
             bad("sigmoid output table entry %d is %d; it must rise from 0 to at most 10000", k, int(T[k]))
 
 
+def conv_shape(shape, stride, padding, c_out):
+    """(h, w, c_in) -> (oh, ow, c_out) of a 3x3 conv (trainer/layers.py's pads)."""
+    from trainer.layers import pads
+
+    return pads(shape[0], stride, padding)[0], pads(shape[1], stride, padding)[0], c_out
+
+
 def _align(n):
     return (n + 3) & ~3
 
@@ -125,10 +156,15 @@ def to_bytes(q):
     pos = _align(pos + len(label_bytes))
     table_off = pos
     pos += TABLE_SIZE
-    records, blobs = [], []
+    records, blobs, shape = [], [], (q.height, q.width, q.channels)
     for layer in q.layers:
-        W = np.ascontiguousarray(layer["W"], dtype=np.int8)  # (n_out, n_in) int8
-        n_out, n_in = W.shape
+        kind = layer.get("kind", "dense")
+        if kind in ("pool", "gap"):
+            c = shape[2]
+            records.append(LAYER.pack(POOL if kind == "pool" else GAP, 0, 0, 0, c, c, 0, 0, 0, 0, 0, 0))
+            shape = (shape[0] // 2, shape[1] // 2, c) if kind == "pool" else (c,)
+            continue
+        W = np.ascontiguousarray(layer["W"], dtype=np.int8)  # (n_out, n_in) or (c_out, 3, 3, c_in) int8
         parts = [W.tobytes(), np.asarray(layer["bias"], "<i4").tobytes(), np.asarray(layer["M"], "<u2").tobytes(),
                  np.asarray(layer["S"], np.uint8).tobytes()]
         if layer["lut"] is not None:
@@ -139,11 +175,19 @@ def to_bytes(q):
             blobs.append((pos, p))
             pos = _align(pos + len(p))
         lut_off = offs[4] if len(offs) > 4 else 0
-        records.append(LAYER.pack(DENSE, ACTS.index(layer["act"]), int(layer["zero"]), 0, n_in, n_out,
+        if kind == "conv":
+            geo = layer["stride"] | (VALID if layer["padding"] == "valid" else 0)
+            typ, n_in, n_out = CONV, W.shape[3], len(W)
+            shape = conv_shape(shape, layer["stride"], layer["padding"], n_out)
+        else:
+            typ, geo, (n_out, n_in) = DENSE, 0, W.shape
+            shape = (n_out,)
+        records.append(LAYER.pack(typ, ACTS.index(layer["act"]), int(layer["zero"]), geo, n_in, n_out,
                                   offs[0], offs[1], offs[2], offs[3], lut_off, 0))
     size = pos + CRC.size
     out = bytearray(size)
-    out[:HEADER.size] = HEADER.pack(MAGIC, VERSION, 0, size, q.width, q.height, q.channels, q.input_offset,
+    version = VERSION if all(layer.get("kind", "dense") == "dense" for layer in q.layers) else VERSION_LAYERS
+    out[:HEADER.size] = HEADER.pack(MAGIC, version, 0, size, q.width, q.height, q.channels, q.input_offset,
                                     PREPROCESS.index(q.preprocess), q.preprocess_version, L, len(q.labels),
                                     OUTPUTS.index(q.output), 0, labels_off, len(label_bytes), HEADER.size, table_off)
     for l, r in enumerate(records):
@@ -246,9 +290,9 @@ def from_bytes(data, name="model"):
     if magic != MAGIC:
         bad("magic %r is not %r: not a gentlenet .gnet model (a float checkpoint is .npz; export it with "
             "`gentlenet export`)", magic, MAGIC)
-    if version != VERSION:
-        bad("format version %d; this gentlenet reads version %d (%s)", version, VERSION,
-            "update gentlenet" if version > VERSION else "re-export the model")
+    if version not in (VERSION, VERSION_LAYERS):
+        bad("format version %d; this gentlenet reads versions %d and %d (%s)", version, VERSION, VERSION_LAYERS,
+            "update gentlenet" if version > VERSION_LAYERS else "re-export the model")
     if size != n:
         bad("the header says %d bytes but the file has %d: %s", size, n,
             "truncated" if n < size else "extra bytes at the end")
@@ -299,29 +343,62 @@ def from_bytes(data, name="model"):
         p += 1 + k
     if len(labels) != n_classes:
         bad("%d labels for %d classes", len(labels), n_classes)
-    layers, records, n_prev = [], [], width * height * channels
+    layers, records, shape = [], [], (height, width, channels)  # what the next layer reads
     for l in range(L):
-        (typ, act, zero, res0, n_in, n_out, w_off, b_off, m_off, s_off, lut_off,
+        (typ, act, zero, geo, n_in, n_out, w_off, b_off, m_off, s_off, lut_off,
          res1) = LAYER.unpack_from(data, layers_off + LAYER.size * l)
-        if typ != DENSE:
-            bad("layer %d has type %d; only 1 (dense) exists", l, typ)
+        if typ not in KINDS:
+            bad("layer %d has type %d; 1 (dense), 2 (conv), 3 (max pool) and 4 (global average) exist", l, typ)
+        if typ != DENSE and version == VERSION:
+            bad("layer %d has type %d (%s), which a version %d file does not hold (dense only; a ConvNet is version "
+                "%d)", l, typ, KINDS[typ], version, VERSION_LAYERS)
         if act >= len(ACTS):
             bad("layer %d: unknown activation code %d", l, act)
-        if res0 or res1:
+        if res1 or (geo and typ != CONV):
             bad("layer %d: reserved fields must be 0", l)
-        if n_in > MAX_IN:
-            bad("layer %d has %d inputs; at most %d (the device runtime's int16 index)", l, n_in, MAX_IN)
-        if n_in != n_prev:
-            bad("layer %d takes %d inputs but %s gives %d: shapes do not add up", l, n_in,
-                "the input image" if l == 0 else "layer %d" % (l - 1), n_prev)
+        last = l == L - 1
+        if last and typ != DENSE:
+            bad("the last layer is a %s layer; it must be dense (its outputs are the scores)", KINDS[typ])
+        picture = len(shape) == 3
+        if typ in (POOL, GAP):
+            if act or zero or w_off or b_off or m_off or s_off or lut_off:
+                bad("layer %d (%s) has weights, an activation or a zero point; it has none", l, KINDS[typ])
+            if not picture or n_in != shape[2] or n_out != n_in or (typ == POOL and min(shape[:2]) < 2):
+                bad("layer %d (%s) takes %d channels but gets %s: shapes do not add up", l, KINDS[typ], n_in,
+                    "x".join(map(str, shape)))
+            shape = (shape[0] // 2, shape[1] // 2, n_in) if typ == POOL else (n_in,)
+            records.append((typ, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0))
+            continue
+        if typ == CONV:
+            if geo not in (1, 2, 1 | VALID, 2 | VALID):
+                bad("layer %d (conv): byte 3 is %d; stride 1 or 2, plus %d for 'valid' padding", l, geo, VALID)
+            if activations.from_code(act).lut:
+                bad("layer %d (conv): activation %s has a lookup table; a conv's is none or relu", l, ACTS[act])
+            if not picture or n_in != shape[2]:
+                bad("layer %d (conv) takes %d channels but gets %s: shapes do not add up", l, n_in,
+                    "x".join(map(str, shape)))
+            stride, padding = geo & 3, "valid" if geo & VALID else "same"
+            nxt = conv_shape(shape, stride, padding, n_out)
+            if min(nxt) < 1:
+                bad("layer %d (conv) leaves nothing of its %s input", l, "x".join(map(str, shape)))
+            w_size = n_out * 9 * n_in
+        else:
+            flat = int(np.prod(shape))
+            if n_in > MAX_IN:
+                bad("layer %d has %d inputs; at most %d (the device runtime's int16 index)", l, n_in, MAX_IN)
+            if n_in != flat:
+                bad("layer %d takes %d inputs but %s gives %d: shapes do not add up", l, n_in,
+                    "the input image" if l == 0 else "layer %d" % (l - 1), flat)
+            stride = padding = None
+            nxt = (n_out,)
+            w_size = n_out * n_in
         if not n_out:
             bad("layer %d has no outputs", l)
-        last = l == L - 1
         if last and n_out != n_classes:
             bad("the last layer has %d outputs for %d classes: shapes do not add up", n_out, n_classes)
         if last and act != 0:
             bad("the last layer's activation must be none (the scores are its int8 logits), not %s", ACTS[act])
-        span("layer %d weights" % l, w_off, n_out * n_in)
+        span("layer %d weights" % l, w_off, w_size)
         span("layer %d bias" % l, b_off, 4 * n_out, 4)
         span("layer %d multipliers" % l, m_off, 2 * n_out, 2)
         span("layer %d shifts" % l, s_off, n_out)
@@ -331,14 +408,20 @@ def from_bytes(data, name="model"):
             span("layer %d lookup table" % l, lut_off, 256)
         elif lut_off:
             bad("layer %d is %s but has a lookup table", l, ACTS[act])
-        records.append((act, zero, n_in, n_out, w_off, b_off, m_off, s_off, lut_off))
-        n_prev = n_out
+        records.append((typ, act, zero, w_size, n_in, n_out, w_off, b_off, m_off, s_off, lut_off, stride, padding))
+        shape = nxt
+    if version == VERSION_LAYERS and all(r[0] == DENSE for r in records):
+        bad("a version %d file of dense layers only; an MLP is version %d", version, VERSION)
     spans.sort()
     for (o1, n1, w1), (o2, n2, w2) in zip(spans, spans[1:]):
         if o1 + n1 > o2:
             bad("%s (offset %d, %d bytes) overlaps %s (offset %d)", w1, o1, n1, w2, o2)
-    for l, (act, zero, n_in, n_out, w_off, b_off, m_off, s_off, lut_off) in enumerate(records):
-        W = np.frombuffer(data, np.int8, n_out * n_in, w_off).reshape(n_out, n_in)  # (n_out, n_in) int8
+    for l, rec in enumerate(records):
+        if rec[0] in (POOL, GAP):
+            layers.append({"kind": KINDS[rec[0]]})
+            continue
+        typ, act, zero, w_size, n_in, n_out, w_off, b_off, m_off, s_off, lut_off, stride, padding = rec
+        W = np.frombuffer(data, np.int8, w_size, w_off).reshape(n_out, -1)  # (n_out, n_in or 9 * c_in) int8
         bias = np.frombuffer(data, "<i4", n_out, b_off).astype(np.int32)  # (n_out,)
         M = np.frombuffer(data, "<u2", n_out, m_off).astype(np.uint16)  # (n_out,)
         S = np.frombuffer(data, np.uint8, n_out, s_off).copy()  # (n_out,)
@@ -354,7 +437,10 @@ def from_bytes(data, name="model"):
         if over.any():
             bad("layer %d neuron %d: its arithmetic could exceed +/-2^30 (see FORMAT.md, bounds)", l,
                 int(np.argmax(over)))
-        layers.append({"W": W.copy(), "bias": bias, "M": M, "S": S, "act": ACTS[act], "zero": zero, "lut": lut})
+        layer = {"W": W.copy(), "bias": bias, "M": M, "S": S, "act": ACTS[act], "zero": zero, "lut": lut}
+        if typ == CONV:
+            layer.update(kind="conv", W=W.reshape(n_out, 3, 3, n_in).copy(), stride=stride, padding=padding)
+        layers.append(layer)
     table = np.frombuffer(data, "<u2", 256, table_off).astype(np.uint16)
     check_table(table, OUTPUTS[output], bad)
     return QModel(layers, labels, OUTPUTS[output], table, width, height, channels, input_offset,

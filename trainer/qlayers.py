@@ -13,7 +13,8 @@ The scheme is trainer/quantize.py's, per output channel as per neuron there:
     pool:  the largest of the 2x2 int8 values (max commutes with the monotone requantisation)
     gap:   round half up of the mean: (2 * sum + h*w) // (2 * h*w), same scale and zero point
 Records: dict(kind="conv"|"dense", W int8, bias int32, M uint16, S uint8, zero, act,
-stride, padding), dict(kind="pool"), dict(kind="gap"), dict(kind="flatten").
+stride, padding), dict(kind="pool"), dict(kind="gap"): the layers of a .gnet file (version 2,
+weights/FORMAT.md). A dense layer after a picture reads it flattened, channels-last.
 """
 from __future__ import annotations
 
@@ -52,15 +53,27 @@ def quantize_net(net, calib_images, percentile=99.99):
             out.append(dict(kind="conv" if isinstance(layer, L.Conv2d) else "dense", W=Wq, bias=bias,
                             M=np.array([p[0] for p in MS], np.uint16), S=np.array([p[1] for p in MS], np.uint8),
                             zero=zero, act=act.name, stride=getattr(layer, "stride", 1),
-                            padding=getattr(layer, "padding", "valid"), pad=z_x))
+                            padding=getattr(layer, "padding", "valid"), lut=None, scale=s_y))
             x = np.maximum(z, 0) if act.name == "relu" else z
             s_x, z_x = s_y, zero
         elif isinstance(layer, L.ReLU):
             continue  # applied with the layer before: the clamp at its zero point
         else:
             x = layer.forward(x)
-            out.append(dict(kind={L.MaxPool2: "pool", L.GlobalAvgPool: "gap", L.Flatten: "flatten"}[type(layer)]))
+            if not isinstance(layer, L.Flatten):  # a dense layer flattens what it reads
+                out.append(dict(kind="pool" if isinstance(layer, L.MaxPool2) else "gap"))
     return out
+
+
+def to_qmodel(net, calib_images, percentile=99.99, labels=None):
+    """A QModel (trainer/qformat.py: a version-2 .gnet) of a float Net, softmax scores."""
+    from trainer.quantize import output_table
+
+    rec = quantize_net(net, calib_images, percentile)
+    n = len(rec[-1]["W"])
+    table = output_table("softmax", rec[-1]["scale"])
+    h, w, c = net.input_shape
+    return qformat.QModel(rec, labels or [str(i) for i in range(n)], "softmax", table, width=w, height=h, channels=c)
 
 
 def _requant(acc, r):
@@ -68,31 +81,33 @@ def _requant(acc, r):
     return np.clip(y + r["zero"], *activations.get(r["act"]).clamp(r["zero"]))
 
 
-def reference(records, images, input_shape=(28, 28, 1)):
-    """(n, 28, 28) uint8 -> (n, classes) int8 scores, every step in int64 numpy (exact)."""
-    x = np.asarray(images, np.uint8).reshape((len(images),) + tuple(input_shape)).astype(np.int64) - 128
+def reference(records, images, input_shape=(28, 28, 1), input_offset=-128):
+    """(n, h*w*c) or (n, h, w[, c]) uint8 -> (n, classes) int8 scores, every step in int64
+    numpy (exact). A conv's padding reads its input's zero point: the pixels' offset for
+    the first layer, the zero point of the conv or dense before it after."""
+    x = np.asarray(images, np.uint8).reshape((len(images),) + tuple(input_shape)).astype(np.int64) + input_offset
+    zx = input_offset
     for r in records:
-        k = r["kind"]
+        k = r.get("kind", "dense")
         if k == "conv":
             n, h, w, c = x.shape
-            oh, t, bo = L._pads(h, r["stride"], r["padding"])
-            ow, le, ri = L._pads(w, r["stride"], r["padding"])
-            xp = np.pad(x, ((0, 0), (t, bo), (le, ri), (0, 0)), constant_values=r["pad"])
+            oh, t, bo = L.pads(h, r["stride"], r["padding"])
+            ow, le, ri = L.pads(w, r["stride"], r["padding"])
+            xp = np.pad(x, ((0, 0), (t, bo), (le, ri), (0, 0)), constant_values=zx)
             s = r["stride"]
             acc = np.zeros((n, oh, ow, len(r["W"])), np.int64) + r["bias"].astype(np.int64)
             W = r["W"].astype(np.int64)  # (c_out, 3, 3, c_in)
             for ky in range(3):
                 for kx in range(3):
                     acc += xp[:, ky:ky + s * (oh - 1) + 1:s, kx:kx + s * (ow - 1) + 1:s, :] @ W[:, ky, kx, :].T
-            x = _requant(acc, r)
+            x, zx = _requant(acc, r), r["zero"]
         elif k == "dense":
-            x = _requant(x @ r["W"].T.astype(np.int64) + r["bias"].astype(np.int64), r)
+            x = x.reshape(len(x), -1)
+            x, zx = _requant(x @ r["W"].T.astype(np.int64) + r["bias"].astype(np.int64), r), r["zero"]
         elif k == "pool":
             n, h, w, c = x.shape
             x = x[:, :h // 2 * 2, :w // 2 * 2].reshape(n, h // 2, 2, w // 2, 2, c).max(axis=(2, 4))
-        elif k == "gap":
+        else:  # gap
             hw = x.shape[1] * x.shape[2]
             x = (2 * x.sum(axis=(1, 2)) + hw) // (2 * hw)
-        else:  # flatten
-            x = x.reshape(len(x), -1)
     return x.astype(np.int8)

@@ -108,6 +108,10 @@ def confidence(q, scores):
 def reference(q, images, chunk=4096):
     """(n, 28, 28) or (n, 784) uint8 -> (n, n_classes) int8 scores: FORMAT.md's arithmetic,
     in int64 numpy (exact, as every intermediate is < 2^30 in magnitude)."""
+    if any(L.get("kind", "dense") != "dense" for L in q.layers):  # a ConvNet (format version 2)
+        from trainer import qlayers
+
+        return qlayers.reference(q.layers, images, (q.height, q.width, q.channels), q.input_offset)
     x_all = np.asarray(images, np.uint8).reshape(len(images), -1)
     out = np.empty((len(x_all), len(q.labels)), np.int8)
     for i in range(0, len(x_all), chunk):
