@@ -102,6 +102,19 @@ def mnist():
     return data.load_idx_pair(*pairs["train"]), data.load_idx_pair(*pairs["test"])
 
 
+def small_convnet(mnist, spec, n=300, epochs=1):
+    """(net, its training digits): a layer stack trained briefly on n random digits of the
+    5k sample (sorted by label, so drawn at random), by train's loop."""
+    from trainer import train
+    from trainer.data import Split
+
+    tr = mnist[0]
+    some = np.random.default_rng(0).permutation(len(tr))[:n]
+    net, _, _ = train.train(Split(tr.images[some], tr.labels[some]), None, dict(arch=spec, epochs=epochs, seed=0),
+                            log=lambda *a: None, show_progress=False)
+    return net, tr.images[some]
+
+
 def central_difference(a, i, loss, eps=1e-6):
     """d loss / d a[i], numerically: loss() with a[i] nudged up and down by eps (a is
     restored): what an analytic gradient is checked against."""

@@ -5,10 +5,9 @@ import os
 import subprocess
 import sys
 
-import numpy as np
 import pytest
 
-from conftest import ROOT, micropython
+from conftest import ROOT, micropython, small_convnet
 
 SPEC = "conv4s2,pool,conv6,conv5v,gap,dense10"
 
@@ -16,15 +15,11 @@ SPEC = "conv4s2,pool,conv6,conv5v,gap,dense10"
 @pytest.fixture(scope="module")
 def case(mnist):
     from trainer import layers as L
-    from trainer import qlayers, train
-    from trainer.data import Split
+    from trainer import qlayers
 
-    tr, te = mnist
-    some = np.random.default_rng(0).permutation(len(tr))[:256]
-    net, _, _ = train.train(Split(tr.images[some], tr.labels[some]), None, dict(arch=SPEC, epochs=1, seed=0),
-                            log=lambda *a: None, show_progress=False)
-    rec = qlayers.quantize_net(net, tr.images[some])
-    images = te.images[:3]
+    net, digits = small_convnet(mnist, SPEC)
+    rec = qlayers.quantize_net(net, digits)
+    images = mnist[1].images[:3]
     # every layer's int8 output, by the numpy reference, for the images: (n, ...) each
     want = [qlayers.reference(rec[:k + 1], images) for k in range(len(rec) - 1)]
     steps, shape, zx = [], (28, 28, 1), -128

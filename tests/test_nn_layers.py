@@ -4,7 +4,7 @@ backward against central differences (float64)."""
 import numpy as np
 import pytest
 
-from conftest import central_difference
+from conftest import central_difference, small_convnet
 from trainer import layers as L
 
 
@@ -186,15 +186,10 @@ def test_integer_conv_is_its_loops_and_int8_reads_as_float(mnist):
     float self does (within 1.5 points, 97 % the same answers), and the conv's integer sum
     equals plain loops over the windows, padded with the input's zero point."""
     from trainer import qlayers
-    from trainer.data import Split
-    from trainer import train
 
-    tr, te = mnist
-    some = np.random.default_rng(0).permutation(len(tr))[:1000]
-    net, _, _ = train.train(Split(tr.images[some], tr.labels[some]), None,
-                            dict(arch="conv4s2,pool,conv8,dense10", epochs=4, seed=0),
-                            log=lambda *a: None, show_progress=False)
-    rec = qlayers.quantize_net(net, tr.images[some])
+    te = mnist[1]
+    net, digits = small_convnet(mnist, "conv4s2,pool,conv8,dense10", 1000, 4)
+    rec = qlayers.quantize_net(net, digits)
     assert [r["kind"] for r in rec] == ["conv", "pool", "conv", "dense"]
     scores = qlayers.reference(rec, te.images[:500])
     floats = net.forward(te.images[:500].reshape(500, -1).astype(np.float32) / 255)[-1].argmax(axis=1)

@@ -7,10 +7,10 @@ import struct
 import numpy as np
 import pytest
 
+from conftest import small_convnet
 from test_qformat import SHIPPED, edit
 from device import gnet
-from trainer import qformat, qlayers, quantize, train
-from trainer.data import Split
+from trainer import qformat, qlayers, quantize
 
 SPEC = "conv4s2,pool,conv6,conv5v,gap,dense10"
 LAYER0 = qformat.HEADER.size  # the first layer record's offset
@@ -18,11 +18,7 @@ LAYER0 = qformat.HEADER.size  # the first layer record's offset
 
 @pytest.fixture(scope="module")
 def convnet(mnist):
-    tr, _ = mnist
-    some = np.random.default_rng(0).permutation(len(tr))[:300]
-    net, _, _ = train.train(Split(tr.images[some], tr.labels[some]), None, dict(arch=SPEC, epochs=1, seed=0),
-                            log=lambda *a: None, show_progress=False)
-    q = qlayers.to_qmodel(net, tr.images[some])
+    q = qlayers.to_qmodel(*small_convnet(mnist, SPEC))
     return q, qformat.to_bytes(q)
 
 
