@@ -3,7 +3,7 @@ int8 and putting on a board (issue 22). Each is trained by trainer/train.py's lo
 MLP's recipe: momentum SGD, cosine schedule, the same augmentation), then read on the
 official test set.
 
-    python bench/convnets.py [--data DIR] [--epochs 40] [--seeds 1] [--specs conv8,pool,dense10 ...]
+    python bench/convnets.py [--data DIR] [--epochs 40] [--seeds 1] [--lr 0.1] [--specs conv8,pool,dense10 ...]
 
 Prints one row per architecture: multiply-adds per image (layers.macs: what the board's
 integer kernels will spend), the bytes its weights take as int8 with int32 biases, float
@@ -38,6 +38,8 @@ def main(argv=None):
     ap.add_argument("--data", default=os.path.join(ROOT, "..", "shared", "datasets", "mnist"))
     ap.add_argument("--epochs", type=int, default=40)
     ap.add_argument("--seeds", type=int, default=1)
+    ap.add_argument("--lr", type=float, default=None, help="learning rate (default: train's, 0.1; a net with max "
+                    "pools learns better at 0.03)")
     ap.add_argument("--specs", nargs="*", default=list(SPECS))
     ap.add_argument("--json", default=os.path.join(ROOT, "bench", "results", "convnets.json"))
     a = ap.parse_args(argv)
@@ -49,8 +51,8 @@ def main(argv=None):
         accs, int8, secs = [], [], []
         for seed in range(a.seeds):
             t = time.time()
-            model, _, _ = train.train(tr, None, dict(arch=spec, epochs=a.epochs, seed=seed), log=lambda *x: None,
-                                      show_progress=False)
+            model, _, _ = train.train(tr, None, dict(arch=spec, epochs=a.epochs, seed=seed, lr=a.lr),
+                                      log=lambda *x: None, show_progress=False)
             secs.append(round(time.time() - t, 1))
             accs.append(round(float((predict(model, te.images)[0] == te.labels).mean()), 5))
             scores = qlayers.reference(qlayers.quantize_net(model, tr.images), te.images)
@@ -59,6 +61,7 @@ def main(argv=None):
         size = sum(layer.W.size + 4 * layer.b.size for layer in held)
         row = dict(spec=spec, macs=layers.macs(model.layers), bytes=int(size), float_accuracy=accs,
                    int8_accuracy=int8, int8_median=float(np.median(int8)), seconds=secs, epochs=a.epochs,
+                   lr=a.lr,
                    train_n=len(tr))
         rows.append(row)
         pc = lambda v: " ".join("%.2f%%" % (100 * x) for x in v)  # noqa: E731
