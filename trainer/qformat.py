@@ -76,6 +76,7 @@ class QModel:
         """The layers as a readable spec: conv8s2,pool,dense10 (784-100-10 for an MLP)."""
         if all(L.get("kind", "dense") == "dense" for L in self.layers):
             return "-".join(map(str, self.sizes))
+
         def one(L):
             k = L.get("kind", "dense")
             if k == "conv":
