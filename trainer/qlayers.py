@@ -26,11 +26,6 @@ from trainer.preprocess import to_input
 from trainer.quantize import requant_params
 
 
-def _bound(Wq, bias):
-    # the largest |acc| any int8 input can give: |bias| + 128 * sum |Wq| per output channel
-    return np.abs(bias.astype(np.int64)) + 128 * np.abs(Wq.reshape(len(Wq), -1).astype(np.int64)).sum(axis=1)
-
-
 def quantize_net(net, calib_images, percentile=99.99):
     """Integer records from a float Net, each conv's and dense's output range taken from
     `calib_images` ((n, 28, 28) uint8 training digits) at `percentile` of |pre-activation|."""
@@ -47,13 +42,17 @@ def quantize_net(net, calib_images, percentile=99.99):
             flat = W.reshape(len(W), -1)
             s_w = np.maximum(np.abs(flat).max(axis=1), 1e-12) / 127  # (c_out,)
             Wq = np.clip(np.round(W / s_w.reshape((-1,) + (1,) * (W.ndim - 1))), -127, 127).astype(np.int8)
-            bias = np.round(layer.b / (s_x * s_w)) - z_x * Wq.reshape(len(Wq), -1).astype(np.int64).sum(axis=1)
-            bias = np.clip(bias, -(qformat.LIMIT // 4), qformat.LIMIT // 4).astype(np.int32)
-            MS = [requant_params(float(m), int(a)) for m, a in zip(s_x * s_w / s_y, _bound(Wq, bias))]
-            out.append(dict(kind="conv" if isinstance(layer, L.Conv2d) else "dense", W=Wq, bias=bias,
-                            M=np.array([p[0] for p in MS], np.uint16), S=np.array([p[1] for p in MS], np.uint8),
-                            zero=zero, act=act.name, stride=getattr(layer, "stride", 1),
-                            padding=getattr(layer, "padding", "valid"), lut=None, scale=s_y))
+            rows = Wq.reshape(len(Wq), -1).astype(np.int64)  # (c_out, 9 * c_in) or (n_out, n_in)
+            bias = np.round(layer.b / (s_x * s_w)) - z_x * rows.sum(axis=1)
+            lim = qformat.LIMIT // 2 - 384 * np.abs(rows).sum(axis=1)  # as quantize.py: the bounds hold
+            bias = np.clip(bias, -lim, lim).astype(np.int32)
+            A = qformat.bounds(rows, bias)[0]
+            MS = [requant_params(float(m), int(a)) for m, a in zip(s_x * s_w / s_y, A)]
+            rec = dict(kind="dense", W=Wq, bias=bias, M=np.array([p[0] for p in MS], np.uint16),
+                       S=np.array([p[1] for p in MS], np.uint8), zero=zero, act=act.name, lut=None, scale=s_y)
+            if isinstance(layer, L.Conv2d):
+                rec.update(kind="conv", stride=layer.stride, padding=layer.padding)
+            out.append(rec)
             x = np.maximum(z, 0) if act.name == "relu" else z
             s_x, z_x = s_y, zero
         elif isinstance(layer, L.ReLU):
