@@ -57,8 +57,7 @@ def main(argv=None):
             accs.append(round(float((predict(model, te.images)[0] == te.labels).mean()), 5))
             scores = qlayers.reference(qlayers.quantize_net(model, tr.images), te.images)
             int8.append(round(float((scores.argmax(axis=1) == te.labels).mean()), 5))
-        held = [layer for layer in model.layers if layer.params]
-        size = sum(layer.W.size + 4 * layer.b.size for layer in held)
+        size = sum(layer.W.size + 4 * layer.b.size for layer in model.held)
         row = dict(spec=spec, macs=layers.macs(model.layers), bytes=int(size), float_accuracy=accs,
                    int8_accuracy=int8, int8_median=float(np.median(int8)), seconds=secs, epochs=a.epochs,
                    lr=a.lr,

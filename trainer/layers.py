@@ -3,8 +3,9 @@
 The first step of ConvNets (issue 22): the layer kinds a small digit ConvNet needs, each a
 class with `forward(x)` (keeping what its backward needs) and `backward(dy) -> dx` (filling
 its parameters' gradients), so a model is a list of layers and a new kind is one class.
-Not yet used by `gentlenet train`, which still trains trainer/mlp.py's MLP; `build` turns a
-readable spec (`conv8,pool,conv16,pool,dense10`) into such a list.
+`build` turns a readable spec (`conv8,pool,conv16,pool,dense10`) into such a list; `Net`
+trains with trainer/train.py's loop when the settings name an `arch` (`gentlenet train`
+does not offer one yet: it trains trainer/mlp.py's MLP).
 
 Activations are channels-last, as a board walks them (one pixel's channels side by side):
     image batches x: (n, h, w, c) float32;  vectors: (n, features) float32
@@ -247,9 +248,9 @@ class Net:
     def __init__(self, spec, input_shape=(28, 28, 1), seed=0):
         self.spec, self.input_shape = spec, tuple(input_shape)
         self.layers = build(spec, input_shape, seed)
-        held = [layer for layer in self.layers if layer.params]
-        self.W = [layer.params[0] for layer in held]
-        self.params = self.W + [layer.params[1] for layer in held]
+        self.held = [layer for layer in self.layers if layer.params]  # the layers with weights
+        self.W = [layer.params[0] for layer in self.held]
+        self.params = self.W + [layer.params[1] for layer in self.held]
 
     def forward(self, x):
         """x: (n, 784) or (n, 28, 28) float32 -> [x, probabilities (n, classes)]."""
@@ -267,5 +268,4 @@ class Net:
 
     def backward(self, acts, delta, error=None):
         backward(self.layers, delta)
-        held = [layer for layer in self.layers if layer.params]
-        return [layer.grads[0] for layer in held] + [layer.grads[1] for layer in held]
+        return [layer.grads[0] for layer in self.held] + [layer.grads[1] for layer in self.held]
