@@ -211,12 +211,15 @@ class App:
             raise Abandon("timeout", "the sender stopped in the middle of %s (%d ms)" % (what, _TIMEOUT_MS))
         return c
 
-    def answer(self, seq, digit=None, **fields):
+    def answer(self, seq, digit=None, d=None, **fields):
         # one JSON line, written a field at a time: a small heap whose free bytes are in
         # pieces never needs the whole text in one block (INFO's is 600 bytes, a digit's
         # 1 KB), nor a dict's (INFO's model). digit (bytes): the "digit" field, base64, a
         # row at a time. The separators are bytes, which a .mpy keeps as objects, not as
-        # names (see load_model)
+        # names (see load_model). d: the fields as a dict (a classification's: **d would
+        # copy it, a 320-byte block that a 64 KB board streaming a model may not have).
+        if d is not None:
+            fields = d
         fields["seq"] = seq
         if "ok" not in fields:
             fields["ok"] = True
@@ -407,7 +410,9 @@ class App:
         # at_end: the payload's line end has been read already, so nothing is left to skip
         # (skipping then would swallow the next request)
         try:
-            data = binascii.a2b_base64(self._b64[:k])
+            # (a view, not a slice: a slice is a copy, a 256-byte block that a fragmented
+            # heap may not have; measured on a 64 KB board streaming the book's network)
+            data = binascii.a2b_base64(memoryview(self._b64)[:k])
         except ValueError:
             if not at_end:
                 self._skip_line()
@@ -444,7 +449,7 @@ class App:
                   "us_model": _ticks_diff(t2, t1), "width": w, "height": h,
                   "digit_crc": binascii.crc32(self.digit) & 0xFFFFFFFF}
         fields.update(extra)
-        self.answer(seq, self.digit if show else None, **fields)
+        self.answer(seq, self.digit if show else None, fields)
 
     def snap(self, seq, args):
         # capture a frame from the board's camera, preprocess, classify

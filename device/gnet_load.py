@@ -38,6 +38,7 @@ except ImportError:  # a port built without binascii.crc32: a table-driven CRC-3
 
 _MAGIC = b"GNTL"
 _VERSION = const(1)
+_LAYERS = const(2)                # a ConvNet's version: its layer table is gnet_conv.py's to read
 # the header's and a layer record's struct formats are written where they are read: a
 # global's name would stay in a board's RAM (gnet_viper_load.py says why)
 _HEADER_SIZE = const(40)
@@ -104,8 +105,8 @@ def load(m, f, stream):
      layers_off, table_off) = struct.unpack("<4sHHIHHBbBBBBBBIIII", head)  # FORMAT.md "Header"
     if magic != _MAGIC:
         m._bad("magic %r is not %r: not a .gnet model" % (magic, _MAGIC))
-    if version != _VERSION:
-        m._bad("format version %d; this runtime reads version %d" % (version, _VERSION))
+    if version != _VERSION and version != _LAYERS:
+        m._bad("format version %d; this runtime reads versions 1 and 2" % version)
     if fsize != size:
         m._bad("the header says %d bytes but the file has %d (%s)" % (
             fsize, size, "truncated" if size < fsize else "extra bytes"))
@@ -133,15 +134,18 @@ def load(m, f, stream):
     m.layers = []
     n_prev = m.width * m.height * m.channels
     m._max_out = m._max_in = 0
-    for l in range(n_layers):
-        f.seek(layers_off + _LAYER_SIZE * l)
-        L = m.Layer(struct.unpack("<BBbBHHIIIIII", f.read(_LAYER_SIZE)), l)
-        _check_layer(m, L, n_prev, l == n_layers - 1, n_classes, spans, end)
-        m.layers.append(L)
-        n_prev = L.n_out
-        m._max_out = max(m._max_out, L.n_out)
-        m._max_in = max(m._max_in, L.n_in)
-        m.weight_bytes += L.n_out * L.n_in
+    if version == _LAYERS:
+        m._module("gnet_conv").table(m, f, n_layers, n_classes, spans, end, _check_layer, _span)
+    else:  # version 1: dense layers
+        for l in range(n_layers):
+            f.seek(layers_off + _LAYER_SIZE * l)
+            L = m.Layer(struct.unpack("<BBbBHHIIIIII", f.read(_LAYER_SIZE)), l)
+            _check_layer(m, L, n_prev, l == n_layers - 1, n_classes, spans, end)
+            m.layers.append(L)
+            n_prev = L.n_out
+            m._max_out = max(m._max_out, L.n_out)
+            m._max_in = max(m._max_in, L.n_in)
+            m.weight_bytes += L.n_out * L.n_in
     spans.sort()
     for i in range(1, len(spans)):
         if spans[i - 1][0] + spans[i - 1][1] > spans[i][0]:

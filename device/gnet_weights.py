@@ -36,15 +36,30 @@ def load(m, f, stream):
     extra = m._module(load) if load else None
     if extra is not None:
         for L in m.layers:
-            L.T, L.K = extra.layout(L)
+            if L.typ == 1:  # a dense layer (a ConvNet's others are gnet_conv's)
+                L.T, L.K = extra.layout(L)
     row_sums = (extra.row_sums, array("i", [0, 0, 0])) if extra else None  # sum w, sum |w|, count of -128
     k = m.kernels
     sparse = k.SPARSE
     # the input zero point: what a black pixel or a dead neuron gives, skipped by a sparse
     # backend's gather; 0 for a dense one (ulab), whose sums must not grow by it
     zx = m.input_offset if sparse else 0
+    z = m.input_offset  # the input's own zero point: what a conv's padding reads
     for L in m.layers:
-        _read_layer(m, f, L, zx, row)
+        if L.typ != 1:
+            # a conv, pool or average (gnet_conv.py): out holds its whole picture; the
+            # first layer makes the picture's bytes int8 in x0; a conv's weights in RAM,
+            # as int8 (its kernel reads them as numbers), K its biases as they are
+            L.out = array("b", bytes(L.size))
+            if not L.index:
+                L.x0 = array("b", bytes(m.width * m.height * m.channels))
+            if L.typ == 2:  # a conv
+                _read_layer(m, f, L, 0, None, False)
+                L.zx = z
+                z = L.zero
+                zx = L.lo if sparse else 0
+            continue
+        _read_layer(m, f, L, zx, row, m.kernels.RAW)
         if extra is not None:
             extra.prepare(L, L.T)
         zx = L.lo if sparse else 0
@@ -65,13 +80,14 @@ def _alloc(n, unit, raw):
             n = max(unit, (n // 2) // unit * unit)
             gc.collect()
 
-def _read_layer(m, f, L, zx, row):
+def _read_layer(m, f, L, zx, row, raw):
     l, n_in, n_out = L.index, L.n_in, L.n_out
     if L.has_lut:
         L.lut = array("b", bytes(256))  # (256,) int8
         f.seek(L.lut_off)
         m._read(f, L.lut, "layer %d lookup table" % l)
-    L.out = array("b", bytes(n_out))  # (n_out,) int8
+    if L.out is None:
+        L.out = array("b", bytes(n_out))  # (n_out,) int8
     if L.K is None:  # else a view of the backend's table L.T (load, above)
         L.K = array("i", bytes(4 * n_out))  # (n_out,) int32; bias first, K after the loop
     L.M = array("H", bytes(2 * n_out))
@@ -95,7 +111,7 @@ def _read_layer(m, f, L, zx, row):
     per = max(1, _CHUNK_BYTES // n_in)
     c0 = 0
     while c0 < n_out:
-        buf = _alloc(min(per, n_out - c0) * n_in, n_in, m.kernels.RAW)  # (k, n_in) int8
+        buf = _alloc(min(per, n_out - c0) * n_in, n_in, raw)  # (k, n_in) int8
         k = len(buf) // n_in
         per = k
         L.chunks.append((c0, k, buf))

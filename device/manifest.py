@@ -18,6 +18,7 @@ FILES = (
     ("gnet_viper_load.py", "native"), # their part of the load (dropped after it)
     ("gnet_oom.py", "bytecode"),      # what it says when a model does not fit (imported only then)
     ("gnet_ulab.py", "bytecode"),     # its ulab kernels, where ulab is (OpenMV, Pimoroni, CircuitPython)
+    ("gnet_conv.py", "bytecode"),     # a ConvNet's conv, pool and average layers (imported only for one)
     ("mnistify.py", "lean"),          # any grey frame -> a 28x28 MNIST-style digit
     ("ucam.py", "bytecode"),          # a uCAM-II/III wired to the board
     ("app.py", "bytecode"),           # the board application (PROTOCOL.md)

@@ -278,9 +278,6 @@ def flash(port, model, files=None, log=print, show_progress=None, compile=None):
     from trainer import progress, qformat
 
     q = qformat.load(model)  # never send a model our own reader rejects
-    if any(layer.get("kind", "dense") != "dense" for layer in q.layers):
-        raise FlashError("%s is a ConvNet (%s, .gnet version %d): the board's runtime does not run conv layers "
-                         "yet; flash an MLP" % (model, q.spec, qformat.VERSION_LAYERS))
     problem = qformat.preprocess_problem(q)
     if problem:
         log("WARNING: %s; the board will refuse camera frames for it (28x28 digits still work)" % problem)

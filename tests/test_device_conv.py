@@ -1,6 +1,7 @@
 """device/gnet_conv.py, the board's reference kernels of a ConvNet's layers, on CPython and
 on the real MicroPython: byte for byte trainer/qlayers.py's numpy reference, layer by layer
-(a strided and a plain 'same' conv, a max pool, a 'valid' conv, a global average)."""
+(a strided and a plain 'same' conv, a max pool, a 'valid' conv, a global average). Whole
+models through gnet.py: tests/test_device_convnet.py."""
 import os
 import subprocess
 import sys
@@ -28,15 +29,16 @@ def case(mnist):
         if r["kind"] == "conv":
             oh, pt, _ = L.pads(h, r["stride"], r["padding"])
             ow, pl, _ = L.pads(w, r["stride"], r["padding"])
-            steps.append(("conv", dict(h=h, w=w, c=c, W=r["W"].ravel().tolist(), K=r["bias"].tolist(),
-                                       M=r["M"].tolist(), S=r["S"].tolist(), zero=int(r["zero"]), stride=r["stride"],
-                                       pt=pt, pl=pl, zx=zx, oh=oh, ow=ow, co=len(r["W"]))))
+            co = len(r["W"])
+            steps.append(("conv", dict(g=(h, w, c, oh, ow, co, r["stride"], pt, pl), W=r["W"].ravel().tolist(),
+                                       K=r["bias"].tolist(), M=r["M"].tolist(), S=r["S"].tolist(),
+                                       zero=int(r["zero"]), zx=zx, co=co)))
             shape, zx = (oh, ow, len(r["W"])), int(r["zero"])
         elif r["kind"] == "pool":
-            steps.append(("pool", dict(h=h, w=w, c=c)))
+            steps.append(("pool", dict(g=(h, w, c, h // 2, w // 2, c, 0, 0, 0))))
             shape = (h // 2, w // 2, c)
         else:
-            steps.append(("gap", dict(h=h, w=w, c=c)))
+            steps.append(("gap", dict(g=(h, w, c, 1, 1, c, 0, 0, 0))))
             shape = (c,)
     return images, steps, want
 
@@ -50,16 +52,19 @@ steps = %(steps)r
 for img in %(images)r:
     x = array('b', [v - 128 for v in img])
     for kind, p in steps:
+        g = p['g']
+        out = array('b', bytes(g[3] * g[4] * g[5]))
         if kind == 'conv':
-            out = array('b', bytes(p['oh'] * p['ow'] * p['co']))
-            gnet_conv.conv3x3(x, p['h'], p['w'], p['c'], array('b', p['W']), p['K'], p['M'], p['S'], p['zero'],
-                              p['stride'], p['pt'], p['pl'], p['zx'], out, p['oh'], p['ow'], p['co'])
+            # the output channels in two calls (rows 0..1, then the rest), as a model's weights
+            # in chunks: each call writes only its own channels
+            W, n = array('b', p['W']), 9 * g[2]
+            for c0, rows in ((0, 2), (2, p['co'] - 2)):
+                gnet_conv.conv3x3(x, g, W[c0 * n:(c0 + rows) * n], c0, rows, p['K'], p['M'], p['S'], p['zero'],
+                                  p['zero'], p['zx'], out)
         elif kind == 'pool':
-            out = array('b', bytes((p['h'] // 2) * (p['w'] // 2) * p['c']))
-            gnet_conv.maxpool2(x, p['h'], p['w'], p['c'], out)
+            gnet_conv.maxpool2(x, g, out)
         else:
-            out = array('b', bytes(p['c']))
-            gnet_conv.gap(x, p['h'], p['w'], p['c'], out)
+            gnet_conv.gap(x, g, out)
         print(kind, ' '.join([str(v) for v in out]))
         x = out
 """

@@ -364,9 +364,13 @@ def from_bytes(data, name="model"):
         if typ in (POOL, GAP):
             if act or zero or w_off or b_off or m_off or s_off or lut_off:
                 bad("layer %d (%s) has weights, an activation or a zero point; it has none", l, KINDS[typ])
-            if not picture or n_in != shape[2] or n_out != n_in or (typ == POOL and min(shape[:2]) < 2):
+            if not picture or n_in != shape[2]:
                 bad("layer %d (%s) takes %d channels but gets %s: shapes do not add up", l, KINDS[typ], n_in,
-                    "x".join(map(str, shape)))
+                    "x".join(map(str, shape)) if picture else "a flat vector")
+            if n_out != n_in:
+                bad("layer %d (%s) has %d outputs for %d channels; it keeps the channels", l, KINDS[typ], n_out, n_in)
+            if typ == POOL and min(shape[:2]) < 2:
+                bad("layer %d (pool) gets %s: too small for a 2x2 window", l, "x".join(map(str, shape)))
             shape = (shape[0] // 2, shape[1] // 2, n_in) if typ == POOL else (n_in,)
             records.append((typ, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0))
             continue
@@ -377,7 +381,7 @@ def from_bytes(data, name="model"):
                 bad("layer %d (conv): activation %s has a lookup table; a conv's is none or relu", l, ACTS[act])
             if not picture or n_in != shape[2]:
                 bad("layer %d (conv) takes %d channels but gets %s: shapes do not add up", l, n_in,
-                    "x".join(map(str, shape)))
+                    "x".join(map(str, shape)) if picture else "a flat vector")
             stride, padding = geo & 3, "valid" if geo & VALID else "same"
             nxt = conv_shape(shape, stride, padding, n_out)
             if min(nxt) < 1:

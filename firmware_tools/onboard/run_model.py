@@ -26,7 +26,7 @@ def main(argv):
     stream = len(argv) > 5 and argv[5] == "stream"
     gc.collect()
     model = gnet.Model(argv[1], stream=stream, backend=backend)
-    n_in = model.layers[0].n_in
+    n_in = model.width * model.height * model.channels
     image = bytearray(n_in)  # (n_in,) uint8, reused for every image
     conf = bytearray(2)      # the confidence, uint16 little-endian
     n = 0
