@@ -135,7 +135,9 @@ def load(m, f, stream):
     n_prev = m.width * m.height * m.channels
     m._max_out = m._max_in = 0
     if version == _LAYERS:
-        m._module("gnet_conv").table(m, f, n_layers, n_classes, spans, end, _check_layer, _span)
+        # (the name as bytes: a str constant would be one more name in every board's RAM,
+        # and a 64 KB board's fifth pool of names costs 3.6 KB: test_board.py)
+        m._module(b"gnet_conv".decode()).table(m, f, n_layers, n_classes, spans, end, _check_layer, _span)
     else:  # version 1: dense layers
         for l in range(n_layers):
             f.seek(layers_off + _LAYER_SIZE * l)

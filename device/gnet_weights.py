@@ -45,6 +45,7 @@ def load(m, f, stream):
     # backend's gather; 0 for a dense one (ulab), whose sums must not grow by it
     zx = m.input_offset if sparse else 0
     z = m.input_offset  # the input's own zero point: what a conv's padding reads
+    vmin = z            # the lowest value the input takes (a faster conv kernel's offset)
     for L in m.layers:
         if L.typ != 1:
             # a conv, pool or average (gnet_conv.py): out holds its whole picture; the
@@ -56,7 +57,9 @@ def load(m, f, stream):
             if L.typ == 2:  # a conv
                 _read_layer(m, f, L, 0, None, False)
                 L.zx = z
+                m._module(b"gnet_conv".decode()).prepare(m, L, vmin)  # (bytes: gnet_load.py says why)
                 z = L.zero
+                vmin = L.lo
                 zx = L.lo if sparse else 0
             continue
         _read_layer(m, f, L, zx, row, m.kernels.RAW)

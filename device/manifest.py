@@ -19,6 +19,7 @@ FILES = (
     ("gnet_oom.py", "bytecode"),      # what it says when a model does not fit (imported only then)
     ("gnet_ulab.py", "bytecode"),     # its ulab kernels, where ulab is (OpenMV, Pimoroni, CircuitPython)
     ("gnet_conv.py", "bytecode"),     # a ConvNet's conv, pool and average layers (imported only for one)
+    ("gnet_conv_viper.py", "native"), # its viper conv kernel (imported only for one, with viper)
     ("mnistify.py", "lean"),          # any grey frame -> a 28x28 MNIST-style digit
     ("ucam.py", "bytecode"),          # a uCAM-II/III wired to the board
     ("app.py", "bytecode"),           # the board application (PROTOCOL.md)

@@ -19,7 +19,10 @@ half as many scene frames.
 Images: the official MNIST test set when it can be found, plus edge cases (all black, all
 white, single pixels, stripes, random noise); without MNIST, at least 1,000 made-up and
 real images. Models: every .gnet in weights/ and networks of other shapes trained briefly
-here. Each runtime gets all images in one process (firmware_tools/onboard/run_model.py).
+here, a ConvNet among them (.gnet version 2: its conv layers run device/gnet_conv.py's
+plain-Python loops on every backend, so it gets WASM_PYTHON_DIGITS test digits and every
+edge case on every runtime, in RAM and streamed). Each runtime gets all images in one
+process (firmware_tools/onboard/run_model.py).
 """
 from __future__ import annotations
 
@@ -53,6 +56,9 @@ SHAPES = [
                                        book_backprop=True)),
     ("784-64-32-10-sigmoid", dict(sizes=[784, 64, 32, 10], hidden="sigmoid", epochs=3, augment=False)),
     ("784-100-50-10-relu", dict(sizes=[784, 100, 50, 10], epochs=3, augment=False)),
+    # a ConvNet (.gnet version 2): a strided, a plain and a 'valid' conv, a max pool and a
+    # dense layer over the flattened picture (the global average: tests/test_qformat_layers.py)
+    ("cnn-4s2-4-pool-6v-10", dict(arch="conv4s2,conv4,pool,conv6v,dense10", epochs=2, augment=False)),
 ]
 
 
@@ -115,7 +121,7 @@ def find_images(data=None, log=print):
 
 def make_models(outdir, train, calib, log=print):
     """Quantised models of other shapes, trained briefly on `train` (random weights if None)."""
-    from trainer import mlp, qformat, quantize, train as T
+    from trainer import layers, mlp, qformat, qlayers, quantize, train as T
 
     paths = []
     for name, settings in SHAPES:
@@ -123,9 +129,14 @@ def make_models(outdir, train, calib, log=print):
         s.update(settings)
         if train is not None:
             model, _, _ = T.train(train, None, s, log=lambda *a: None, show_progress=False)
+        elif s.get("arch"):
+            model = layers.Net(s["arch"], seed=0)
         else:
             model = mlp.MLP(s["sizes"], s["hidden"], s["output"], s["bias"], s["input_scaling"], seed=0)
-        q = quantize.quantize(model, calib.reshape(len(calib), 28, 28))
+        if s.get("arch"):
+            q = qlayers.to_qmodel(model, calib.reshape(len(calib), 28, 28))
+        else:
+            q = quantize.quantize(model, calib.reshape(len(calib), 28, 28))
         p = os.path.join(outdir, name + ".gnet")
         qformat.save(q, p)
         paths.append(p)
@@ -157,11 +168,13 @@ def backends(interpreter, device=None):
     return json.loads(r.stdout.strip().splitlines()[-1])["backends"]
 
 
-def _images_for(interp, backend, shipped=True):
+def _images_for(interp, backend, shipped=True, convnet=False):
     # "some" where it is slow (pure Python in webassembly: an interpreter in an interpreter;
     # pure Python on the unix port for the other shapes, whose viper and ulab runs see every
-    # image) or not a board (CPython, which runs the unix port's pure-Python loops); else "all"
-    if interp == sys.executable or backend == "python" and (interp == "wasm" or not shipped):
+    # image; a ConvNet, whose conv layers run device/gnet_conv.py's plain-Python loops on
+    # every backend so far) or not a board (CPython, which runs the unix port's pure-Python
+    # loops); else "all"
+    if convnet or interp == sys.executable or backend == "python" and (interp == "wasm" or not shipped):
         return "some"
     return "all"
 
@@ -213,18 +226,20 @@ def run(models, images, labels, micropython, workdir, heapsize=SMALL_HEAP, log=p
     interpreters = [micropython, sys.executable] + (["wasm"] if wasm else [])
     runs = {i: backends(i, device) for i in interpreters}  # device/gnet.py's BACKENDS that run there
     jobs = []  # (model, interpreter, backend, stream, heap, image set)
+    qs = {m: qformat.load(m) for m in models}
     for m in models:
+        convnet = any(L.get("kind", "dense") != "dense" for L in qs[m].layers)
         for interp in interpreters:
             for b in runs[interp]:
-                jobs.append((m, interp, b, False, None, _images_for(interp, b, m == models[0])))
-    for interp in (micropython, "wasm") if wasm else (micropython,):
-        if models:  # streamed, with the fastest backend there (in a small heap on the unix port)
-            b = runs[interp][0]
-            heap = heapsize if interp == micropython else None
-            jobs.append((models[0], interp, b, True, heap, _images_for(interp, b)))
+                jobs.append((m, interp, b, False, None, _images_for(interp, b, m == models[0], convnet)))
+        if m == models[0] or convnet:  # streamed, with the fastest backend there (in a small heap on the unix port)
+            for interp in (micropython, "wasm") if wasm else (micropython,):
+                b = runs[interp][0]
+                heap = heapsize if interp == micropython else None
+                jobs.append((m, interp, b, True, heap, _images_for(interp, b, True, convnet)))
     refs = {}
     for m in models:
-        q = qformat.load(m)
+        q = qs[m]
         ref = quantize.reference(q, images)
         refs[m] = (ref, quantize.confidence(q, ref))
 

@@ -134,3 +134,74 @@ def test_ulab_cuts_a_wide_layer_into_exact_spans(mnist, tmp_path):
                                       stream)
         bad, _ = parity.compare(ref, quantize.confidence(q, ref), got)
         assert info["backend"] == "ulab" and bad == 0, (stream, info)
+
+
+# ------------------------------------------------------------------ a ConvNet (.gnet version 2)
+
+CNN = "conv4s2,pool,conv6,conv5v,gap,dense10"  # every kind and geometry but a dense over a picture
+
+
+@pytest.fixture(scope="module")
+def convnet(mnist, tmp_path_factory):
+    from conftest import small_convnet
+    from trainer import qlayers
+
+    q = qlayers.to_qmodel(*small_convnet(mnist, CNN))
+    path = str(tmp_path_factory.mktemp("cnn") / "cnn.gnet")
+    qformat.save(q, path)
+    return path
+
+
+def _convnet_rows(convnet, images, labels, work, device=None):
+    rows = parity.run([convnet], images, labels, micropython(), str(work), device=device,
+                      wasm=bool(wasm()), wasm_python_digits=200)
+    return [r for r in rows if r["runtime"] != "numpy"]
+
+
+def test_a_convnet_has_parity_on_every_runtime(convnet, images, labels, tmp_path):
+    rows = _convnet_rows(convnet, images, labels, tmp_path)
+    runtimes = {(r["runtime"], r["backend"], r["stream"]) for r in rows}
+    assert {("micropython", "viper", False), ("micropython", "python", False), ("cpython", "python", False),
+            ("micropython", "viper", True)} <= runtimes, runtimes
+    if wasm():
+        assert {("micropython-wasm", "ulab", False), ("micropython-wasm", "python", False),
+                ("micropython-wasm", "ulab", True)} <= runtimes, runtimes
+    for r in rows:
+        assert r["compared"] == r["images"] == len(images) - 1300 and r["mismatches"] == 0, r
+
+
+def test_one_lsb_in_one_conv_weight_is_detected(convnet, images, tmp_path):
+    """The first conv's most used weight of its busiest channel, +1: every backend sees it."""
+    data = open(convnet, "rb").read()
+    q = qformat.from_bytes(data)
+    some = images[np.r_[:200, 1500:len(images)]]  # what parity gives a ConvNet: 200 digits, every edge case
+    ref = quantize.reference(q, some)
+    first = quantize.reference(qformat.QModel(q.layers[:1], [str(i) for i in range(4)]), some)  # (n, 196 * 4)
+    c = int((first.reshape(len(some), -1, 4) > q.layers[0]["zero"]).mean(axis=(0, 1)).argmax())
+    w_off = qformat.LAYER.unpack_from(data, qformat.HEADER.size)[6]
+    j = w_off + c * 9 + 4  # channel c's centre tap (one input channel): (c_out, 3, 3, 1)
+    mutated = bytearray(data)
+    w = struct.unpack_from("<b", mutated, j)[0]
+    struct.pack_into("<b", mutated, j, w + 1 if w < 127 else w - 1)
+    path = tmp_path / "mutated.gnet"
+    path.write_bytes(reseal(mutated))
+    changed = (quantize.reference(qformat.load(str(path)), some) != ref).any(axis=1)
+    conf = quantize.confidence(q, ref)
+    assert changed.sum() > 0  # the change does reach the scores
+    some.tofile(str(tmp_path / "images.bin"))
+    runs = [(micropython(), "viper"), (micropython(), "python")] + ([(wasm(), "ulab"), (wasm(), "python")]
+                                                                   if wasm() else [])
+    for interp, backend in runs:
+        info, got = parity.run_device(interp, str(path), str(tmp_path / "images.bin"), str(tmp_path / "out"), backend)
+        bad, _ = parity.compare(ref, conf, got)
+        assert bad == int(changed.sum()), (interp, backend)
+
+
+def test_a_rounding_change_in_the_conv_is_detected(convnet, images, labels, tmp_path):
+    """gnet_conv.py's requantisation rounding down instead of half up: every runtime fails."""
+    device = _mutated_device(tmp_path, [("gnet_conv.py", "half = 1 << (s - 1)", "half = 0"),
+                                        ("gnet_conv_viper.py", "+ (1 << (shift - 1))) >> shift)", ") >> shift)")])
+    work = tmp_path / "work"
+    work.mkdir()
+    rows = _convnet_rows(convnet, images, labels, work, device=device)
+    assert len(rows) >= (7 if wasm() else 4) and all(r["mismatches"] > 0 for r in rows), rows

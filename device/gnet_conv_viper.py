@@ -1,0 +1,125 @@
+# Viper kernels for a ConvNet's 3x3 convolutions (gnet_conv.py imports this where the
+# viper backend runs): the integers of gnet_conv.conv3x3, the reference, much faster.
+# At most 4 arguments each (the native emitter's limit on some architectures).
+#
+# A conv's input is first copied into its padded picture P, (hp, wp, c) bytes holding
+# v = x - vmin in 0..255 (vmin: the lowest value the input takes, its zero point after a
+# ReLU); P's border, the padding, holds zx - vmin from the load on and is never written
+# again. Every window then lies wholly in P, and a window row (3 pixels of c channels) is
+# 3c consecutive bytes in P: no bounds test. The weights are held as w + 128 (0..255, no
+# sign extension), so
+#   sum w * x  =  sum (w + 128) * v  -  128 * sum v  +  vmin * sum w
+# the window's sum of v is taken once per pixel for all channels, and vmin * sum w is in
+# K (bias + vmin * sum w, prepared by gnet_conv.py). The sums stay below 255 * 255 * 9c
+# < 2**31 for c < 3600: 32-bit machine ints never wrap.
+#
+# T, array('i'), one per conv layer (gnet_conv.py's prepare):
+#   T[0:10]           wp * c (a row of P), c, oh, ow, co, stride, 0, 0, zero + 128, lo + 128
+#   T[10:10+co]       K, int32 (read as two halfwords: a ptr32 load does not sign-extend
+#                     on a 64-bit machine)
+#   T[10+co:10+2co]   M | S << 16
+#   T[10+2co:10+3co]  a pixel's sums
+# G, array('i'), the copy's geometry: h, w, c, wp, pt, pl, hp, flip, delta + 256
+import micropython
+
+
+@micropython.viper
+def fill(x: ptr8, P: ptr8, G: ptr32, n: int):
+    # P's inside <- v = (x ^ flip) + delta for the input x (h, w, c): int8 bytes (flip
+    # 0x80, delta = -128 - vmin) or the picture's uint8 (flip 0, delta = offset - vmin);
+    # rows and columns that no window reads ('valid' padding) are left out. n: unused.
+    h = int(G[0])
+    w = int(G[1])
+    c = int(G[2])
+    wp = int(G[3])
+    pt = int(G[4])
+    pl = int(G[5])
+    hp = int(G[6])
+    flip = int(G[7])
+    delta = int(G[8]) - 256
+    if h > hp - pt:
+        h = hp - pt
+    wc = w * c
+    last = (wp - pl) * c      # bytes of an input row that fit in P's row
+    if wc > last:
+        wc = last
+    y = 0
+    while y < h:
+        src = y * w * c
+        dst = ((y + pt) * wp + pl) * c
+        k = 0
+        while k < wc:
+            P[dst + k] = (int(x[src + k]) ^ flip) + delta
+            k += 1
+        y += 1
+
+
+@micropython.viper
+def conv(P: ptr8, W: ptr8, T: ptr32, out: ptr8):
+    # out[(i * ow + j) * co + ch] for every output pixel and channel: the requantised sum
+    # over window (i, j) of P, clamped to lo..127. W: the weights transposed, (3, 3, c,
+    # co) bytes w + 128: a window's value v meets the co weights of its tap in a row, so
+    # a v of 0 (an input at its lowest: most of a digit's paper, every dead ReLU) skips
+    # them all. The sums in T[10+2co:10+3co], all >= 0.
+    row = int(T[0])
+    c = int(T[1])
+    oh = int(T[2])
+    ow = int(T[3])
+    co = int(T[4])
+    stride = int(T[5])
+    zero = int(T[8]) - 128
+    lo = int(T[9]) - 128
+    T16 = ptr16(T)
+    A = ptr32(uint(T) + 4 * (10 + 2 * co))  # (co,) the sums
+    run = 3 * c               # a window row: 3 pixels of c channels, consecutive in P
+    co4 = co & ~3
+    i = 0
+    while i < oh:
+        j = 0
+        while j < ow:
+            r = 0
+            while r < co:
+                A[r] = 0
+                r += 1
+            sv = 0                # the window's sum of v
+            a = i * stride * row + j * stride * c   # the window's first byte in P
+            t = 0                 # the tap's index in a weight row, 0 .. 9c - 1
+            ky = 0
+            while ky < 3:
+                k = 0
+                while k < run:
+                    v = int(P[a + k])
+                    if v:
+                        sv += v
+                        Wr = ptr8(uint(W) + (t + k) * co)
+                        r = 0
+                        while r < co4:   # four channels a step
+                            A[r] += int(Wr[r]) * v
+                            A[r + 1] += int(Wr[r + 1]) * v
+                            A[r + 2] += int(Wr[r + 2]) * v
+                            A[r + 3] += int(Wr[r + 3]) * v
+                            r += 4
+                        while r < co:
+                            A[r] += int(Wr[r]) * v
+                            r += 1
+                    k += 1
+                a += row
+                t += run
+                ky += 1
+            corr = sv << 7            # 128 * sum v: what reading w as w + 128 added
+            o = (i * ow + j) * co
+            r = 0
+            while r < co:
+                h2 = 2 * (10 + r)     # K[r] as two halfwords, the high one sign-extended
+                kk = int(T16[h2]) | (((int(T16[h2 + 1]) ^ 0x8000) - 0x8000) << 16)
+                ms = int(T[10 + co + r])
+                shift = ms >> 16
+                y = zero + (((kk + int(A[r]) - corr) * (ms & 0xFFFF) + (1 << (shift - 1))) >> shift)
+                if y > 127:
+                    y = 127
+                elif y < lo:
+                    y = lo
+                out[o + r] = y
+                r += 1
+            j += 1
+        i += 1
