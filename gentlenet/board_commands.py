@@ -9,7 +9,7 @@ import sys
 import time
 
 from gentlenet.common import (BOARD_DIR, BOARD_PORT, CAMERA_PORT, DEFAULT_GNET, OUT, SHIPPED_GNET, CommandError,
-                              Disagreement, board_model, heap_line, shown, load_gnet, log, positive_int)
+                              Disagreement, board_model, heap_line, shown, load_gnet, log, network_name, positive_int)
 from gentlenet.model_commands import find_data, run_train, train_args
 
 
@@ -49,8 +49,9 @@ def cmd_demo(args):
     print("  data:     %s" % ds.source)
     if ds.note:
         print("  NOTE:     %s" % ds.note)
-    print("  network:  %s, %s hidden, %s output, %d epochs" % (
-        "-".join(map(str, model.sizes)), model.hidden, model.output, meta["training"]["epochs"]))
+    name = network_name(model) if hasattr(model, "spec") else "%s, %s hidden" % (
+        "-".join(map(str, model.sizes)), model.hidden)
+    print("  network:  %s, %s output, %d epochs" % (name, model.architecture()["output"], meta["training"]["epochs"]))
     print("  accuracy: %.2f%% float, %.2f%% int8, on %d test digits" % (
         100 * m["accuracy"], 100 * card["accuracy"]["int8"], m["n"]))
     print("  model:    %s (float), %s (int8, %d bytes, for the board)" % (args.out, gnet_path, card["bytes"]))

@@ -112,3 +112,10 @@ def heap_line(h):
             "(in RAM, 160x128 frames) or %s (streamed, 80x60 frames), estimated for 64-bit MicroPython "
             "(bench/board_heap.py). The app streams when RAM is short." % (
                 kb(h["model"]["in_ram"]), kb(h["model"]["streamed"]), kb(h["app"]["in_ram"]), kb(h["app"]["streamed"])))
+
+
+def network_name(model):
+    """A float network in a few words: "784-100-10 relu" (an MLP), or its layer spec (a ConvNet)."""
+    if hasattr(model, "spec"):
+        return "ConvNet %s" % model.spec
+    return "%s %s" % ("-".join(map(str, model.sizes)), model.hidden)

@@ -8,7 +8,7 @@ import os
 import time
 
 from gentlenet.common import (DEFAULT_GNET, DEFAULT_MODEL, OUT, SHIPPED_GNET, CommandError, data_args, find_data,
-                              fraction, heap_line, log, positive_float, positive_int, shown)
+                              fraction, heap_line, log, network_name, positive_float, positive_int, shown)
 
 
 def _layers(text):
@@ -25,6 +25,18 @@ def _layers(text):
     return sizes
 
 
+def _arch(text):
+    """--arch: "cnn" (the trainer's ConvNet) or a layer spec, checked by building it."""
+    from trainer import layers, train
+
+    spec = train.CNN if text == "cnn" else text
+    try:
+        layers.build(spec)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+    return spec
+
+
 CAMERA_SHARE = 0.3  # --camera-aug without a share
 STROKE_SHARE = 0.3  # --stroke without a share
 
@@ -32,7 +44,15 @@ STROKE_SHARE = 0.3  # --stroke without a share
 def _train_settings(args):
     from trainer import train
 
+    if getattr(args, "arch", None):
+        mlp_only = ["--" + f.replace("_", "-") for f in ("rashid", "layers", "hidden_act", "output", "no_bias")
+                    if getattr(args, f, None) not in (None, False)]
+        if mlp_only:
+            raise CommandError("--arch trains a ConvNet (ReLU, softmax, biases); %s %s for the MLP: drop %s" % (
+                " ".join(mlp_only), "is" if len(mlp_only) == 1 else "are", "it" if len(mlp_only) == 1 else "them"))
     s = dict(train.RASHID) if args.rashid else {}
+    if getattr(args, "arch", None):
+        s.update(arch=args.arch, lr=train.CNN_LR)
     given = {"sizes": args.layers, "hidden": args.hidden_act, "output": args.output, "epochs": args.epochs,
              "batch": args.batch, "lr": args.lr, "momentum": args.momentum, "schedule": args.schedule,
              "weight_decay": args.weight_decay, "seed": args.seed, "camera_aug": args.camera_aug}
@@ -57,7 +77,7 @@ def resume_path(out):
     return stem + ".resume" + (ext or ".npz")
 
 
-_TRAINING_FLAGS = ("rashid", "layers", "hidden_act", "output", "no_bias", "epochs", "batch", "lr", "momentum",
+_TRAINING_FLAGS = ("arch", "rashid", "layers", "hidden_act", "output", "no_bias", "epochs", "batch", "lr", "momentum",
                    "schedule", "weight_decay", "no_augment", "rotate", "shift", "stroke", "seed", "camera_aug")
 
 
@@ -111,10 +131,10 @@ def run_train(args, ds=None):
 def cmd_train(args):
     model, meta = run_train(args)
     r = meta["result"]
-    arch = "-".join(map(str, model.sizes))
+    arch = network_name(model)
     if "test_accuracy" in r:
-        print("%s %s: %.2f%% on %d test digits, trained in %.1fs -> %s" % (
-            arch, model.hidden, 100 * r["test_accuracy"], r["test_n"], r["seconds"], args.out))
+        print("%s: %.2f%% on %d test digits, trained in %.1fs -> %s" % (
+            arch, 100 * r["test_accuracy"], r["test_n"], r["seconds"], args.out))
     else:
         print("%s trained in %.1fs -> %s" % (arch, r["seconds"], args.out))
 
@@ -147,7 +167,7 @@ def _predictor(path):
         return (desc, arch, lambda images: quantize.argmax(quantize.reference(q, images)),
                 lambda images: quantize.confidence(q, quantize.reference(q, images)) / 10000)
     model, _ = mlp.load(path)
-    return ("%s %s float" % ("-".join(map(str, model.sizes)), model.hidden), model.architecture(),
+    return ("%s float" % network_name(model), model.architecture(),
             lambda images: evaluate.predict(model, images)[0],
             lambda images: evaluate.predict(model, images)[1].max(axis=1))
 
@@ -338,6 +358,9 @@ def train_args(p):
     p.add_argument("--out", default=DEFAULT_MODEL, help="checkpoint to write (default: %(default)s)")
     p.add_argument("--rashid", action="store_true", help="the book's network: %s %s, no biases, lr %g, one digit at a "
                    "time, %d epochs" % ("-".join(map(str, book["sizes"])), book["hidden"], book["lr"], book["epochs"]))
+    p.add_argument("--arch", type=_arch, metavar="SPEC", help="a ConvNet instead of the MLP: 'cnn' (%s) or a "
+                   "spec of conv8 (3x3, 8 channels), conv8s2 (stride 2), conv8v ('valid'), pool (2x2 max), gap "
+                   "(global average), ending in dense10 (learning rate %g unless --lr)" % (train.CNN, train.CNN_LR))
     p.add_argument("--layers", type=_layers, help="layer sizes (default %s)" % ",".join(map(str, d["sizes"])))
     p.add_argument("--hidden-act", choices=mlp.HIDDEN, help="hidden activation (default %s)" % d["hidden"])
     p.add_argument("--output", choices=mlp.OUTPUT, help="softmax + cross-entropy or sigmoid + squared error "

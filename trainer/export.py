@@ -19,15 +19,29 @@ MAX_LOSS_POINTS = 0.3
 def choose_percentile(model, calib_images, candidates=PERCENTILES):
     """The calibration percentile whose int8 model agrees most often with the float model
     on the calibration (training) digits: no test labels are used to choose."""
+    from trainer.layers import Net
+
     float_pred = evaluate.predict(model, calib_images)[0]
-    seen = quantize.calibrate(model, calib_images)  # once, for every candidate
+    # an MLP's layer outputs once, for every candidate (a layer stack's: each time)
+    seen = None if isinstance(model, Net) else quantize.calibrate(model, calib_images)
     best = None
     for p in candidates:
-        q = quantize.quantize(model, calib_images, p, seen=seen)
+        q = _quantize(model, calib_images, p, seen)
         agree = float((quantize.argmax(quantize.reference(q, calib_images)) == float_pred).mean())
         if best is None or agree > best[1]:
             best = (p, agree, q)
     return best
+
+
+def _quantize(model, calib_images, percentile, seen=None):
+    """The int8 QModel of an MLP (trainer/quantize.py) or of a layer stack (trainer/qlayers.py)."""
+    from trainer.layers import Net
+
+    if isinstance(model, Net):
+        from trainer import qlayers
+
+        return qlayers.to_qmodel(model, calib_images, percentile)
+    return quantize.quantize(model, calib_images, percentile, seen=seen)
 
 
 def _bits(M):
@@ -53,17 +67,17 @@ def export(model, meta, calib, test, out, percentile="auto", source=None, log=pr
         log("calibration: %d training digits; percentile %g agrees with the float model on %.2f%% of them" % (
             len(calib), percentile, 100 * agree))
     else:
-        q = quantize.quantize(model, calib.images, float(percentile))
+        q = _quantize(model, calib.images, float(percentile))
     data = qformat.to_bytes(q)
     write_atomic(out, data)
     size, sha = len(data), hashlib.sha256(data).hexdigest()
     card = {
         "model": os.path.basename(out),
         "format": "gnet",
-        "format_version": qformat.VERSION,
+        "format_version": int.from_bytes(data[4:6], "little"),  # 1: an MLP, 2: a ConvNet
         "bytes": size,
         "sha256": sha,
-        "architecture": "-".join(map(str, q.sizes)),
+        "architecture": q.spec,
         "hidden": q.hidden,
         "output": q.output,
         "labels": q.labels,
@@ -71,7 +85,7 @@ def export(model, meta, calib, test, out, percentile="auto", source=None, log=pr
         "preprocess": {"name": q.preprocess, "version": q.preprocess_version},
         "quantization": {
             "weights": "int8 per output neuron, symmetric", "activations": "int8", "calibration_digits": len(calib),
-            "percentile": percentile, "multiplier_bits": [_bits(L["M"]) for L in q.layers]
+            "percentile": percentile, "multiplier_bits": [_bits(L["M"]) for L in q.layers if "M" in L]
         },
         "data": (meta or {}).get("data"),
         "training": (meta or {}).get("training"),

@@ -250,7 +250,13 @@ class Net:
         self.layers = build(spec, input_shape, seed)
         self.held = [layer for layer in self.layers if layer.params]  # the layers with weights
         self.W = [layer.params[0] for layer in self.held]
-        self.params = self.W + [layer.params[1] for layer in self.held]
+        self.b = [layer.params[1] for layer in self.held]
+        self.params = self.W + self.b
+
+    def architecture(self):
+        """What a checkpoint (trainer/mlp.py's save and load) needs to build it again."""
+        return {"arch": self.spec, "input_shape": list(self.input_shape), "output": "softmax",
+                "input_scaling": self.input_scaling}
 
     def forward(self, x):
         """x: (n, 784) or (n, 28, 28) float32 -> [x, probabilities (n, classes)]."""

@@ -223,7 +223,16 @@ def load(path):
                 raise CheckpointError("%s: checkpoint version %r; this gentlenet reads version %d" %
                                       (path, meta.get("version"), CHECKPOINT_VERSION))
             arch = meta["architecture"]
-            model = MLP(arch["sizes"], arch["hidden"], arch["output"], arch["bias"], arch.get("input_scaling", "unit"))
+            if "arch" in arch:  # a layer stack (trainer/layers.py): its arrays go into its layers
+                from trainer.layers import Net
+
+                try:
+                    model = Net(arch["arch"], tuple(arch.get("input_shape", (28, 28, 1))))
+                except ValueError as e:
+                    raise CheckpointError("%s: %s" % (path, e)) from None
+            else:
+                model = MLP(arch["sizes"], arch["hidden"], arch["output"], arch["bias"],
+                            arch.get("input_scaling", "unit"))
             for l in range(len(model.W)):
                 for name, want in (("W%d" % l, model.W[l].shape), ("b%d" % l, model.b[l].shape)):
                     if name not in z.files:
@@ -231,10 +240,11 @@ def load(path):
                     a = z[name]
                     if a.shape != want:
                         raise CheckpointError("%s: %s has shape %s, the architecture %s needs %s" %
-                                              (path, name, a.shape, arch["sizes"], want))
+                                              (path, name, a.shape, arch.get("arch") or arch["sizes"], want))
                     if not np.isfinite(a).all():
                         raise CheckpointError("%s: %s contains NaN or infinite values" % (path, name))
-                    (model.W if name[0] == "W" else model.b)[l] = a.astype(np.float32)
+                    # in place: a layer stack's layers hold these very arrays
+                    (model.W if name[0] == "W" else model.b)[l][...] = a.astype(np.float32)
         except (KeyError, TypeError, ValueError, OSError, EOFError, zipfile.BadZipFile) as e:
             if isinstance(e, CheckpointError):
                 raise

@@ -232,15 +232,33 @@ def runtime_heap(q, backend="python"):
     per layer, no accumulators; the others: the most)."""
     fixed = _HEAP_MODEL
     weights = 0
-    for L in q.layers:
+    dense = [L for L in q.layers if L.get("kind", "dense") == "dense"]
+    shape = (q.height, q.width, q.channels)
+    for i, L in enumerate(q.layers):
+        kind = L.get("kind", "dense")
+        if kind != "dense":
+            # a ConvNet's layer (device/gnet_conv.py): its whole output picture; the first
+            # one's input made int8; a conv's weights in RAM either way, with viper also
+            # its padded input and its table (the weights transposed in place of the rows)
+            out = conv_shape(shape, L["stride"], L["padding"], len(L["W"])) if kind == "conv" else (
+                (shape[0] // 2, shape[1] // 2, shape[2]) if kind == "pool" else (shape[2],))
+            fixed += _HEAP_LAYER + 160 + int(np.prod(out)) + (int(np.prod(shape)) if i == 0 else 0)
+            if kind == "conv":
+                co, n = len(L["W"]), L["W"][0].size
+                fixed += 8 * co + co * n + _HEAP_CHUNK
+                if backend == "viper":
+                    fixed += 200 + 12 * co + ((out[0] - 1) * L["stride"] + 3) * ((out[1] - 1) * L["stride"] + 3) * shape[2]
+            shape = out
+            continue
         n_out, n_in = L["W"].shape
         fixed += _HEAP_LAYER + 8 * n_out + (256 if L["lut"] is not None else 0)
         per = max(1, _CHUNK_BYTES // n_in)
         weights += n_out * n_in + _HEAP_CHUNK * (-(-n_out // per))
-    widest_in = max(L["W"].shape[1] for L in q.layers)
+        shape = (n_out,)
+    widest_in = max(L["W"].shape[1] for L in dense)
     # the gathered inputs; the accumulators (viper sums in registers and keeps each layer's
     # constants in one table: about the same bytes as K, M, S and the LUT apart)
-    fixed += 4 * widest_in + 4 * (1 if backend == "viper" else max(L["W"].shape[0] for L in q.layers))
+    fixed += 4 * widest_in + 4 * (1 if backend == "viper" else max(L["W"].shape[0] for L in dense))
     return {"in_ram": fixed + weights, "streamed": fixed + widest_in}
 
 

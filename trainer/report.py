@@ -128,9 +128,58 @@ def imagine(model, path):
     plt.close(fig)
 
 
+def filters(net, path):
+    """A ConvNet's first convolution: each output channel's 3x3 weights (of its first input
+    channel), blue negative, red positive, on one scale: the strokes and edges it looks for."""
+    plt = _plt()
+    W = net.W[0]  # (c_out, 3, 3, c_in)
+    lim = float(np.abs(W).max()) or 1.0
+    fig, axes = plt.subplots(1, len(W), figsize=(len(W) * 0.9 + 0.4, 1.4), squeeze=False)
+    for c, ax in enumerate(axes[0]):
+        ax.imshow(W[c, :, :, 0], cmap="bwr", vmin=-lim, vmax=lim)
+        ax.set_title(str(c), fontsize=8)
+        ax.axis("off")
+    fig.suptitle("first-layer filters (%s): red adds, blue takes away" % net.spec.split(",")[0], fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def feature_maps(net, image, path, label=None):
+    """What each picture layer of a ConvNet makes of one digit (28, 28) uint8: a row per
+    layer, a tile per channel (at most 16), after its ReLU."""
+    from trainer import layers as L
+    from trainer.preprocess import to_input
+
+    plt = _plt()
+    x = to_input(image[None], net.input_scaling).reshape((1,) + net.input_shape)
+    rows, name = [("input", x[0])], ""
+    for k, layer in enumerate(net.layers):
+        x = layer.forward(x)
+        if not isinstance(layer, L.ReLU):
+            name = "%s %dx%dx%d" % ((type(layer).__name__.lower(),) + x.shape[1:]) if x.ndim == 4 else ""
+        nxt = net.layers[k + 1] if k + 1 < len(net.layers) else None
+        if name and not isinstance(nxt, L.ReLU):  # (a conv's row shows it after its ReLU)
+            rows.append((name, x[0]))
+    cols = min(16, max(r[1].shape[-1] for r in rows))
+    fig, axes = plt.subplots(len(rows), cols, figsize=(cols * 0.8, len(rows) * 0.95), squeeze=False)
+    for r, (name, a) in enumerate(rows):
+        for c in range(cols):
+            ax = axes[r][c]
+            ax.axis("off")
+            if c < a.shape[-1]:
+                ax.imshow(a[:, :, c], cmap="gray")
+        axes[r][0].set_title(name, fontsize=7, loc="left")
+    fig.suptitle("what each layer makes of a %s" % ("digit" if label is None else "%d" % label), fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
 def write_all(model, meta, test_split, out_dir, log=print):
     """Every picture into out_dir; returns their paths."""
     from trainer.evaluate import metrics, predict
+    from trainer.layers import Net
 
     os.makedirs(out_dir, exist_ok=True)
     paths = []
@@ -143,8 +192,15 @@ def write_all(model, meta, test_split, out_dir, log=print):
         confusion(metrics(test_split.labels, pred), paths[-1])
         paths.append(os.path.join(out_dir, "mistakes.png"))
         mistakes(test_split.images, test_split.labels, pred, probs, paths[-1])
-    paths.append(os.path.join(out_dir, "imagine.png"))
-    imagine(model, paths[-1])
+    if isinstance(model, Net):  # a ConvNet: its filters and what they see (no back-query)
+        paths.append(os.path.join(out_dir, "filters.png"))
+        filters(model, paths[-1])
+        if test_split is not None and len(test_split):
+            paths.append(os.path.join(out_dir, "feature-maps.png"))
+            feature_maps(model, test_split.images[0], paths[-1], int(test_split.labels[0]))
+    else:
+        paths.append(os.path.join(out_dir, "imagine.png"))
+        imagine(model, paths[-1])
     for p in paths:
         log("wrote %s" % p)
     return paths

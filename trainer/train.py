@@ -34,6 +34,9 @@ RASHID = dict(
     init="rashid", epochs=5, batch=1, lr=0.1, momentum=0.0, schedule="constant",
     weight_decay=0.0, augment=False, targets=[0.01, 0.99], book_backprop=True,
 )
+# `gentlenet train --arch cnn`: the ConvNet (trainer/layers.py's spec) and its learning rate
+CNN = "conv8s2,conv16s2,conv32s2,dense10"
+CNN_LR = 0.1
 SCHEDULES = ("cosine", "step", "constant")
 # Without --epochs: enough epochs to show the network about this many (augmented) digits,
 # 200 epochs of a 5,000-digit set, 17 of a 60,000-digit set.
@@ -161,9 +164,7 @@ def train(train_split, test_split=None, settings=None, log=print, show_progress=
         raise ValueError("unknown schedule %r (known: %s)" % (s["schedule"], ", ".join(SCHEDULES)))
     data_id = fingerprint(train_split)
     rng = np.random.default_rng(s["seed"])
-    if s.get("arch"):  # a stack of trainer/layers.py's layers (bench/convnets.py), else the MLP
-        if checkpoint or resume is not None:
-            raise ValueError("a layer stack (%r) has no checkpoint format yet: train it without one" % s["arch"])
+    if s.get("arch"):  # a stack of trainer/layers.py's layers (a ConvNet), else the MLP
         from trainer.layers import Net
 
         model = Net(s["arch"], seed=int(rng.integers(2 ** 31)))
