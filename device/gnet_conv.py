@@ -10,7 +10,6 @@
 # larger): streaming keeps the dense layers' weights in the file.
 
 import struct
-from array import array
 
 try:
     from micropython import const
@@ -143,52 +142,25 @@ def check(m, L, geo, reserved, shape, last, spans, end, span):
 
 
 def prepare(m, L, vmin):
-    # With the viper backend, conv layer L's tables for gnet_conv_viper.py (its comment
-    # says what they hold): T, its padded picture P with the border set, G. vmin: the
-    # lowest value L's input takes. Elsewhere, or where viper does not build, nothing:
-    # the reference loops run.
-    if m.backend != "viper":
+    # Conv layer L's tables for the model's backend's conv kernel, gnet_conv_<backend>.py
+    # (viper, ulab), when there is one and it runs here: its prepare(L, vmin) sets L.T
+    # (then layer() hands L to it) and L.V, the module. vmin: the lowest value L's input
+    # takes. Elsewhere nothing: the reference loops below run.
+    if m.backend == "python":
         return
     try:
-        V = m._module("gnet_conv_viper")
+        V = m._module("gnet_conv_" + m.backend)
     except (ImportError, SyntaxError, ValueError, NotImplementedError):
         return
-    h, w, c, oh, ow, co, stride, pt, pl = L.g
-    hp = (oh - 1) * stride + 3  # the rows and columns that windows read
-    wp = (ow - 1) * stride + 3
-    P = bytearray(hp * wp * c)  # (hp, wp, c) uint8: v = x - vmin; the border: zx - vmin
-    if L.zx != vmin:
-        for i in range(len(P)):
-            P[i] = L.zx - vmin
-    # the input: the picture's bytes (uint8, the model's offset) or int8 bytes
-    first = L.index == 0
-    G = array("i", [h, w, c, wp, pt, pl, hp, 0 if first else 0x80, (m.input_offset if first else -128) - vmin + 256])
-    T = array("i", range(10 + 3 * co))
-    for i, v in enumerate((wp * c, c, oh, ow, co, stride, 0, 0, L.zero + 128, L.lo + 128)):
-        T[i] = v
-    n = 9 * c
-    Wt = bytearray(n * co)  # (3, 3, c, co) uint8: the weights transposed, w + 128
-    for c0, rows, W in L.chunks:
-        for r in range(rows):
-            k = c0 + r
-            total = 0
-            for i in range(n):
-                w = W[r * n + i]
-                total += w
-                Wt[i * co + k] = w + 128
-            T[10 + k] = L.K[k] + vmin * total
-            T[10 + co + k] = L.M[k] | L.S[k] << 16
-    L.T, L.P, L.G, L.V, L.chunks = T, P, G, V, Wt
+    L.V = V
+    V.prepare(m, L, vmin)
 
 
 def layer(L, x, offset):
     # L.out <- layer L of x (its input, int8; the picture's bytes 0..255 when offset, the
     # input's offset, is not 0: made int8 first, in L.x0); returns L.out
-    T = L.T
-    if T is not None:  # a conv, by gnet_conv_viper.py (L.chunks: its transposed weights)
-        L.V.fill(x, L.P, L.G, 0)
-        L.V.conv(L.P, L.chunks, T, L.out)
-        return L.out
+    if L.T is not None:  # a conv, by the backend's kernel (prepare)
+        return L.V.layer(L, x, offset)
     if offset:
         x0 = L.x0
         for i in range(len(x0)):

@@ -21,6 +21,46 @@
 #   T[10+2co:10+3co]  a pixel's sums
 # G, array('i'), the copy's geometry: h, w, c, wp, pt, pl, hp, flip, delta + 256
 import micropython
+from array import array
+
+
+def prepare(m, L, vmin):
+    # conv layer L's T, its padded picture P with the border set, G, and its weights
+    # transposed (in place of its rows in L.chunks). vmin: the lowest value L's input takes.
+    h, w, c, oh, ow, co, stride, pt, pl = L.g
+    hp = (oh - 1) * stride + 3  # the rows and columns that windows read
+    wp = (ow - 1) * stride + 3
+    P = bytearray(hp * wp * c)  # (hp, wp, c) uint8: v = x - vmin; the border: zx - vmin
+    if L.zx != vmin:
+        for i in range(len(P)):
+            P[i] = L.zx - vmin
+    # the input: the picture's bytes (uint8, the model's offset) or int8 bytes
+    first = L.index == 0
+    G = array("i", [h, w, c, wp, pt, pl, hp, 0 if first else 0x80, (m.input_offset if first else -128) - vmin + 256])
+    T = array("i", range(10 + 3 * co))
+    for i, v in enumerate((wp * c, c, oh, ow, co, stride, 0, 0, L.zero + 128, L.lo + 128)):
+        T[i] = v
+    n = 9 * c
+    Wt = bytearray(n * co)  # (3, 3, c, co) uint8: the weights transposed, w + 128
+    for c0, rows, W in L.chunks:
+        for r in range(rows):
+            k = c0 + r
+            total = 0
+            for i in range(n):
+                v = W[r * n + i]
+                total += v
+                Wt[i * co + k] = v + 128
+            T[10 + k] = L.K[k] + vmin * total
+            T[10 + co + k] = L.M[k] | L.S[k] << 16
+    L.T, L.P, L.G, L.chunks = T, P, G, Wt
+
+
+def layer(L, x, offset):
+    # gnet_conv.layer for a prepared conv: L.out <- the layer of x (the picture's bytes for
+    # the first layer: G says how to read them, so offset is not needed here)
+    fill(x, L.P, L.G, 0)
+    conv(L.P, L.chunks, L.T, L.out)
+    return L.out
 
 
 @micropython.viper

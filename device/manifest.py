@@ -20,6 +20,7 @@ FILES = (
     ("gnet_ulab.py", "bytecode"),     # its ulab kernels, where ulab is (OpenMV, Pimoroni, CircuitPython)
     ("gnet_conv.py", "bytecode"),     # a ConvNet's conv, pool and average layers (imported only for one)
     ("gnet_conv_viper.py", "native"), # its viper conv kernel (imported only for one, with viper)
+    ("gnet_conv_ulab.py", "bytecode"), # its ulab conv kernel (imported only for one, with ulab)
     ("mnistify.py", "lean"),          # any grey frame -> a 28x28 MNIST-style digit
     ("ucam.py", "bytecode"),          # a uCAM-II/III wired to the board
     ("app.py", "bytecode"),           # the board application (PROTOCOL.md)

@@ -62,3 +62,23 @@ def _bytes(size):
     # "64k" -> 65536
     s = str(size).lower()
     return int(s[:-1]) * {"k": 1024, "m": 1 << 20}[s[-1]] if s[-1] in "km" else int(s)
+
+
+def instructions(cmd):
+    """Instructions callgrind counts for the command (valgrind's "Collected" line): a count
+    that a busy machine does not change."""
+    import re
+    import subprocess
+
+    r = subprocess.run(["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null"] + cmd,
+                       capture_output=True, text=True, timeout=1800)
+    if r.returncode != 0:
+        raise RuntimeError("callgrind failed on %s:\n%s" % (" ".join(cmd), r.stderr[-2000:]))
+    return int(re.search(r"Collected : (\d+)", r.stderr).group(1))
+
+
+def instructions_per_image(model, images_file, n, backend="viper", device=None):
+    """Instructions the MicroPython unix port spends per image classifying the first n of
+    images_file with `model` (firmware_tools/onboard/cost.py: the load subtracted)."""
+    base = onboard(find_micropython(), "cost", model, images_file, device=device)
+    return (instructions(base + [str(n), backend]) - instructions(base + ["0", backend])) // n

@@ -19,10 +19,9 @@ half as many scene frames.
 Images: the official MNIST test set when it can be found, plus edge cases (all black, all
 white, single pixels, stripes, random noise); without MNIST, at least 1,000 made-up and
 real images. Models: every .gnet in weights/ and networks of other shapes trained briefly
-here, a ConvNet among them (.gnet version 2: its conv layers run device/gnet_conv.py's
-plain-Python loops on every backend, so it gets WASM_PYTHON_DIGITS test digits and every
-edge case on every runtime, in RAM and streamed). Each runtime gets all images in one
-process (firmware_tools/onboard/run_model.py).
+here, a ConvNet among them (.gnet version 2: every image with viper and ulab, in RAM and
+streamed; WASM_PYTHON_DIGITS test digits and every edge case with pure Python). Each
+runtime gets all images in one process (firmware_tools/onboard/run_model.py).
 """
 from __future__ import annotations
 
@@ -170,11 +169,10 @@ def backends(interpreter, device=None):
 
 def _images_for(interp, backend, shipped=True, convnet=False):
     # "some" where it is slow (pure Python in webassembly: an interpreter in an interpreter;
-    # pure Python on the unix port for the other shapes, whose viper and ulab runs see every
-    # image; a ConvNet, whose conv layers run device/gnet_conv.py's plain-Python loops on
-    # every backend so far) or not a board (CPython, which runs the unix port's pure-Python
-    # loops); else "all"
-    if convnet or interp == sys.executable or backend == "python" and (interp == "wasm" or not shipped):
+    # pure Python on the unix port for the other shapes and for a ConvNet, whose viper and
+    # ulab runs see every image) or not a board (CPython, which runs the unix port's
+    # pure-Python loops); else "all"
+    if interp == sys.executable or backend == "python" and (interp == "wasm" or not shipped or convnet):
         return "some"
     return "all"
 
@@ -228,7 +226,7 @@ def run(models, images, labels, micropython, workdir, heapsize=SMALL_HEAP, log=p
     jobs = []  # (model, interpreter, backend, stream, heap, image set)
     qs = {m: qformat.load(m) for m in models}
     for m in models:
-        convnet = any(L.get("kind", "dense") != "dense" for L in qs[m].layers)
+        convnet = qs[m].convnet
         for interp in interpreters:
             for b in runs[interp]:
                 jobs.append((m, interp, b, False, None, _images_for(interp, b, m == models[0], convnet)))

@@ -67,9 +67,14 @@ class QModel:
     @property
     def sizes(self):
         """[n_in, n_out of each layer] of an MLP; of a ConvNet, [inputs, outputs]."""
-        if any(L.get("kind", "dense") != "dense" for L in self.layers):
+        if self.convnet:
             return [self.width * self.height * self.channels, len(self.labels)]
         return [self.layers[0]["W"].shape[1]] + [L["W"].shape[0] for L in self.layers]
+
+    @property
+    def convnet(self):
+        """True for a ConvNet (a conv, pool or global average layer: a version-2 file)."""
+        return any(L.get("kind", "dense") != "dense" for L in self.layers)
 
     @property
     def spec(self):
@@ -247,7 +252,8 @@ def runtime_heap(q, backend="python"):
                 co, n = len(L["W"]), L["W"][0].size
                 fixed += 8 * co + co * n + _HEAP_CHUNK
                 if backend == "viper":
-                    fixed += 200 + 12 * co + ((out[0] - 1) * L["stride"] + 3) * ((out[1] - 1) * L["stride"] + 3) * shape[2]
+                    padded = ((out[0] - 1) * L["stride"] + 3) * ((out[1] - 1) * L["stride"] + 3) * shape[2]
+                    fixed += 200 + 12 * co + padded
             shape = out
             continue
         n_out, n_in = L["W"].shape

@@ -108,7 +108,7 @@ def confidence(q, scores):
 def reference(q, images, chunk=4096):
     """(n, 28, 28) or (n, 784) uint8 -> (n, n_classes) int8 scores: FORMAT.md's arithmetic,
     in int64 numpy (exact, as every intermediate is < 2^30 in magnitude)."""
-    if any(L.get("kind", "dense") != "dense" for L in q.layers):  # a ConvNet (format version 2)
+    if q.convnet:  # a ConvNet (format version 2)
         from trainer import qlayers
 
         return qlayers.reference(q.layers, images, (q.height, q.width, q.channels), q.input_offset)
