@@ -271,16 +271,15 @@ def precompile(dest, micropython, names=None):
     return dest
 
 
-def flash(port, model, files=None, log=print, show_progress=None, compile=None):
+def flash(port, model, files=None, log=print, show_progress=None, compile=None, choose=None):
     """Copy the runtime and `model` (as model.gnet) to the board at `port`. compile: None
     precompiles to .mpy when the board and mpy-cross agree, False never, True insists.
-    Returns a dict: files sent and skipped, data bytes, bytes on the wire, seconds."""
+    choose: a function of the board's heap (bytes) that returns the model to send instead
+    (asked once connected, before anything is sent). Returns a dict: files sent and
+    skipped, data bytes, bytes on the wire, seconds, and the model sent."""
     from trainer import progress, qformat
 
-    q = qformat.load(model)  # never send a model our own reader rejects
-    problem = qformat.preprocess_problem(q)
-    if problem:
-        log("WARNING: %s; the board will refuse camera frames for it (28x28 digits still work)" % problem)
+    qformat.load(model)  # never send a model our own reader rejects
     names = RUNTIME if files is None else files
     t0 = time.time()
     t = connect(port)
@@ -288,6 +287,11 @@ def flash(port, model, files=None, log=print, show_progress=None, compile=None):
     work = tempfile.TemporaryDirectory(prefix="gentlenet-mpy-")
     try:
         _exec(t, _HELPERS)
+        if choose is not None:
+            model = choose(int(_exec(t, "import gc\ngc.collect()\nprint(gc.mem_free() + gc.mem_alloc())")))
+        problem = qformat.preprocess_problem(qformat.load(model))
+        if problem:
+            log("WARNING: %s; the board will refuse camera frames for it (28x28 digits still work)" % problem)
         stale = _exec(t, "_gl_sweep()").split()  # what a flash cut short left (never read by the board)
         if stale:
             log("  removed what an interrupted flash left: %s" % ", ".join(stale))
@@ -343,7 +347,7 @@ def flash(port, model, files=None, log=print, show_progress=None, compile=None):
         work.cleanup()
     r = {"port": port, "sent": sent, "unchanged": skipped, "data_bytes": nbytes, "wire_bytes": wire,
          "seconds": round(time.time() - t0, 2), "board_mpy": board, "mpy_cross": cross,
-         "compiled": [n for n in names if how[n] == "mpy"]}
+         "compiled": [n for n in names if how[n] == "mpy"], "model": model}
     log("flashed %s: sent %s%s; %d bytes of data, %d bytes on the wire, %.1fs" % (
         port, ", ".join(sent) or "nothing", " (unchanged: %s)" % ", ".join(skipped) if skipped else "",
         nbytes, wire, r["seconds"]))

@@ -170,9 +170,12 @@ def backends(interpreter, device=None):
 def _images_for(interp, backend, shipped=True, convnet=False):
     # "some" where it is slow (pure Python in webassembly: an interpreter in an interpreter;
     # pure Python on the unix port for the other shapes and for a ConvNet, whose viper and
-    # ulab runs see every image) or not a board (CPython, which runs the unix port's
+    # ulab runs see every image; ulab for a ConvNet trained here, whose shipped sibling in
+    # weights/ gets every image) or not a board (CPython, which runs the unix port's
     # pure-Python loops); else "all"
     if interp == sys.executable or backend == "python" and (interp == "wasm" or not shipped or convnet):
+        return "some"
+    if convnet and backend == "ulab" and not shipped:
         return "some"
     return "all"
 
@@ -227,14 +230,15 @@ def run(models, images, labels, micropython, workdir, heapsize=SMALL_HEAP, log=p
     qs = {m: qformat.load(m) for m in models}
     for m in models:
         convnet = qs[m].convnet
+        shipped = m == models[0] or convnet and os.path.dirname(os.path.abspath(m)) == os.path.join(ROOT, "weights")
         for interp in interpreters:
             for b in runs[interp]:
-                jobs.append((m, interp, b, False, None, _images_for(interp, b, m == models[0], convnet)))
+                jobs.append((m, interp, b, False, None, _images_for(interp, b, shipped, convnet)))
         if m == models[0] or convnet:  # streamed, with the fastest backend there (in a small heap on the unix port)
             for interp in (micropython, "wasm") if wasm else (micropython,):
                 b = runs[interp][0]
                 heap = heapsize if interp == micropython else None
-                jobs.append((m, interp, b, True, heap, _images_for(interp, b, True, convnet)))
+                jobs.append((m, interp, b, True, heap, _images_for(interp, b, shipped, convnet)))
     refs = {}
     for m in models:
         q = qs[m]

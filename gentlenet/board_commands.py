@@ -8,8 +8,9 @@ import re
 import sys
 import time
 
-from gentlenet.common import (BOARD_DIR, BOARD_PORT, CAMERA_PORT, DEFAULT_GNET, OUT, SHIPPED_GNET, CommandError,
-                              Disagreement, board_model, heap_line, shown, load_gnet, log, network_name, positive_int)
+from gentlenet.common import (BOARD_DIR, BOARD_PORT, CAMERA_PORT, DEFAULT_GNET, OUT, SHIPPED_GNET, SHIPPED_MLP,
+                              CommandError, Disagreement, board_model, heap_line, shown, load_gnet, log, network_name,
+                              positive_int)
 from gentlenet.model_commands import find_data, run_train, train_args
 
 
@@ -137,8 +138,20 @@ def cmd_flash(args):
 
     port = args.port or _default_port()
     args.model = board_model(args.model)
-    flash.flash(port, args.model, show_progress=False if args.quiet else None,
-                compile=False if args.no_compile else None)
+
+    def choose(heap):
+        # the shipped ConvNet where the board's heap holds it beside its frames, else the
+        # shipped MLP (streamed from flash in less); a model the user named is sent as it is
+        need = min(qformat.board_heap(qformat.load(SHIPPED_GNET))["app"].values())
+        if heap >= need:
+            return SHIPPED_GNET
+        log("the board's heap (%d KB) cannot hold the shipped ConvNet beside its frames (about %d KB): flashing "
+            "the shipped MLP %s instead" % (heap // 1024, need // 1024, shown(SHIPPED_MLP)))
+        return SHIPPED_MLP
+
+    r = flash.flash(port, args.model, show_progress=False if args.quiet else None,
+                    compile=False if args.no_compile else None, choose=choose if args.model == SHIPPED_GNET else None)
+    args.model = r["model"]
     if args.no_check:
         return
     # The app starts (soft reset) and says how it holds the model, or why it cannot: the
@@ -185,6 +198,7 @@ def cmd_classify(args):
     """Frames from a serial camera, classified on the board (or the host with --local)."""
     from firmware_tools import boardclient, cameras, classify
 
+    given = args.model
     args.model = board_model(args.model)
     q = load_gnet(args.model)
     port, kind = _camera_port(args)
@@ -196,6 +210,11 @@ def cmd_classify(args):
             board = boardclient.BoardClient(args.board or _default_port(), log=log).start()
             info = board.info()
             other = board.other_model(args.model, info)
+            if other and not given and args.model == SHIPPED_GNET and not board.other_model(SHIPPED_MLP, info):
+                # a small board that `flash` gave the shipped MLP in place of the ConvNet
+                log("the board runs the shipped MLP (the ConvNet did not fit it): classifying with %s" %
+                    shown(SHIPPED_MLP))
+                args.model, q, other = SHIPPED_MLP, load_gnet(SHIPPED_MLP), None
             if other:
                 raise CommandError(other)
             log("board: %s, %s backend, %s bytes free" % (info["runtime"], info["backend"], info["mem_free"]))

@@ -11,9 +11,12 @@ from firmware_tools import ports
 OUT = "out"
 DEFAULT_MODEL = os.path.join(OUT, "model.npz")
 DEFAULT_GNET = os.path.join(OUT, "model.gnet")
-# the pretrained model in the source tree (weights/), for predicting before training
-SHIPPED_GNET = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "weights",
-                            "mnist-784-100-10.gnet")
+# the pretrained models in the source tree (weights/), for predicting and flashing before
+# training: the ConvNet (the better reader of clean digits and of camera frames), and the
+# MLP, which a board whose heap cannot hold the ConvNet beside its frames gets instead
+_WEIGHTS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "weights")
+SHIPPED_GNET = os.path.join(_WEIGHTS, "mnist-cnn-8s2-16s2-32s2-10.gnet")
+SHIPPED_MLP = os.path.join(_WEIGHTS, "mnist-784-100-10.gnet")
 BOARD_DIR = os.path.join(OUT, "board")  # the virtual board's flash
 BOARD_PORT = ports.VIRTUAL_BOARD_FILE  # where a running virtual board says which pty it is
 CAMERA_PORT = os.path.join(OUT, "camera.port")  # where a running simulated camera says which pty it is

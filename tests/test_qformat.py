@@ -83,18 +83,23 @@ def shipped():
         return f.read()
 
 
-def test_shipped_model_and_card(shipped, mnist):
-    card = json.load(open(os.path.join(ROOT, "weights", "mnist-784-100-10.json")))
+@pytest.mark.parametrize("name,spec,most_bytes,least", [
+    ("mnist-784-100-10", "784-100-10", 81000, 0.97),
+    ("mnist-cnn-8s2-16s2-32s2-10", "conv8s2,conv16s2,conv32s2,dense10", 16 * 1024, 0.986),  # issue 22's floors
+])
+def test_shipped_model_and_card(mnist, name, spec, most_bytes, least):
     import hashlib
 
-    assert card["sha256"] == hashlib.sha256(shipped).hexdigest() and card["bytes"] == len(shipped)
-    assert len(shipped) <= 81000  # the shipped model stays within 81 KB
-    q = qformat.from_bytes(shipped)
-    assert q.sizes == [784, 100, 10] and q.labels == [str(i) for i in range(10)]
+    data = open(os.path.join(ROOT, "weights", name + ".gnet"), "rb").read()
+    card = json.load(open(os.path.join(ROOT, "weights", name + ".json")))
+    assert card["sha256"] == hashlib.sha256(data).hexdigest() and card["bytes"] == len(data)
+    assert len(data) <= most_bytes  # the shipped model stays this small
+    q = qformat.from_bytes(data)
+    assert q.spec == card["architecture"] == spec and q.labels == [str(i) for i in range(10)]
     _, test = mnist
     acc = float((quantize.argmax(quantize.reference(q, test.images)) == test.labels).mean())
     assert acc == pytest.approx(card["accuracy"]["int8"], abs=1e-5)  # the card tells the truth
-    assert acc >= 0.97 and card["accuracy"]["float"] - acc <= 0.003
+    assert acc >= least and card["accuracy"]["float"] - acc <= 0.001
 
 
 def test_round_trip(tmp_path):

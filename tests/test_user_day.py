@@ -15,6 +15,7 @@ from firmware_tools import ptyport
 from firmware_tools.vboard import VirtualBoard
 
 SHIPPED = os.path.join(ROOT, "weights", "mnist-784-100-10.gnet")
+SHIPPED_CNN = os.path.join(ROOT, "weights", "mnist-cnn-8s2-16s2-32s2-10.gnet")
 
 
 def gentlenet(*args, cwd, env=None, timeout=300):
@@ -32,11 +33,33 @@ def board(tmp_path):
 
 
 def test_flash_in_a_fresh_folder_sends_the_shipped_model_and_says_so(board, tmp_path):
+    """The shipped ConvNet, which the default virtual board (192 KB) holds."""
     r = gentlenet("flash", "--port", board.port, "-q", cwd=str(tmp_path))
     assert r.returncode == 0, r.stderr
-    assert "using the shipped model" in r.stderr and "mnist-784-100-10.gnet" in r.stderr, r.stderr
-    with open(os.path.join(board.flash, "model.gnet"), "rb") as f, open(SHIPPED, "rb") as g:
+    assert "using the shipped model" in r.stderr and "mnist-cnn-8s2-16s2-32s2-10.gnet" in r.stderr, r.stderr
+    with open(os.path.join(board.flash, "model.gnet"), "rb") as f, open(SHIPPED_CNN, "rb") as g:
         assert f.read() == g.read()
+
+
+def test_a_board_too_small_for_the_shipped_convnet_gets_the_shipped_mlp(tmp_path):
+    """A 64 KB board cannot hold the ConvNet beside its frames: flash says so and sends the
+    shipped MLP (streamed there); classify then uses it without being told."""
+    b = VirtualBoard(str(tmp_path / "flash"), micropython=micropython(), heapsize="64k").start()
+    try:
+        r = gentlenet("flash", "--port", b.port, "-q", cwd=str(tmp_path))
+        assert r.returncode == 0, r.stderr
+        assert "cannot hold the shipped ConvNet beside its frames" in r.stderr, r.stderr
+        assert "the board's app holds the model streamed" in r.stderr, r.stderr
+        with open(os.path.join(b.flash, "model.gnet"), "rb") as f, open(SHIPPED, "rb") as g:
+            assert f.read() == g.read()
+        from conftest import mnist_dir
+        from firmware_tools import camsim, scene
+
+        with camsim.UCamSim(scene.load_scene(mnist_dir(), seed=1)) as sim:
+            r = gentlenet("classify", "--camera", sim.port, "--board", b.port, "--frames", "3", cwd=str(tmp_path))
+        assert r.returncode == 0 and "the board runs the shipped MLP" in r.stderr, r.stderr + r.stdout
+    finally:
+        b.stop()
 
 
 def test_a_port_that_is_not_there_lists_the_ports_and_the_virtual_board(tmp_path):
