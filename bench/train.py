@@ -1,7 +1,8 @@
-"""Training benchmark: the book's code, gentlenet --rashid and gentlenet's default trainer,
-on the same data, each run in its own process so that its peak RSS is its own.
+"""Training benchmark: the book's code, gentlenet --rashid, gentlenet's default trainer
+(the MLP) and --arch cnn (the ConvNet), on the same data, each run in its own process so
+that its peak RSS is its own.
 
-    python bench/train.py --data ../shared/datasets/mnist [--seeds 3] [--big DIR]
+    python bench/train.py --data ../shared/datasets/mnist [--seeds 3] [--big DIR] [--modes book,rashid,default,cnn]
 
 Prints a table and writes bench/results/train.json. --big (default: Debian's
 dataset-fashion-mnist, /usr/share/datasets/fashion-mnist) adds one run of each on a
@@ -51,6 +52,8 @@ def worker(mode, data_dir, seed, epochs, csv_dir):
 
         tr, te = _load(data_dir, seed)
         settings = dict(train.RASHID) if mode == "rashid" else {}
+        if mode == "cnn":  # `gentlenet train --arch cnn`: the shipped ConvNet's recipe
+            settings = dict(arch=train.CNN, lr=train.CNN_LR)
         settings["seed"] = seed
         if epochs:
             settings["epochs"] = epochs
@@ -95,7 +98,7 @@ def main():
                                                                         "mnist")))
     ap.add_argument("--seeds", type=int, default=3)
     ap.add_argument("--big", default=FASHION, help="a 60,000-image IDX folder ('' to skip)")
-    ap.add_argument("--modes", default="book,rashid,default")
+    ap.add_argument("--modes", default="book,rashid,default,cnn")
     ap.add_argument("--out", default=os.path.join(HERE, "results", "train.json"))
     ap.add_argument("--worker")
     ap.add_argument("--seed", type=int, default=0)

@@ -58,7 +58,8 @@ def main(argv=None):
     ap.add_argument("--frames", type=int, default=10000)
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--conditions", default="", help="comma-separated names (default: all %d)" % len(world.CONDITIONS))
-    ap.add_argument("--model", default=os.path.join(ROOT, "weights", "mnist-784-100-10.gnet"))
+    ap.add_argument("--model", default=os.path.join(ROOT, "weights", "mnist-cnn-8s2-16s2-32s2-10.gnet"),
+                    help=".gnet model (default: the shipped ConvNet)")
     ap.add_argument("--worst", type=int, default=30, help="frames on the contact sheet")
     ap.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
     ap.add_argument("--board-timing", action=argparse.BooleanOptionalAction, default=True,
