@@ -14,6 +14,10 @@ bench/results/world-frames.png (the worst frames: the frame with the box found, 
 28x28 the network saw, what it read, the condition). Redraw one frame:
 `World(...).frame(i)` with the seed printed.
 
+Board == host: every frame also goes through the board's code on the MicroPython unix port
+(mnistify in place, as the app runs it, then the model with viper), and the bytes are
+compared with the host's (--no-board-check skips it).
+
 Time on the board: mnistify on the MicroPython unix port (precompiled, as flashed), ms
 per frame at each resolution, best of 3, on 10 frames: 80x60 and 160x120 in the virtual
 board's 192 KB heap beside the app's ballast (bench/frames.py), 320x240 and 640x480 (more
@@ -64,6 +68,9 @@ def main(argv=None):
     ap.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
     ap.add_argument("--board-timing", action=argparse.BooleanOptionalAction, default=True,
                     help="time mnistify on the MicroPython unix port at each resolution")
+    ap.add_argument("--board-check", action=argparse.BooleanOptionalAction, default=True,
+                    help="every frame through the board's code on the MicroPython unix port too (mnistify and the "
+                    "model), compared with the host's bytes")
     ap.add_argument("--json", default=os.path.join(ROOT, "bench", "results", "world.json"))
     ap.add_argument("--sheet", default=os.path.join(ROOT, "bench", "results", "world-frames.png"))
     args = ap.parse_args(argv)
@@ -129,10 +136,67 @@ def main(argv=None):
             ms = fb._time_on_micropython(mod, frames, heap=None if w * h <= 160 * 128 else "2m")
             row["board_ms"] = None if ms is None else round(ms, 2)
             print("%-12s %14s" % (row["resolution"], "no MicroPython" if ms is None else "%.2f" % ms))
+    if args.board_check:
+        result["board"] = board_check([g[0] for g in got], digits, q, scores, args.jobs)
     with open(args.json, "w") as f:
         json.dump(result, f, indent=1)
     print("wrote %s" % args.json)
     return 0
+
+
+def board_check(frames, digits, q, scores, jobs):
+    """Every frame through the board's code on the MicroPython unix port: mnistify (as the
+    board app runs it, in place) must give the host's 28x28 bytes, and the model (viper)
+    the reference's scores and confidence. Returns the counts; prints them."""
+    import struct
+    import subprocess
+    import tempfile
+    from concurrent.futures import ThreadPoolExecutor
+
+    from firmware_tools import parity
+    from firmware_tools.interpreter import find_micropython, onboard
+
+    mp = find_micropython()
+    if not mp:
+        print("board check NOT RUN: no MicroPython unix port (make setup)")
+        return None
+    t0 = time.time()
+    with tempfile.TemporaryDirectory() as d:
+        parts = [list(range(k, len(frames), jobs)) for k in range(jobs)]
+
+        def run(k):
+            blob, out = os.path.join(d, "frames%d.bin" % k), os.path.join(d, "out%d.bin" % k)
+            with open(blob, "wb") as f:
+                for i in parts[k]:
+                    g = frames[i]
+                    f.write(struct.pack("<HH", g.shape[1], g.shape[0]) + np.ascontiguousarray(g).tobytes())
+            r = subprocess.run(onboard(mp, "run_mnistify", blob, out, "inplace"), capture_output=True, text=True,
+                               timeout=3600)
+            if r.returncode != 0:
+                raise RuntimeError("run_mnistify.py failed:\n%s%s" % (r.stdout, r.stderr))
+            return np.frombuffer(open(out, "rb").read(), np.uint8).reshape(-1, 28, 28)
+
+        with ThreadPoolExecutor(jobs) as ex:
+            outs = list(ex.map(run, range(jobs)))
+        board = np.zeros_like(digits)
+        for k, o in enumerate(outs):
+            board[parts[k]] = o
+        same_digit = (board == digits).all(axis=(1, 2))
+        images = os.path.join(d, "digits.bin")
+        board.reshape(len(board), -1).tofile(images)
+        model = os.path.join(d, "model.gnet")
+        qformat.save(q, model)
+        info, got = parity.run_device(mp, model, images, os.path.join(d, "scores.bin"), "viper")
+        ref = quantize.reference(q, board)
+        bad, _ = parity.compare(ref, quantize.confidence(q, ref), got)
+    res = {"frames": len(frames), "mnistify_equal": int(same_digit.sum()), "scores_equal": len(frames) - bad,
+           "interpreter": "micropython unix port, %s backend" % info.get("backend"),
+           "seconds": round(time.time() - t0, 1)}
+    print("on the board's code (MicroPython unix port, mnistify in place, %s): the host's 28x28 on %d of %d frames, "
+          "the reference's scores and confidence on %d of %d (%.0f s)" % (
+              res["interpreter"].split(", ")[1], res["mnistify_equal"], len(frames), res["scores_equal"], len(frames),
+              res["seconds"]))
+    return res
 
 
 if __name__ == "__main__":

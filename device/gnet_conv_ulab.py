@@ -1,21 +1,28 @@
 # ulab kernel for a ConvNet's 3x3 convolutions (gnet_conv.py uses it with the ulab backend):
 # the integers of gnet_conv.conv3x3, the reference, with ulab's dot products. ulab here may
-# hold 2-dimensional arrays only, so a picture is (rows, columns * channels).
+# hold 2-dimensional arrays only, so a picture is (pixels, channels).
 #
-# The input is copied into a padded float picture P (its border, the padding, holds the
-# input's zero point from the load on). Output row i is then the sum over the 9 taps
-# (ky, kx) of dot(the c-channel pixels of P's row i*stride + ky at columns
-# kx, kx + stride, ..., (ow, c)), that tap's weights (c, co)). Exact in float32: every
-# product w * x is at most 127 * 128 and every partial sum of a window at most
-# 127 * 128 * 9c < 2**24 for c < 1128 (prepare checks it; a wider conv keeps the
-# reference loops). The requantisation is gnet_conv's, in integers.
+# The input, as floats (h * w, c), gets one row more: the input's zero point, what the
+# padding reads. Each of the 9 taps (ky, kx) then takes the pixel under it for every output
+# position, (oh * ow, c) (np.take with the row numbers made at load: that extra row where
+# the tap is off the picture), and adds dot(that, the tap's weights (c, co)): about 20
+# calls a layer, none per row or pixel. Exact in float32: every product w * x is at most
+# 127 * 128 and every partial sum of a window at most 127 * 128 * 9c < 2**24 for c < 1128
+# (prepare checks it; a wider conv keeps the reference loops). The requantisation:
+# gnet_conv's, in integers, or in float64 the whole layer at once (exact there, below).
+from array import array
+
 from ulab import numpy as np
 
 _EXACT = 1 << 24  # float32 holds every integer below this
+# A float64 ulab requantises a whole row at once, exactly: (K + acc) * M + 2**(S-1) is an
+# integer below 2**30 (FORMAT.md's bounds), times 2**-S is exact, and floor is the shift.
+_F64 = np.array([0.0]).itemsize == 8
 
 
 def prepare(m, L, vmin):
-    # L.T: the 9 taps' weights, each (c, co) float; L.P: the padded picture (hp, wp * c)
+    # L.T: for each tap, its weights (c, co) float and the input row under it for every
+    # output position, (oh * ow,) (h * w: the zero point's row); L.P: that row, (1, c)
     h, w, c, oh, ow, co, stride, pt, pl = L.g
     if 127 * 128 * 9 * c >= _EXACT:
         return
@@ -26,39 +33,47 @@ def prepare(m, L, vmin):
             for r in range(rows):
                 for ch in range(c):
                     Wt[ch, c0 + r] = W[r * 9 * c + t * c + ch]
-        taps.append(Wt)
-    wp = (ow - 1) * stride + 3
-    L.P = np.full(((oh - 1) * stride + 3, wp * c), L.zx, dtype=np.float)
+        under = []
+        for i in range(oh):
+            y = i * stride - pt + t // 3
+            for j in range(ow):
+                x = j * stride - pl + t % 3
+                under.append(y * w + x if 0 <= y < h and 0 <= x < w else h * w)
+        taps.append((Wt, np.array(under, dtype=np.uint16)))
+    L.P = np.full((1, c), L.zx, dtype=np.float)
     L.T = taps
+    if _F64:  # (co,) K, M, 2**(S-1) and 2**-S as floats, for the whole-layer requantisation
+        L.F = (np.array([L.K[k] for k in range(co)]), np.array([L.M[k] for k in range(co)]),
+               np.array([1 << (L.S[k] - 1) for k in range(co)]), np.array([2.0 ** -L.S[k] for k in range(co)]))
 
 
 def layer(L, x, offset):
     # gnet_conv.layer for a prepared conv: L.out <- the layer of x (int8 values; for the
     # first layer the picture's bytes, uint8, and offset, the model's input offset)
     h, w, c, oh, ow, co, stride, pt, pl = L.g
-    P, taps = L.P, L.T
-    hp = P.shape[0]
-    rows = min(h, hp - pt)                     # the input rows and columns windows read
-    cols = min(w, P.shape[1] // c - pl) * c
-    X = np.frombuffer(x, dtype=np.uint8 if offset else np.int8)
+    X = np.array(np.frombuffer(x, dtype=np.uint8 if offset else np.int8).reshape((h * w, c)), dtype=np.float)
     if offset:
-        X = np.array(X, dtype=np.float) + offset
-    for y in range(rows):
-        P[pt + y, pl * c:pl * c + cols] = X[y * w * c:y * w * c + cols]
-    K, M, S, zero, lo, out = L.K, L.M, L.S, L.zero, L.lo, L.out
-    last = stride * (ow - 1) + 1
-    for i in range(oh):
-        acc = None
-        for ky in range(3):
-            row = P[i * stride + ky].reshape((P.shape[1] // c, c))  # (wp, c)
-            for kx in range(3):
-                d = np.dot(row[kx:kx + last:stride], taps[3 * ky + kx])  # (ow, co)
-                acc = d if acc is None else acc + d
-        o = i * ow * co
-        for a in acc.tolist():
-            for k in range(co):
-                s = S[k]
-                v = zero + (((K[k] + int(a[k])) * M[k] + (1 << (s - 1))) >> s)
-                out[o] = lo if v < lo else (127 if v > 127 else v)
-                o += 1
+        X = X + offset
+    X = np.concatenate((X, L.P))  # (h * w + 1, c): the zero point's row last
+    acc = None
+    for Wt, under in L.T:
+        d = np.dot(np.take(X, under, axis=0), Wt)  # (oh * ow, co)
+        if acc is None:
+            acc = d
+        else:
+            acc += d
+    out = L.out
+    if _F64:
+        Kf, Mf, Hf, Rf = L.F
+        y = np.clip(np.floor(((acc + Kf) * Mf + Hf) * Rf) + L.zero, L.lo, 127)
+        out[:] = array("b", np.array(y.flatten(), dtype=np.int8).tobytes())
+        return out
+    K, M, S, zero, lo = L.K, L.M, L.S, L.zero, L.lo
+    o = 0
+    for a in acc.tolist():
+        for k in range(co):
+            s = S[k]
+            v = zero + (((K[k] + int(a[k])) * M[k] + (1 << (s - 1))) >> s)
+            out[o] = lo if v < lo else (127 if v > 127 else v)
+            o += 1
     return out

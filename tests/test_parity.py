@@ -79,7 +79,7 @@ def _mutated_device(tmp_path, edits):
         if name.endswith(".py"):
             shutil.copy(os.path.join(ROOT, "device", name), tmp_path / "device")
     for name, rule, mutant in edits:
-        src = open(os.path.join(ROOT, "device", name)).read()
+        src = (tmp_path / "device" / name).read_text()  # (with the edits before it: two may touch one file)
         assert src.count(rule) == 1, "the rule moved: update this test (%s)" % name
         (tmp_path / "device" / name).write_text(src.replace(rule, mutant))
     return str(tmp_path / "device")
@@ -203,7 +203,9 @@ def test_a_rounding_change_in_the_conv_is_detected(convnet, images, labels, tmp_
     """gnet_conv.py's requantisation rounding down instead of half up: every runtime fails."""
     device = _mutated_device(tmp_path, [("gnet_conv.py", "half = 1 << (s - 1)", "half = 0"),
                                         ("gnet_conv_viper.py", "+ (1 << (shift - 1))) >> shift)", ") >> shift)"),
-                                        ("gnet_conv_ulab.py", "+ (1 << (s - 1))) >> s)", ") >> s)")])
+                                        ("gnet_conv_ulab.py", "+ (1 << (s - 1))) >> s)", ") >> s)"),
+                                        ("gnet_conv_ulab.py", "np.array([1 << (L.S[k] - 1) for k in range(co)])",
+                                         "np.zeros(co)")])
     work = tmp_path / "work"
     work.mkdir()
     rows = _convnet_rows(convnet, images, labels, work, device=device)
