@@ -25,21 +25,30 @@ import time
 import numpy as np
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-DEFAULT_MODEL = os.path.join(ROOT, "weights", "mnist-784-100-10.gnet")
+# The models the board may run without being told (gentlenet flash's: an exported one, the
+# shipped ConvNet, or the shipped MLP on a board too small for it), by default the one whose
+# CRC-32 the board reports
+CANDIDATES = (os.path.join("out", "model.gnet"), os.path.join(ROOT, "weights", "mnist-cnn-8s2-16s2-32s2-10.gnet"),
+              os.path.join(ROOT, "weights", "mnist-784-100-10.gnet"))
 
 
 def run(port, model_path, images, labels, log=print, show=10):
     """Every image (n, 28, 28) uint8 classified on the board at `port`; returns a summary
-    dict: mismatches (list of dicts), board and timing facts."""
+    dict: mismatches (list of dicts), board and timing facts. model_path None: the one of
+    CANDIDATES that the board runs (else the shipped ConvNet, with a warning)."""
     from firmware_tools import boardclient
     from trainer import qformat, quantize
 
-    q = qformat.load(model_path)
-    ref = quantize.reference(q, images)           # (n, n_classes) int8
-    conf = quantize.confidence(q, ref)            # (n,) in 1/10000
     board = boardclient.BoardClient(port, log=log).start()
     try:
         info = board.info()
+        if model_path is None:
+            model_path = next((p for p in CANDIDATES if os.path.exists(p) and not board.other_model(p, info)),
+                              CANDIDATES[1])
+            log("model: %s" % model_path)
+        q = qformat.load(model_path)
+        ref = quantize.reference(q, images)           # (n, n_classes) int8
+        conf = quantize.confidence(q, ref)            # (n,) in 1/10000
         other = board.other_model(model_path, info)
         if other:
             log("WARNING: %s; comparing anyway" % other)
@@ -78,8 +87,8 @@ def _at_least_one(text):
 
 def add_args(ap):
     ap.add_argument("--port", required=True, help="the board's serial port (or the virtual board's pty)")
-    ap.add_argument("--model", default=DEFAULT_MODEL,
-                    help="the .gnet the board should run (default: the shipped model)")
+    ap.add_argument("--model", help="the .gnet the board should run (default: the one it runs, of out/model.gnet "
+                    "and the shipped ConvNet and MLP)")
     ap.add_argument("--data", metavar="PATH", help="test digits: an MNIST IDX folder (its test set), a CSV, a folder "
                     "of images (default: $GENTLENET_DATA, the cache, a download, the offline sample)")
     ap.add_argument("--cache", metavar="DIR", help="download cache (default: $GENTLENET_CACHE or ~/.cache/gentlenet)")

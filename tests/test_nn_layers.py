@@ -164,9 +164,10 @@ def test_a_convnet_learns_digits(mnist):
     assert (pred == te.labels[:500]).mean() >= 0.8, (pred == te.labels[:500]).mean()
 
 
-def test_train_takes_a_layer_stack_and_says_it_has_no_checkpoint_yet(mnist, tmp_path):
-    """trainer/train.py's loop trains a Net when the settings name an arch (bench/convnets.py);
-    without one it builds the MLP exactly as before (test_train.py's pinned results)."""
+def test_train_takes_a_layer_stack_and_checkpoints_it(mnist, tmp_path):
+    """trainer/train.py's loop trains a Net when the settings name an arch; without one it
+    builds the MLP exactly as before (test_train.py's pinned results). Its checkpoint reads
+    back to the same layers and weights (resume: tests/test_cli.py)."""
     from trainer import train
     from trainer.data import Split
 
@@ -176,9 +177,14 @@ def test_train_takes_a_layer_stack_and_says_it_has_no_checkpoint_yet(mnist, tmp_
     model, history, _ = train.train(part, None, dict(arch="conv4s2,dense10", epochs=2, seed=0),
                                     log=lambda *a: None, show_progress=False)
     assert isinstance(model, L.Net) and len(history) == 2 and history[1]["loss"] < history[0]["loss"]
-    with pytest.raises(ValueError, match="no checkpoint format yet"):
-        train.train(part, None, dict(arch="conv4s2,dense10", epochs=1), log=lambda *a: None, show_progress=False,
-                    checkpoint=str(tmp_path / "c.npz"))
+    from trainer import mlp
+
+    mlp.save(model, str(tmp_path / "c.npz"))
+    back, _ = mlp.load(str(tmp_path / "c.npz"))
+    assert isinstance(back, L.Net) and back.spec == "conv4s2,dense10"
+    assert all(np.array_equal(a, b) for a, b in zip(model.params, back.params))
+    x = np.random.default_rng(1).random((3, 784), np.float32)
+    assert np.array_equal(model.forward(x)[-1], back.forward(x)[-1])  # the layers hold the loaded arrays
 
 
 def test_integer_conv_is_its_loops_and_int8_reads_as_float(mnist):

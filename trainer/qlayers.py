@@ -80,11 +80,19 @@ def _requant(acc, r):
     return np.clip(y + r["zero"], *activations.get(r["act"]).clamp(r["zero"]))
 
 
+CHUNK = 500  # images at a time: a conv's int64 sums for 10,000 digits would take 800 MB (a Pi Zero has 512)
+
+
 def reference(records, images, input_shape=(28, 28, 1), input_offset=-128):
     """(n, h*w*c) or (n, h, w[, c]) uint8 -> (n, classes) int8 scores, every step in int64
     numpy (exact). A conv's padding reads its input's zero point: the pixels' offset for
-    the first layer, the zero point of the conv or dense before it after."""
-    x = np.asarray(images, np.uint8).reshape((len(images),) + tuple(input_shape)).astype(np.int64) + input_offset
+    the first layer, the zero point of the conv or dense before it after. CHUNK images at
+    a time."""
+    images = np.asarray(images, np.uint8)
+    if len(images) > CHUNK:
+        return np.concatenate([reference(records, images[i:i + CHUNK], input_shape, input_offset)
+                               for i in range(0, len(images), CHUNK)])
+    x = images.reshape((len(images),) + tuple(input_shape)).astype(np.int64) + input_offset
     zx = input_offset
     for r in records:
         k = r.get("kind", "dense")
