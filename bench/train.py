@@ -111,7 +111,7 @@ def main():
     if not os.path.isdir(a.data):
         raise SystemExit("MISSING DATA: %s is not a folder of MNIST IDX files" % a.data)
     modes = a.modes.split(",")
-    sets = [("mnist-5k", a.data, list(range(a.seeds)))]
+    sets = [("mnist-5k", a.data, list(range(a.seeds)))] if a.seeds else []  # --seeds 0: the 60,000 only
     if a.big:
         if os.path.isdir(a.big):
             sets.append(("fashion-60k", os.path.abspath(a.big), [0]))
