@@ -12,12 +12,15 @@
 # gnet_conv's, in integers, or in float64 the whole layer at once (exact there, below).
 from array import array
 
-from ulab import numpy as np
+try:
+    from ulab import numpy as np
+except ImportError:  # no ulab here: gnet_conv.prepare uses this module only with the ulab backend
+    np = None
 
 _EXACT = 1 << 24  # float32 holds every integer below this
-# A float64 ulab requantises a whole row at once, exactly: (K + acc) * M + 2**(S-1) is an
+# A float64 ulab requantises a whole layer at once, exactly: (K + acc) * M + 2**(S-1) is an
 # integer below 2**30 (FORMAT.md's bounds), times 2**-S is exact, and floor is the shift.
-_F64 = np.array([0.0]).itemsize == 8
+_F64 = np is not None and np.array([0.0]).itemsize == 8
 
 
 def prepare(m, L, vmin):
