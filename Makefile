@@ -101,7 +101,7 @@ demo: setup
 	$(BIN)/gentlenet demo
 
 train: setup
-	$(BIN)/gentlenet train
+	$(BIN)/gentlenet train --arch cnn
 
 export: setup
 	$(BIN)/gentlenet export out/model.npz --out out/model.gnet

@@ -20,10 +20,15 @@ def cmd_demo(args):
     from firmware_tools import board_day
     from trainer import evaluate, export, report
 
+    from trainer import train
+
     t0 = time.time()
     ds = find_data(args)
     if ds.test is None:
         raise CommandError("the demo evaluates on test digits and %s gives none: add --test-data" % ds.source)
+    if not args.arch and not args.resume and not any(getattr(args, f) for f in ("rashid", "layers", "hidden_act",
+                                                                                  "output", "no_bias")):
+        args.arch = train.CNN  # the ConvNet, the better reader (weights/README.md); an MLP's flags ask for the MLP
     model, meta = run_train(args, ds)
     pred, probs = evaluate.predict(model, ds.test.images)
     m = evaluate.metrics(ds.test.labels, pred)
@@ -298,7 +303,8 @@ def add_parsers(sub):
     board_parity.add_args(p)
     p.set_defaults(func=cmd_parity)
     p = sub.add_parser("demo", help="the main job end to end: data, train, evaluate, export, virtual board, flash, "
-                       "simulated camera, classify, summary", description="example: gentlenet demo")
+                       "simulated camera, classify, summary", description="example: gentlenet demo (the ConvNet, "
+                       "--arch cnn; the MLP with --layers 784,100,10; the book's network with --rashid)")
     train_args(p)
     p.add_argument("--frames", type=positive_int, default=20, help="camera frames to classify on the board "
                    "(default: %(default)s)")
