@@ -48,12 +48,11 @@ def load(m, f, stream):
     vmin = z            # the lowest value the input takes (a faster conv kernel's offset)
     for L in m.layers:
         if L.typ != 1:
-            # a conv, pool or average (gnet_conv.py): out holds its whole picture; the
-            # first layer makes the picture's bytes int8 in x0; a conv's weights in RAM,
-            # as int8 (its kernel reads them as numbers), K its biases as they are
+            # a conv, pool or average (gnet_conv.py): out holds its whole picture; a conv's
+            # weights in RAM, as int8 (its kernel reads them as numbers), K its biases as
+            # they are; the first layer, unless a backend's kernel reads the picture's bytes
+            # itself (prepare sets L.T), makes them int8 in x0
             L.out = array("b", bytes(L.size))
-            if not L.index:
-                L.x0 = array("b", bytes(m.width * m.height * m.channels))
             if L.typ == 2:  # a conv
                 _read_layer(m, f, L, 0, None, False)
                 L.zx = z
@@ -61,6 +60,8 @@ def load(m, f, stream):
                 z = L.zero
                 vmin = L.lo
                 zx = L.lo if sparse else 0
+            if not L.index and L.T is None:
+                L.x0 = array("b", bytes(m.width * m.height * m.channels))
             continue
         _read_layer(m, f, L, zx, row, m.kernels.RAW)
         if extra is not None:

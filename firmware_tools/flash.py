@@ -279,7 +279,7 @@ def flash(port, model, files=None, log=print, show_progress=None, compile=None, 
     skipped, data bytes, bytes on the wire, seconds, and the model sent."""
     from trainer import progress, qformat
 
-    qformat.load(model)  # never send a model our own reader rejects
+    q = qformat.load(model)  # never send a model our own reader rejects
     names = RUNTIME if files is None else files
     t0 = time.time()
     t = connect(port)
@@ -288,8 +288,10 @@ def flash(port, model, files=None, log=print, show_progress=None, compile=None, 
     try:
         _exec(t, _HELPERS)
         if choose is not None:
-            model = choose(int(_exec(t, "import gc\ngc.collect()\nprint(gc.mem_free() + gc.mem_alloc())")))
-        problem = qformat.preprocess_problem(qformat.load(model))
+            chosen = choose(int(_exec(t, "import gc\ngc.collect()\nprint(gc.mem_free() + gc.mem_alloc())")))
+            if chosen != model:
+                model, q = chosen, qformat.load(chosen)
+        problem = qformat.preprocess_problem(q)
         if problem:
             log("WARNING: %s; the board will refuse camera frames for it (28x28 digits still work)" % problem)
         stale = _exec(t, "_gl_sweep()").split()  # what a flash cut short left (never read by the board)

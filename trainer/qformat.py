@@ -253,7 +253,9 @@ def runtime_heap(q, backend="python"):
             # its padded input and its table (the weights transposed in place of the rows)
             out = conv_shape(shape, L["stride"], L["padding"], len(L["W"])) if kind == "conv" else (
                 (shape[0] // 2, shape[1] // 2, shape[2]) if kind == "pool" else (shape[2],))
-            fixed += _HEAP_LAYER + 160 + int(np.prod(out)) + (int(np.prod(shape)) if i == 0 else 0)
+            # (the first layer's int8 copy of the picture, which the viper conv reads as bytes)
+            x0 = i == 0 and not (kind == "conv" and backend == "viper")
+            fixed += _HEAP_LAYER + 160 + int(np.prod(out)) + (int(np.prod(shape)) if x0 else 0)
             if kind == "conv":
                 co, n = len(L["W"]), L["W"][0].size
                 fixed += 8 * co + co * n + _HEAP_CHUNK
