@@ -93,14 +93,18 @@ def _tables(w, h):
 
 
 def _file_size(path):
-    # bytes in the file at path, or 0 when it cannot be opened (the load then says why)
+    # (bytes in the file at path, the heap its model takes beyond them when loaded): a
+    # ConvNet (.gnet version 2, byte 4) holds its pictures, its kernels' code and tables
+    # besides its weights, about as much again as its file (bench/board_heap.py); (0, 0)
+    # when it cannot be opened (the load then says why)
     try:
         f = open(path, "rb")
     except OSError:
-        return 0
+        return 0, 0
+    head = f.read(5)
     n = f.seek(0, 2)
     f.close()
-    return n
+    return n, n if len(head) == 5 and head[4] == 2 else 0
 
 
 class Abandon(Exception):
@@ -151,12 +155,12 @@ class App:
         # board's heap. micropython.qstr_info() counts them.) A model that fits no plan is a clear error (INFO and
         # every CLASSIFY), never a crash.
         tried = []
-        size = _file_size(self.model_path)
+        size, more = _file_size(self.model_path)
         for w, h in _FRAMES:
             for stream in (False, True):
                 how = "%s beside a %dx%d frame" % ("streamed" if stream else "in RAM", w, h)
                 free = _mem_free()
-                if free < w * h + _tables(w, h) + (_LOADING if stream else size + _HEADROOM):
+                if free < w * h + _tables(w, h) + more + (_LOADING if stream else size + _HEADROOM):
                     tried.append("%s: %d bytes free" % (how, free))
                     continue  # cannot fit: an attempt would only leave the heap in pieces
                 try:

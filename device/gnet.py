@@ -15,10 +15,10 @@
 # Backends (BACKENDS), each a module gnet_<name>.py of kernels: "python" everywhere, the
 # reference loops, the arithmetic written once; "viper" where the native emitter exists;
 # "ulab" where ulab is. Each gives the reference's integers (make test-parity).
-# A ConvNet (.gnet version 2): gnet_load.py hands its layer table to gnet_conv.py, which
-# checks the conv, pool and average records, runs them (its plain-Python kernels) and sets
-# the model's scores() to its own loop (dense layers still by this module's backend); a
-# board that runs an MLP never imports it (a 64 KB board has no RAM to spare for it).
+# A ConvNet (.gnet version 2): gnet_load.py hands its layer table to gnet_conv_load.py,
+# which checks the conv, pool and average records (and is dropped after the load) and sets
+# the model's scores() to gnet_conv.py's loop (its plain-Python kernels; dense layers still
+# by this module's backend); a board that runs an MLP imports neither.
 # Memory: stream=True keeps the weights in the file and reads a few rows at a time into
 # one buffer (readinto); otherwise they are read into RAM once (n_out * n_in bytes).
 

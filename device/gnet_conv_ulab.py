@@ -23,7 +23,7 @@ _EXACT = 1 << 24  # float32 holds every integer below this
 _F64 = np is not None and np.array([0.0]).itemsize == 8
 
 
-def prepare(m, L, vmin):
+def prepare(m, L, vmin, V):
     # L.T: for each tap, its weights (c, co) float and the input row under it for every
     # output position, (oh * ow,) (h * w: the zero point's row); L.P: that row, (1, c)
     h, w, c, oh, ow, co, stride, pt, pl = L.g
@@ -44,7 +44,7 @@ def prepare(m, L, vmin):
                 under.append(y * w + x if 0 <= y < h and 0 <= x < w else h * w)
         taps.append((Wt, np.array(under, dtype=np.uint16)))
     L.P = np.full((1, c), L.zx, dtype=np.float)
-    L.T = taps
+    L.T, L.V = taps, V
     if _F64:  # (co,) K, M, 2**(S-1) and 2**-S as floats, for the whole-layer requantisation
         L.F = (np.array([L.K[k] for k in range(co)]), np.array([L.M[k] for k in range(co)]),
                np.array([1 << (L.S[k] - 1) for k in range(co)]), np.array([2.0 ** -L.S[k] for k in range(co)]))

@@ -4,55 +4,111 @@
 #
 # A conv's input is first copied into its padded picture P, (hp, wp, c) bytes holding
 # v = x - vmin in 0..255 (vmin: the lowest value the input takes, its zero point after a
-# ReLU); P's border, the padding, holds zx - vmin from the load on and is never written
-# again. Every window then lies wholly in P, and a window row (3 pixels of c channels) is
-# 3c consecutive bytes in P: no bounds test. The weights are held as w + 128 (0..255, no
-# sign extension), so
+# ReLU), its border, the padding, zx - vmin. Every window then lies wholly in P, and a
+# window row (3 pixels of c channels) is 3c consecutive bytes in P: no bounds test. The
+# weights are held as w + 128 (0..255, no sign extension), so
 #   sum w * x  =  sum (w + 128) * v  -  128 * sum v  +  vmin * sum w
 # the window's sum of v is taken once per pixel for all channels, and vmin * sum w is in
-# K (bias + vmin * sum w, prepared by gnet_conv.py). The sums stay below 255 * 255 * 9c
-# < 2**31 for c < 3600: 32-bit machine ints never wrap.
+# K (bias + vmin * sum w, prepared here). The sums stay below 255 * 255 * 9c < 2**31 for
+# c < 3600: 32-bit machine ints never wrap.
 #
-# T, array('i'), one per conv layer (gnet_conv.py's prepare):
+# Memory: every conv of a model shares one P (the largest any of them needs) and one
+# output buffer: a conv has copied all of its input into P before it writes its output,
+# and the next layer reads that output before another conv writes it. (3.4 KB of the
+# shipped ConvNet's 6.8 KB of pictures.) K, M and S live in T, not beside it.
+#
+# T, array('i'), one per conv layer (prepare):
 #   T[0:10]           wp * c (a row of P), c, oh, ow, co, stride, 0, 0, zero + 128, lo + 128
 #   T[10:10+co]       K, int32 (read as two halfwords: a ptr32 load does not sign-extend
 #                     on a 64-bit machine)
 #   T[10+co:10+2co]   M | S << 16
 #   T[10+2co:10+3co]  a pixel's sums
-# G, array('i'), the copy's geometry: h, w, c, wp, pt, pl, hp, flip, delta + 256
+# G, array('i'), the copy's geometry: h, w, c, wp, pt, pl, hp, flip, delta + 256, border
 import micropython
 from array import array
 
 
-def prepare(m, L, vmin):
-    # conv layer L's T, its padded picture P with the border set, G, and its weights
-    # transposed (in place of its rows in L.chunks). vmin: the lowest value L's input takes.
+def prepare(m, L, vmin, V):
+    # conv layer L's T, G, and its weights transposed (in place of its rows in L.chunks);
+    # L.P and L.out: the model's shared ones (made for its first conv); L.V = V, this
+    # module (gnet_weights.py hands it over). vmin: the lowest value L's input takes.
     h, w, c, oh, ow, co, stride, pt, pl = L.g
     hp = (oh - 1) * stride + 3  # the rows and columns that windows read
     wp = (ow - 1) * stride + 3
-    P = bytearray(hp * wp * c)  # (hp, wp, c) uint8: v = x - vmin; the border: zx - vmin
-    if L.zx != vmin:
-        for i in range(len(P)):
-            P[i] = L.zx - vmin
+    shared = None
+    for Q in m.layers:
+        if Q is L:
+            break
+        if Q.typ == 2 and Q.T is not None:
+            shared = Q
+    if shared is None:  # the model's first conv: buffers for the largest picture of any
+        n_p = n_out = 0
+        for Q in m.layers:
+            if Q.typ == 2:
+                g = Q.g
+                n_p = max(n_p, ((g[3] - 1) * g[6] + 3) * ((g[4] - 1) * g[6] + 3) * g[2])
+                n_out = max(n_out, g[3] * g[4] * g[5])
+        L.P = bytearray(n_p)                 # (hp, wp, c) uint8 of the conv running: v = x - vmin
+        L.out = array("b", bytes(n_out))     # (oh, ow, co) int8 of the conv last run
+    else:
+        L.P, L.out = shared.P, shared.out
     # the input: the picture's bytes (uint8, the model's offset) or int8 bytes
     first = L.index == 0
-    G = array("i", [h, w, c, wp, pt, pl, hp, 0 if first else 0x80, (m.input_offset if first else -128) - vmin + 256])
+    G = array("i", [h, w, c, wp, pt, pl, hp, 0 if first else 0x80, (m.input_offset if first else -128) - vmin + 256,
+                    L.zx - vmin])
     T = array("i", range(10 + 3 * co))
     for i, v in enumerate((wp * c, c, oh, ow, co, stride, 0, 0, L.zero + 128, L.lo + 128)):
         T[i] = v
     n = 9 * c
-    Wt = bytearray(n * co)  # (3, 3, c, co) uint8: the weights transposed, w + 128
     for c0, rows, W in L.chunks:
         for r in range(rows):
             k = c0 + r
             total = 0
-            for i in range(n):
-                v = W[r * n + i]
-                total += v
-                Wt[i * co + k] = v + 128
+            for i in range(r * n, (r + 1) * n):
+                total += W[i]
             T[10 + k] = L.K[k] + vmin * total
             T[10 + co + k] = L.M[k] | L.S[k] << 16
-    L.T, L.P, L.G, L.chunks = T, P, G, Wt
+    if len(L.chunks) == 1:  # (co, 9c) int8, as gnet_weights.py reads a conv's weights: transposed in place
+        Wt = L.chunks[0][2]
+        _transpose(Wt, bytearray((n * co + 7) >> 3), co, n * co)
+    else:  # (a fragmented heap gave them in pieces)
+        Wt = bytearray(n * co)
+        for c0, rows, W in L.chunks:
+            for r in range(rows):
+                for i in range(n):
+                    Wt[i * co + c0 + r] = W[r * n + i] + 128
+    L.T, L.G, L.chunks, L.V = T, G, Wt, V
+    L.K = L.M = L.S = None
+
+
+@micropython.viper
+def _transpose(W: ptr8, placed: ptr8, rows: int, n: int):
+    # W (rows, cols) int8, n = rows * cols bytes <- its transpose (cols, rows), each byte
+    # flipped (w ^ 0x80: the byte w + 128, which conv reads). In place, cycle by cycle:
+    # the element at a (row r, column c) goes to c * rows + r, which for 0 < a < n - 1 is
+    # a * rows mod (n - 1) (taken by subtraction: no divide instruction on a Cortex-M0);
+    # placed: a bit per element, set once it is in its place. (A second buffer would need
+    # a block as large as the weights, which a heap that has just read them may not have:
+    # 4.6 KB for the shipped ConvNet's last conv.)
+    n1 = n - 1
+    s = 1
+    while s < n1:
+        if (int(placed[s >> 3]) & (1 << (s & 7))) == 0:
+            a = s
+            v = int(W[s])
+            while True:
+                a = a * rows
+                while a >= n1:
+                    a -= n1
+                placed[a >> 3] = int(placed[a >> 3]) | (1 << (a & 7))
+                t = int(W[a])
+                W[a] = v ^ 0x80
+                v = t
+                if a == s:
+                    break
+        s += 1
+    W[0] = int(W[0]) ^ 0x80   # the first and last elements stay where they are
+    W[n1] = int(W[n1]) ^ 0x80
 
 
 def layer(L, x, offset):
@@ -65,9 +121,10 @@ def layer(L, x, offset):
 
 @micropython.viper
 def fill(x: ptr8, P: ptr8, G: ptr32, n: int):
-    # P's inside <- v = (x ^ flip) + delta for the input x (h, w, c): int8 bytes (flip
-    # 0x80, delta = -128 - vmin) or the picture's uint8 (flip 0, delta = offset - vmin);
-    # rows and columns that no window reads ('valid' padding) are left out. n: unused.
+    # P (hp, wp, c): its inside <- v = (x ^ flip) + delta for the
+    # input x (h, w, c): int8 bytes (flip 0x80, delta = -128 - vmin) or the picture's
+    # uint8 (flip 0, delta = offset - vmin); rows and columns that no window reads ('valid'
+    # padding) are left out; the rest <- the border value. n: unused.
     h = int(G[0])
     w = int(G[1])
     c = int(G[2])
@@ -77,16 +134,40 @@ def fill(x: ptr8, P: ptr8, G: ptr32, n: int):
     hp = int(G[6])
     flip = int(G[7])
     delta = int(G[8]) - 256
+    border = int(G[9])
     if h > hp - pt:
         h = hp - pt
     wc = w * c
     last = (wp - pl) * c      # bytes of an input row that fit in P's row
     if wc > last:
         wc = last
+    # the border, which the copy below leaves: P is shared with the model's other convs, so
+    # it is written for this one's geometry at every call (its rows above and below the
+    # input, then the columns left and right of each input row)
+    row = wp * c
+    k = 0
+    end = pt * row
+    while k < end:
+        P[k] = border
+        k += 1
+    k = (pt + h) * row
+    end = hp * row
+    while k < end:
+        P[k] = border
+        k += 1
     y = 0
     while y < h:
+        dst = (y + pt) * row
+        k = 0
+        while k < pl * c:
+            P[dst + k] = border
+            k += 1
+        k = pl * c + wc
+        while k < row:
+            P[dst + k] = border
+            k += 1
         src = y * w * c
-        dst = ((y + pt) * wp + pl) * c
+        dst += pl * c
         k = 0
         while k < wc:
             P[dst + k] = (int(x[src + k]) ^ flip) + delta

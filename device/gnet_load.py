@@ -15,6 +15,7 @@ except ImportError:
         return x
 
 import struct
+import sys
 from array import array
 
 try:
@@ -38,7 +39,7 @@ except ImportError:  # a port built without binascii.crc32: a table-driven CRC-3
 
 _MAGIC = b"GNTL"
 _VERSION = const(1)
-_LAYERS = const(2)                # a ConvNet's version: its layer table is gnet_conv.py's to read
+_LAYERS = const(2)                # a ConvNet's version: its layer table is gnet_conv_load.py's to read
 # the header's and a layer record's struct formats are written where they are read: a
 # global's name would stay in a board's RAM (gnet_viper_load.py says why)
 _HEADER_SIZE = const(40)
@@ -137,7 +138,12 @@ def load(m, f, stream):
     if version == _LAYERS:
         # (the name as bytes: a str constant would be one more name in every board's RAM,
         # and a 64 KB board's fifth pool of names costs 3.6 KB: test_board.py)
-        m._module(b"gnet_conv".decode()).table(m, f, n_layers, n_classes, spans, end, _check_layer, _span)
+        name = b"gnet_conv_load".decode()
+        try:
+            m._module(name).table(m, f, n_layers, n_classes, spans, end, _check_layer, _span)
+        finally:  # load-time code: its RAM back for the weights (on the host, a module is kept)
+            if sys.implementation.name == "micropython":
+                sys.modules.pop(name, None)
     else:  # version 1: dense layers
         for l in range(n_layers):
             f.seek(layers_off + _LAYER_SIZE * l)

@@ -1,6 +1,7 @@
 # What a board says when a model does not fit its heap: device/gnet.py imports this only
 # after a MemoryError, and drops it after (a board that loads never holds it).
 import gc
+import sys
 
 
 def largest(free):
@@ -20,6 +21,10 @@ def largest(free):
 
 def why(e, stream):
     # ": it ran out (the block asked for), the free heap and its largest block; what to do"
+    # A ConvNet's modules, imported for the load, go too: their code would otherwise stay
+    # where this load put it, splitting the heap for the app's next plan (a smaller frame)
+    for name in [k for k in sys.modules if k.startswith("gnet_conv")]:
+        sys.modules.pop(name)
     if not hasattr(gc, "mem_free"):
         return ""
     gc.collect()

@@ -48,18 +48,31 @@ def load(m, f, stream):
     vmin = z            # the lowest value the input takes (a faster conv kernel's offset)
     for L in m.layers:
         if L.typ != 1:
-            # a conv, pool or average (gnet_conv.py): out holds its whole picture; a conv's
-            # weights in RAM, as int8 (its kernel reads them as numbers), K its biases as
-            # they are; the first layer, unless a backend's kernel reads the picture's bytes
-            # itself (prepare sets L.T), makes them int8 in x0
-            L.out = array("b", bytes(L.size))
+            # a conv, pool or average (gnet_conv.py): out holds its whole picture (a kernel's
+            # prepare may give a conv one that the model's convs share); a conv's weights in
+            # RAM, as int8 (its kernel reads them as numbers), K its biases as they are; the
+            # first layer, unless a backend's kernel reads the picture's bytes itself
+            # (prepare sets L.T), makes them int8 in x0
             if L.typ == 2:  # a conv
+                L.out = 0  # (not None: _read_layer makes no (n_out,) buffer for it)
                 _read_layer(m, f, L, 0, None, False)
                 L.zx = z
-                m._module(b"gnet_conv".decode()).prepare(m, L, vmin)  # (bytes: gnet_load.py says why)
+                # the backend's conv kernel, gnet_conv_<backend>.py (viper, ulab), where there is one
+                # and it runs here: its prepare(m, L, vmin, itself) makes its tables and sets L.T and
+                # L.V (then gnet_conv.layer hands L to it); else gnet_conv's reference loops run.
+                # (Names as bytes, no new attribute here: gnet_load.py says why.)
+                if m.backend != b"python".decode():
+                    try:
+                        V = m._module(b"gnet_conv_".decode() + m.backend)
+                    except (ImportError, SyntaxError, ValueError, NotImplementedError):
+                        V = None
+                    if V is not None:
+                        V.prepare(m, L, vmin, V)
                 z = L.zero
                 vmin = L.lo
                 zx = L.lo if sparse else 0
+            if not L.out:
+                L.out = array("b", bytes(L.size))
             if not L.index and L.T is None:
                 L.x0 = array("b", bytes(m.width * m.height * m.channels))
             continue
@@ -112,7 +125,8 @@ def _read_layer(m, f, L, zx, row, raw):
             _check_row(m, L, c, buf, 0, zx)
         return
     L.chunks = []  # (first row, rows, int8 buffer of rows * n_in)
-    per = max(1, _CHUNK_BYTES // n_in)
+    # (a conv's in one block where the heap has one: gnet_conv_viper.py transposes it in place)
+    per = max(1, _CHUNK_BYTES // n_in) if L.typ == 1 else n_out
     c0 = 0
     while c0 < n_out:
         buf = _alloc(min(per, n_out - c0) * n_in, n_in, raw)  # (k, n_in) int8

@@ -223,10 +223,10 @@ _CHUNK_BYTES = 4096
 # at that heap; in RAM it wants a 160x128 frame beside the model.
 APP_HEAP = {"streamed": 55 * 1024, "in_ram": 86 * 1024}
 # With a ConvNet the app also holds device/gnet_conv.py and its kernel's module, and its
-# load passes through more at once (the layer table's checks, a conv's weights read and
-# transposed): bench/board_heap.py, the shipped ConvNet, 103 KB streamed (18 KB of model)
-# and 104 KB in RAM (23 KB), rounded up.
-APP_HEAP_CONVNET = {"streamed": 86 * 1024, "in_ram": 86 * 1024}
+# load passes through more at once (gnet_conv_load.py's checks, dropped after the load; a
+# conv's weights read and transposed): bench/board_heap.py, the shipped ConvNet, 90 KB
+# streamed (18.1 KB of model) and 91 KB in RAM (22.9 KB), app 71.9 / 68.1 KB, rounded up.
+APP_HEAP_CONVNET = {"streamed": 72 * 1024, "in_ram": 72 * 1024}
 
 
 def board_heap(q):
@@ -245,6 +245,7 @@ def runtime_heap(q, backend="python"):
     weights = 0
     dense = [L for L in q.layers if L.get("kind", "dense") == "dense"]
     shape = (q.height, q.width, q.channels)
+    shared = [0, 0]  # viper: the convs' padded input and output (device/gnet_conv_viper.py)
     for i, L in enumerate(q.layers):
         kind = L.get("kind", "dense")
         if kind != "dense":
@@ -254,14 +255,18 @@ def runtime_heap(q, backend="python"):
             out = conv_shape(shape, L["stride"], L["padding"], len(L["W"])) if kind == "conv" else (
                 (shape[0] // 2, shape[1] // 2, shape[2]) if kind == "pool" else (shape[2],))
             # (the first layer's int8 copy of the picture, which the viper conv reads as bytes)
-            x0 = i == 0 and not (kind == "conv" and backend == "viper")
-            fixed += _HEAP_LAYER + 160 + int(np.prod(out)) + (int(np.prod(shape)) if x0 else 0)
+            viper = kind == "conv" and backend == "viper"
+            x0 = i == 0 and not viper
+            fixed += _HEAP_LAYER + 160 + (0 if viper else int(np.prod(out))) + (int(np.prod(shape)) if x0 else 0)
             if kind == "conv":
                 co, n = len(L["W"]), L["W"][0].size
-                fixed += 8 * co + co * n + _HEAP_CHUNK
-                if backend == "viper":
+                fixed += co * n + _HEAP_CHUNK
+                if viper:  # its table (K, M, S in it); one padded input and one output for all convs
                     padded = ((out[0] - 1) * L["stride"] + 3) * ((out[1] - 1) * L["stride"] + 3) * shape[2]
-                    fixed += 200 + 12 * co + padded
+                    fixed += 12 * co
+                    shared = [max(shared[0], padded), max(shared[1], int(np.prod(out)))]
+                else:
+                    fixed += 8 * co
             shape = out
             continue
         n_out, n_in = L["W"].shape
@@ -269,6 +274,7 @@ def runtime_heap(q, backend="python"):
         per = max(1, _CHUNK_BYTES // n_in)
         weights += n_out * n_in + _HEAP_CHUNK * (-(-n_out // per))
         shape = (n_out,)
+    fixed += sum(shared)
     widest_in = max(L["W"].shape[1] for L in dense)
     # the gathered inputs; the accumulators (viper sums in registers and keeps each layer's
     # constants in one table: about the same bytes as K, M, S and the LUT apart)
