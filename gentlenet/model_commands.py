@@ -3,6 +3,7 @@ nothing here needs a board)."""
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import os
 import time
@@ -82,7 +83,7 @@ _TRAINING_FLAGS = ("arch", "rashid", "layers", "hidden_act", "output", "no_bias"
 
 
 def run_train(args, ds=None):
-    from trainer import evaluate, mlp, train
+    from trainer import train
 
     resume = None
     if getattr(args, "resume", None):
@@ -91,19 +92,30 @@ def run_train(args, ds=None):
             raise CommandError("--resume continues a run with the settings it was started with; drop %s" %
                                " ".join(given))
         resume = train.load_resume(args.resume)
+    if getattr(args, "start", None):
+        return _finetune(args, resume)
     ds = ds or find_data(args)
     if ds.train is None:
         raise CommandError("%s has no training digits" % ds.source)
     settings = _train_settings(args)
-    checkpoint = args.resume or resume_path(args.out)
     data_meta = {"source": ds.source, "note": ds.note, "train_n": len(ds.train),
                  "test_n": len(ds.test) if ds.test else 0}
+    model, meta = _run(args, ds.train, ds.test, settings, resume, data_meta)
+    return model, meta
+
+
+def _run(args, train_split, test_split, settings, resume, data_meta, start=None, after=None):
+    """Train (or fine-tune `start`), save the checkpoint with its metadata (and what
+    after(model) adds to it); (model, meta)."""
+    from trainer import evaluate, mlp, train
+
+    checkpoint = args.resume or resume_path(args.out)
     t0 = time.time()
     try:
-        model, history, used = train.train(ds.train, ds.test, settings, log=log,
+        model, history, used = train.train(train_split, test_split, settings, log=log,
                                            show_progress=None if not args.quiet else False, checkpoint=checkpoint,
                                            every=getattr(args, "checkpoint_every", None), resume=resume,
-                                           meta={"data": data_meta})
+                                           meta={"data": data_meta}, start=start)
     except train.Interrupted as stop:
         if not stop.checkpoint:
             log("interrupted before the first epoch finished: nothing saved; %s is untouched" % args.out)
@@ -114,11 +126,12 @@ def run_train(args, ds=None):
                     "" if args.out == DEFAULT_MODEL else " --out " + args.out))
         raise
     result = {"seconds": used.get("seconds", round(time.time() - t0, 2))}
-    if ds.test is not None:
-        pred, _ = evaluate.predict(model, ds.test.images)
-        m = evaluate.metrics(ds.test.labels, pred)
+    if test_split is not None and len(test_split):
+        pred, _ = evaluate.predict(model, test_split.images)
+        m = evaluate.metrics(test_split.labels, pred)
         result.update(test_accuracy=m["accuracy"], test_n=m["n"])
     meta = {"training": used, "history": history, "data": data_meta, "result": result}
+    meta.update(after(model) if after else {})
     prev = mlp.save(model, args.out, meta, keep_previous=True)
     if prev:
         log("note: %s existed; kept it as %s" % (args.out, prev))
@@ -128,10 +141,68 @@ def run_train(args, ds=None):
     return model, meta
 
 
+_ARCH_FLAGS = ("arch", "rashid", "layers", "hidden_act", "output", "no_bias")
+
+
+def _finetune(args, resume):
+    """--from: go on training a trained network on the user's digits (--data) mixed with
+    MNIST (--mix), and say how it reads the user's held-out digits and MNIST's test set
+    before and after."""
+    import hashlib
+
+    from trainer import mlp, sources, train
+
+    given = ["--" + f.replace("_", "-") for f in _ARCH_FLAGS if getattr(args, f, None) not in (None, False)]
+    if given:
+        raise CommandError("--from keeps the trained network's architecture: drop %s" % " ".join(given))
+    if not args.data:
+        raise CommandError("--from needs your digits: --data my_digits/ (a folder of images named after their "
+                           "digit, as `gentlenet collect` writes them)")
+    start, meta0 = mlp.load(args.start)
+    own = find_data(args)  # the user's digits: their training part and a held-out part
+    if own.train is None or not len(own.train):
+        raise CommandError("%s: no digits to learn from" % own.source)
+    base = None
+    if args.mix != "none":
+        base = sources.find(args.mix, None, args.cache, not args.no_download, log=log)
+        log("mixed in so it does not forget: %s (%d training, %d test digits)" % (
+            base.source, len(base.train) if base.train else 0, len(base.test) if base.test else 0))
+        if base.note:
+            log("NOTE: " + base.note)
+    mixed = train.mix(own.train, base.train if base else None)
+    tests = [("your digits (held out)", own.test), ("MNIST test", base.test if base else None)]
+    tests = [(name, t) for name, t in tests if t is not None and len(t)]
+    if not any(t is own.test for _, t in tests):
+        log("NOTE: none of your digits held out (give --test-data, or 50 or more digits): no before/after "
+            "on your own writing")
+    before = [train.accuracy(start, t) for _, t in tests]
+    settings = train.finetune_settings(meta0.get("training"), _train_settings(args))
+    with open(args.start, "rb") as f:
+        sha = hashlib.sha256(f.read()).hexdigest()
+    data_meta = {"source": own.source, "note": own.note, "train_n": len(mixed), "own_n": len(own.train),
+                 "test_n": len(own.test) if own.test else 0, "mix": base.source if base else None}
+    log("fine-tuning %s on %d of your digits (each shown %dx an epoch) among %d MNIST digits" % (
+        args.start, len(own.train), (len(mixed) - (len(base.train) if base else 0)) // len(own.train),
+        len(base.train) if base else 0))
+
+    def after(model):
+        return {"finetune": {"from": os.path.basename(args.start), "from_sha256": sha, "tests": [
+            {"name": name, "n": len(t), "before": round(b, 5), "after": round(train.accuracy(model, t), 5)}
+            for (name, t), b in zip(tests, before)]}}
+
+    return _run(args, mixed, own.test, settings, resume, data_meta, start=start, after=after)
+
+
 def cmd_train(args):
     model, meta = run_train(args)
     r = meta["result"]
     arch = network_name(model)
+    if "finetune" in meta:
+        for t in meta["finetune"]["tests"]:
+            print("%-24s %5d digits: %6.2f%% before, %6.2f%% after (%+.2f points)" % (
+                t["name"], t["n"], 100 * t["before"], 100 * t["after"], 100 * (t["after"] - t["before"])))
+        print("%s fine-tuned in %.1fs -> %s" % (arch, r["seconds"], args.out))
+        return
     if "test_accuracy" in r:
         print("%s: %.2f%% on %d test digits, trained in %.1fs -> %s" % (
             arch, 100 * r["test_accuracy"], r["test_n"], r["seconds"], args.out))
@@ -348,6 +419,24 @@ def cmd_data(args):
             print("%-5s %6d digits, per class %s" % (name, len(split), counts))
 
 
+def cmd_writers(args):
+    """Write digits in a writing style as photos (dark ink on white, 64x64 PNG), named as
+    the book names its own digits (the label is the digit before the extension)."""
+    from PIL import Image
+
+    from trainer import mlp, writers
+
+    grey, labels = writers.pages(args.style, args.count, args.seed)
+    os.makedirs(args.out, exist_ok=True)
+    for i, (g, d) in enumerate(zip(grey, labels)):
+        name = os.path.join(args.out, "%s_%04d_%d.png" % (args.style, i, d))
+        buf = io.BytesIO()
+        Image.fromarray(g).save(buf, "PNG")
+        mlp.write_atomic(name, buf.getvalue())
+    print("%d digits in the %s style (%s), %d writers, seed %d -> %s" % (
+        args.count, args.style, writers.DESCRIPTIONS[args.style], (args.count + 9) // 10, args.seed, args.out))
+
+
 def train_args(p):
     """train's flags (also the demo's): choices and defaults from the trainer."""
     from trainer import mlp, train
@@ -356,6 +445,12 @@ def train_args(p):
     d, book, aug = train.DEFAULTS, train.RASHID, Augment().settings()
     data_args(p)
     p.add_argument("--out", default=DEFAULT_MODEL, help="checkpoint to write (default: %(default)s)")
+    p.add_argument("--from", dest="start", metavar="CHECKPOINT", help="fine-tune: go on training this trained "
+                   "network (.npz) on your digits (--data), mixed with MNIST, %d epochs at learning rate %g unless "
+                   "--epochs/--lr; prints its accuracy on your held-out digits and MNIST's test set before and "
+                   "after" % (train.FINETUNE["epochs"], train.FINETUNE["lr"]))
+    p.add_argument("--mix", default=None, metavar="PATH", help="with --from: the MNIST digits mixed in so it does "
+                   "not forget them (default: the data gentlenet finds, as for --data; 'none' for none)")
     p.add_argument("--rashid", action="store_true", help="the book's network: %s %s, no biases, lr %g, one digit at a "
                    "time, %d epochs" % ("-".join(map(str, book["sizes"])), book["hidden"], book["lr"], book["epochs"]))
     p.add_argument("--arch", type=_arch, metavar="SPEC", help="a ConvNet instead of the MLP: 'cnn' (%s) or a "
@@ -433,6 +528,17 @@ def add_parsers(sub):
     p.add_argument("--out", default=os.path.join(OUT, "report"), help="folder for the PNGs (default: %(default)s)")
     data_args(p)
     p.set_defaults(func=cmd_report)
+    from trainer import writers
+
+    p = sub.add_parser("writers", help="digits by made-up writers in a writing style outside MNIST, as photos",
+                       description="example: gentlenet writers continental --count 100 --out my_digits/ "
+                       "(styles: %s)" % "; ".join("%s: %s" % kv for kv in writers.DESCRIPTIONS.items()))
+    p.add_argument("style", choices=sorted(writers.STYLES))
+    p.add_argument("--count", type=positive_int, default=100, help="how many digits, 0-9 in turn, ten to a writer "
+                   "(default: %(default)s)")
+    p.add_argument("--seed", type=int, default=0, help="which writers (default: %(default)s)")
+    p.add_argument("--out", required=True, help="folder to write the PNGs to")
+    p.set_defaults(func=cmd_writers)
     p = sub.add_parser("data", help="show (and fetch) the data gentlenet would use",
                        description="example: gentlenet data --data ../shared/datasets/mnist")
     data_args(p)

@@ -38,6 +38,11 @@ RASHID = dict(
 CNN = "conv8s2,conv16s2,conv32s2,dense10"
 CNN_LR = 0.1
 SCHEDULES = ("cosine", "step", "constant")
+# Fine-tuning (`gentlenet train --from`): a trained network goes on learning, from a user's
+# own digits mixed with the digits it learnt from (so it learns theirs without forgetting
+# MNIST's), at a tenth of the learning rate, for a few epochs.
+FINETUNE = dict(epochs=20, lr=0.01)
+FINETUNE_SHARE = 0.25  # the user's digits' share of each epoch: repeated to reach it
 # Without --epochs: enough epochs to show the network about this many (augmented) digits,
 # 200 epochs of a 5,000-digit set, 17 of a 60,000-digit set.
 AUTO_SAMPLES = 1_000_000
@@ -55,6 +60,28 @@ def learning_rate(s, step, total):
     if s["schedule"] == "step":  # divide by 10 at 50 % and 75 % of training
         return s["lr"] * (0.1 ** ((step >= total * 0.5) + (step >= total * 0.75)))
     raise ValueError("unknown schedule %r (known: %s)" % (s["schedule"], ", ".join(SCHEDULES)))
+
+
+def mix(own, base, share=FINETUNE_SHARE):
+    """Split of `base` (MNIST) and `own` (a user's digits) repeated to make about `share`
+    of it (at least once each): what a fine-tuning epoch goes through."""
+    from trainer.data import Split
+
+    if base is None or not len(base):
+        return own
+    reps = max(1, int(round(share * len(base) / ((1 - share) * max(1, len(own))))))
+    return Split(np.concatenate([base.images] + [own.images] * reps),
+                 np.concatenate([base.labels] + [own.labels] * reps))
+
+
+def finetune_settings(trained, given=None):
+    """The settings of a fine-tuning run: those `trained` (a checkpoint's "training") was
+    trained with, FINETUNE's epochs and learning rate, no camera frames (they would be drawn
+    for every digit again), then what the user gave."""
+    s = {k: v for k, v in (trained or {}).items() if k != "seconds"}
+    s.update(FINETUNE, camera_aug=0.0)
+    s.update({k: v for k, v in (given or {}).items() if v is not None})
+    return s
 
 
 def accuracy(model, split):
@@ -138,8 +165,9 @@ def load_resume(path):
 
 
 def train(train_split, test_split=None, settings=None, log=print, show_progress=None, checkpoint=None, every=None,
-          resume=None, meta=None):
-    """Train a new MLP; returns (model, history, settings actually used).
+          resume=None, meta=None, start=None):
+    """Train a new MLP or ConvNet, or go on training `start` (a trained model: fine-tuning,
+    its architecture kept); returns (model, history, settings actually used).
 
     checkpoint: a path where a resume checkpoint is written (atomically) every `every`
     epochs and on Ctrl-C; resume: (model, velocity, state) from load_resume, continued to
@@ -164,7 +192,9 @@ def train(train_split, test_split=None, settings=None, log=print, show_progress=
         raise ValueError("unknown schedule %r (known: %s)" % (s["schedule"], ", ".join(SCHEDULES)))
     data_id = fingerprint(train_split)
     rng = np.random.default_rng(s["seed"])
-    if s.get("arch"):  # a stack of trainer/layers.py's layers (a ConvNet), else the MLP
+    if start is not None:  # fine-tuning: the trained network, its weights moved by this run
+        model = start
+    elif s.get("arch"):  # a stack of trainer/layers.py's layers (a ConvNet), else the MLP
         from trainer.layers import Net
 
         model = Net(s["arch"], seed=int(rng.integers(2 ** 31)))
