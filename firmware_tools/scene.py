@@ -183,11 +183,11 @@ LOOKS = {"desk": (Hard, "as a desk camera sees a page (light from one side, shad
                          "tilt, motion, focus, JPEG, vignette, dim, washed out, small), trainer/world.py")}
 
 
-def load_scene(path=None, seed=0, log=print, look="desk"):
+def load_scene(path=None, seed=0, log=print, look="desk", shuffle=True):
     """A Scene of digits from `path` (an MNIST IDX folder (its test set), a CSV, a folder of
     images), or by default the test digits gentlenet would evaluate on. look: "desk" (a
     desk camera as it is: uneven light, shadows, small and tilted digits, specks, lines)
-    or "gentle" (even light, large digits)."""
+    or "gentle" (even light, large digits). shuffle=False: in the order the path gives them."""
     from trainer import data, sources
 
     if path:
@@ -196,7 +196,7 @@ def load_scene(path=None, seed=0, log=print, look="desk"):
         split = sources.find(allow_download=False, log=log).test
     # in a fixed shuffled order: a held-out sample or a folder of photos is sorted by class,
     # and a camera showing only zeros for the first hundred frames looks broken
-    order = np.random.default_rng(seed).permutation(len(split))
+    order = np.random.default_rng(seed).permutation(len(split)) if shuffle else np.arange(len(split))
     if look == "world":
         from trainer.world import World
 

@@ -8,8 +8,8 @@ import re
 import sys
 import time
 
-from gentlenet.common import (BOARD_DIR, BOARD_PORT, CAMERA_PORT, DEFAULT_GNET, OUT, SHIPPED_GNET, SHIPPED_MLP,
-                              CommandError, Disagreement, board_model, heap_line, shown, load_gnet, log, network_name,
+from gentlenet.common import (BOARD_DIR, BOARD_PORT, CAMERA_PORT, DEFAULT_GNET, DEFAULT_MODEL, OUT, SHIPPED_GNET,
+                              SHIPPED_MLP, CommandError, Disagreement, board_model, heap_line, shown, load_gnet, log, network_name,
                               positive_int)
 from gentlenet.model_commands import find_data, run_train, train_args
 
@@ -182,7 +182,7 @@ def cmd_camera_sim(args):
     from firmware_tools import camsim, scene
 
     log("camera-sim: finding the digits to show and drawing the scene ...")
-    sc = scene.load_scene(args.digits, seed=args.seed, log=log, look=args.look)
+    sc = scene.load_scene(args.digits, seed=args.seed, log=log, look=args.look, shuffle=not args.in_order)
     sim = camsim.simulator(args.kind)(sc, start_index=args.start).start()
     _serve_until_stopped(sim, CAMERA_PORT, "%s %s" % (sim.port, args.kind), [
         "simulated %s camera on %s (%d digits to show)" % (args.kind, sim.port, len(sc)),
@@ -241,6 +241,37 @@ def cmd_classify(args):
                            (result["frames"] - result["agree"]))
 
 
+def cmd_collect(args):
+    """Labelled digits from a serial camera: asked for one at a time, seen, kept or redone."""
+    from firmware_tools import boardclient, cameras, collect
+
+    args.model = board_model(args.model)
+    q = load_gnet(args.model)
+    try:
+        labels = [int(c) for c in args.digits] * args.rounds
+    except ValueError:
+        raise CommandError("--digits is a string of digits to ask for, like 0123456789, not %r" % args.digits) from None
+    port, kind = _camera_port(args)
+    cam = board = None
+    try:
+        cam = cameras.open_camera(kind, port, args.baud, args.res)
+        log("camera: %s on %s" % (cam.describe(), port))
+        if not args.local:
+            board = boardclient.BoardClient(args.board or _default_port(), log=log).start()
+            other = board.other_model(args.model, board.info())
+            if other:
+                raise CommandError(other)
+        kept = collect.run(cam, q, labels, args.out, board, prefix=collect.safe_prefix(args.prefix), log=log)
+    finally:
+        for thing in (board, cam):
+            if thing is not None:
+                thing.close()
+    wrong = sum(1 for _, label, read in kept if str(read) != str(label))
+    print("%d digits kept in %s (the network misread %d of them today); teach it your handwriting:" % (
+        len(kept), args.out, wrong))
+    print("  gentlenet train --from %s --data %s --out out/mine.npz" % (DEFAULT_MODEL, args.out))
+
+
 def add_parsers(sub):
     """board, flash, camera-sim, classify, parity, demo."""
     from firmware_tools import board_parity, cameras, scene
@@ -276,6 +307,8 @@ def add_parsers(sub):
         "%s: %s" % (k, v[1]) for k, v in scene.LOOKS.items()) + " (default: %(default)s)")
     p.add_argument("--seed", type=int, default=0, help="scene seed: lighting, size, position, noise (default 0)")
     p.add_argument("--start", type=int, default=0, help="first digit to show (default 0)")
+    p.add_argument("--in-order", action="store_true", help="show --digits in their order (a folder's: by name), "
+                   "not shuffled: e.g. `gentlenet writers` digits, 0-9 in turn, for `gentlenet collect`")
     p.set_defaults(func=cmd_camera_sim)
     p = sub.add_parser("classify", help="classify frames from a serial camera on the board (or the host)",
                        description="example: gentlenet classify --camera /dev/ttyUSB0 --kind ucam --board /dev/ttyACM0 "
@@ -297,6 +330,25 @@ def add_parsers(sub):
     p.add_argument("--save", metavar="DIR", help="write each frame and the 28x28 the network saw as PNGs")
     p.add_argument("--json", metavar="FILE", help="write every frame's answer as JSON")
     p.set_defaults(func=cmd_classify)
+    p = sub.add_parser("collect", help="collect your own labelled digits from a camera, to teach the network your "
+                       "handwriting", description="example: gentlenet collect --camera /dev/ttyUSB0 --out my_digits/ "
+                       "(then: gentlenet train --from out/model.npz --data my_digits/)")
+    p.add_argument("--out", required=True, help="folder for the frames (the training data); their 28x28s go "
+                   "beside it in <out>-2828/")
+    p.add_argument("--digits", default="0123456789", help="the digits to ask for, in order (default: %(default)s)")
+    p.add_argument("--rounds", type=positive_int, default=1, help="times through --digits (default: %(default)s)")
+    p.add_argument("--prefix", default="mine", help="start of each file's name (default: %(default)s)")
+    p.add_argument("--camera", metavar="PORT", help="camera port (default: the running camera-sim)")
+    p.add_argument("--kind", choices=list(cameras.KINDS), help="camera protocol (default: ucam, or the camera-sim's)")
+    p.add_argument("--res", help="camera resolution, e.g. 80x60, 160x120 (default: the smallest)")
+    p.add_argument("--baud", type=positive_int, help="camera baud rate (default: the kind's)")
+    where = p.add_mutually_exclusive_group()
+    where.add_argument("--board", metavar="PORT", help="board that reads each digit as you collect it, its 28x28 "
+                       "checked against the host's (default: the running virtual board, else the USB board found)")
+    where.add_argument("--local", action="store_true", help="no board: the 28x28 and the reading from this computer")
+    p.add_argument("--model", help="the .gnet the board runs (default: %s once exported, else the shipped %s)" % (
+        DEFAULT_GNET, shown(SHIPPED_GNET)))
+    p.set_defaults(func=cmd_collect)
     p = sub.add_parser("parity", help="does my board compute the same bytes? test digits on the board vs the numpy "
                        "reference", description="example: gentlenet parity --port /dev/ttyACM0 --model out/model.gnet "
                        "--n 1000")

@@ -91,3 +91,78 @@ def test_fine_tuning_refuses_what_cannot_be(base_model, args, message):
 def test_fine_tuning_from_a_gnet_says_to_give_the_checkpoint(tmp_path):
     r = gentlenet("train", "--from", CNN, "--data", str(tmp_path), "--out", str(tmp_path / "x.npz"))
     assert r.returncode != 0 and "not a gentlenet checkpoint" in r.stderr and ".npz" in r.stderr, r.stderr
+
+
+def _scripted(answers):
+    prompts = []
+
+    def ask(prompt):
+        prompts.append(prompt)
+        return answers.pop(0)
+    return ask, prompts
+
+
+def test_collect_against_the_virtual_board_keeps_the_labels_it_asked_for(tmp_path):
+    """A simulated camera shows continental digits 0-9 in turn; the user keeps each. The
+    names carry the label asked for (a misread 1 is saved as a 1), each frame is the
+    camera's bytes, and its 28x28 is the one the board computed (checked by CRC on the way)."""
+    import binascii
+
+    from conftest import micropython
+    from firmware_tools import camsim, scene
+    from firmware_tools.vboard import VirtualBoard
+
+    shown = str(tmp_path / "shown")
+    assert gentlenet("writers", "continental", "--count", "10", "--out", shown).returncode == 0
+    b = VirtualBoard(str(tmp_path / "flash"), micropython=micropython()).start()
+    try:
+        r = gentlenet("flash", "--port", b.port, "--model", CNN, "-q", cwd=str(tmp_path))
+        assert r.returncode == 0, r.stderr
+        with camsim.UCamSim(scene.load_scene(shown, look="gentle", shuffle=False)) as sim:
+            out = str(tmp_path / "my_digits")
+            p = __import__("subprocess").run(
+                [os.path.join(os.path.dirname(__import__("sys").executable), "gentlenet"), "collect", "--camera",
+                 sim.port, "--board", b.port, "--model", CNN, "--out", out],
+                input="\n" * 20, capture_output=True, text=True, timeout=300, cwd=str(tmp_path))
+            sent = list(sim.sent)
+    finally:
+        b.stop()
+    assert p.returncode == 0, p.stderr + p.stdout
+    assert "10 digits kept in %s" % out in p.stdout and "gentlenet train --from" in p.stdout
+    files = sorted(os.listdir(out))
+    assert files == ["mine_%04d_%d.png" % (i, i) for i in range(10)]
+    assert [label for _, label, _ in sent] == list(range(10))
+    split = data.load_image_folder(out)
+    assert list(split.labels) == list(range(10))
+    for i, f in enumerate(files):
+        grey, w, h = data.read_grey(os.path.join(out, f))
+        assert binascii.crc32(grey) & 0xFFFFFFFF == sent[i][2]  # the frame the camera sent, as it was
+        seen, _, _ = data.read_grey(os.path.join(out + "-2828", "2828_" + f))
+        assert np.array_equal(255 - np.frombuffer(seen, np.uint8).reshape(28, 28), split.images[i])
+    # the shipped ConvNet misreads the continental 1; it is kept as the 1 the user wrote
+    assert "it will learn that this is a 1" in p.stderr, p.stderr
+
+
+def test_collect_redo_skip_and_stop_keep_only_what_the_user_kept(tmp_path):
+    from firmware_tools import cameras, camsim, collect, scene
+
+    shown = str(tmp_path / "shown")
+    assert gentlenet("writers", "school", "--count", "10", "--out", shown).returncode == 0
+    q = qformat.load(CNN)
+    out = str(tmp_path / "mine")
+    with camsim.UCamSim(scene.load_scene(shown, look="gentle", shuffle=False)) as sim:
+        cam = cameras.open_camera("ucam", sim.port)
+        try:
+            # 7: shown (frame 0), taken again (frame 1), kept; 3: skipped; 5: shown (frame 2), kept; then stop
+            ask, prompts = _scripted(["", "r", "", "", "s", "", "", "q"])
+            kept = collect.run(cam, q, [7, 3, 5, 9], out, ask=ask, log=lambda *a: None)
+            # a second session numbers on after the first
+            ask2, _ = _scripted(["", ""])
+            kept += collect.run(cam, q, [4], out, ask=ask2, log=lambda *a: None)
+        finally:
+            cam.close()
+    assert [(os.path.basename(p), label) for p, label, _ in kept] == [
+        ("mine_0000_7.png", 7), ("mine_0001_5.png", 5), ("mine_0002_4.png", 4)]
+    assert sorted(os.listdir(out)) == ["mine_0000_7.png", "mine_0001_5.png", "mine_0002_4.png"]
+    assert [r for _, _, r in kept] == ["1", "2", "3"]  # what the network read: frames 1, 2 and 3 showed 1, 2, 3
+    assert any("write a 9" in p for p in prompts) and sum("keep it as a 7" in p for p in prompts) == 2
