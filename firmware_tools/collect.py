@@ -72,6 +72,15 @@ def run(camera, q, labels, out, board=None, prefix="mine", ask=input, log=print)
     """Ask for each label in turn; returns [(path, label, what the network read)] of the
     digits kept. ask(prompt) -> the user's answer ('' = Enter; 'r' redo; 's' skip; 'q' quit)."""
     limit = board.info()["frame_bytes"] if board is not None else 1 << 30
+    prompt = ask
+
+    def ask(text):
+        try:
+            return prompt(text)
+        except EOFError:  # no one at the keyboard (input closed): stop, keeping what was kept
+            log("(end of input: stopping)")
+            return "q"
+
     number = next_number(out)
     kept = []
     for label in labels:

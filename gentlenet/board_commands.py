@@ -269,7 +269,8 @@ def cmd_collect(args):
     wrong = sum(1 for _, label, read in kept if str(read) != str(label))
     print("%d digits kept in %s (the network misread %d of them today); teach it your handwriting:" % (
         len(kept), args.out, wrong))
-    print("  gentlenet train --from %s --data %s --out out/mine.npz" % (DEFAULT_MODEL, args.out))
+    print("  gentlenet train --from %s --data %s --out out/mine.npz" % (
+        DEFAULT_MODEL if os.path.exists(DEFAULT_MODEL) else "shipped", args.out))
 
 
 def add_parsers(sub):

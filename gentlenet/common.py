@@ -17,6 +17,8 @@ DEFAULT_GNET = os.path.join(OUT, "model.gnet")
 _WEIGHTS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "weights")
 SHIPPED_GNET = os.path.join(_WEIGHTS, "mnist-cnn-8s2-16s2-32s2-10.gnet")
 SHIPPED_MLP = os.path.join(_WEIGHTS, "mnist-784-100-10.gnet")
+# the shipped ConvNet's float checkpoint, which `gentlenet train --from shipped` fine-tunes
+SHIPPED_NPZ = os.path.splitext(SHIPPED_GNET)[0] + ".npz"
 BOARD_DIR = os.path.join(OUT, "board")  # the virtual board's flash
 BOARD_PORT = ports.VIRTUAL_BOARD_FILE  # where a running virtual board says which pty it is
 CAMERA_PORT = os.path.join(OUT, "camera.port")  # where a running simulated camera says which pty it is

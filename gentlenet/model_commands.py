@@ -8,7 +8,7 @@ import json
 import os
 import time
 
-from gentlenet.common import (DEFAULT_GNET, DEFAULT_MODEL, OUT, SHIPPED_GNET, CommandError, data_args, find_data,
+from gentlenet.common import (DEFAULT_GNET, DEFAULT_MODEL, OUT, SHIPPED_GNET, SHIPPED_NPZ, CommandError, data_args, find_data,
                               fraction, heap_line, log, network_name, positive_float, positive_int, shown)
 
 
@@ -158,6 +158,8 @@ def _finetune(args, resume):
     if not args.data:
         raise CommandError("--from needs your digits: --data my_digits/ (a folder of images named after their "
                            "digit, as `gentlenet collect` writes them)")
+    if args.start == "shipped":
+        args.start = SHIPPED_NPZ
     start, meta0 = mlp.load(args.start)
     own = find_data(args)  # the user's digits: their training part and a held-out part
     if own.train is None or not len(own.train):
@@ -181,9 +183,9 @@ def _finetune(args, resume):
         sha = hashlib.sha256(f.read()).hexdigest()
     data_meta = {"source": own.source, "note": own.note, "train_n": len(mixed), "own_n": len(own.train),
                  "test_n": len(own.test) if own.test else 0, "mix": base.source if base else None}
+    n_mnist = min(len(base.train), train.FINETUNE_MNIST) if base else 0
     log("fine-tuning %s on %d of your digits (each shown %dx an epoch) among %d MNIST digits" % (
-        args.start, len(own.train), (len(mixed) - (len(base.train) if base else 0)) // len(own.train),
-        len(base.train) if base else 0))
+        args.start, len(own.train), (len(mixed) - n_mnist) // len(own.train), n_mnist))
 
     def after(model):
         return {"finetune": {"from": os.path.basename(args.start), "from_sha256": sha, "tests": [
@@ -446,9 +448,9 @@ def train_args(p):
     data_args(p)
     p.add_argument("--out", default=DEFAULT_MODEL, help="checkpoint to write (default: %(default)s)")
     p.add_argument("--from", dest="start", metavar="CHECKPOINT", help="fine-tune: go on training this trained "
-                   "network (.npz) on your digits (--data), mixed with MNIST, %d epochs at learning rate %g unless "
+                   "network (.npz; 'shipped': the shipped ConvNet's, %s) on your digits (--data), mixed with MNIST, %d epochs at learning rate %g unless "
                    "--epochs/--lr; prints its accuracy on your held-out digits and MNIST's test set before and "
-                   "after" % (train.FINETUNE["epochs"], train.FINETUNE["lr"]))
+                   "after" % (shown(SHIPPED_NPZ), train.FINETUNE["epochs"], train.FINETUNE["lr"]))
     p.add_argument("--mix", default=None, metavar="PATH", help="with --from: the MNIST digits mixed in so it does "
                    "not forget them (default: the data gentlenet finds, as for --data; 'none' for none)")
     p.add_argument("--rashid", action="store_true", help="the book's network: %s %s, no biases, lr %g, one digit at a "

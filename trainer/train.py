@@ -43,6 +43,7 @@ SCHEDULES = ("cosine", "step", "constant")
 # MNIST's), at a tenth of the learning rate, for a few epochs.
 FINETUNE = dict(epochs=20, lr=0.01)
 FINETUNE_SHARE = 0.25  # the user's digits' share of each epoch: repeated to reach it
+FINETUNE_MNIST = 5000  # MNIST digits mixed in at most (a random sample of a larger set): epochs stay short
 # Without --epochs: enough epochs to show the network about this many (augmented) digits,
 # 200 epochs of a 5,000-digit set, 17 of a 60,000-digit set.
 AUTO_SAMPLES = 1_000_000
@@ -63,12 +64,16 @@ def learning_rate(s, step, total):
 
 
 def mix(own, base, share=FINETUNE_SHARE):
-    """Split of `base` (MNIST) and `own` (a user's digits) repeated to make about `share`
-    of it (at least once each): what a fine-tuning epoch goes through."""
+    """Split of `base` (MNIST; FINETUNE_MNIST of them at most) and `own` (a user's digits)
+    repeated to make about `share` of it (at least once each): what a fine-tuning epoch
+    goes through."""
     from trainer.data import Split
 
     if base is None or not len(base):
         return own
+    if len(base) > FINETUNE_MNIST:
+        pick = np.sort(np.random.default_rng(0).permutation(len(base))[:FINETUNE_MNIST])
+        base = Split(base.images[pick], base.labels[pick])
     reps = max(1, int(round(share * len(base) / ((1 - share) * max(1, len(own))))))
     return Split(np.concatenate([base.images] + [own.images] * reps),
                  np.concatenate([base.labels] + [own.labels] * reps))
