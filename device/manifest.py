@@ -18,7 +18,7 @@ FILES = (
     ("gnet_viper_load.py", "native"), # their part of the load (dropped after it)
     ("gnet_oom.py", "bytecode"),      # what it says when a model does not fit (imported only then)
     ("gnet_ulab.py", "bytecode"),     # its ulab kernels, where ulab is (OpenMV, Pimoroni, CircuitPython)
-    ("gnet_conv_load.py", "bytecode"), # a ConvNet's layer records checked (imported only for one; dropped after the load)
+    ("gnet_conv_load.py", "bytecode"),  # a ConvNet's layer records checked (only for one; dropped after the load)
     ("gnet_conv.py", "bytecode"),     # its conv, pool and average layers (imported only for one)
     ("gnet_conv_viper.py", "native"), # its viper conv kernel (imported only for one, with viper)
     ("gnet_conv_ulab.py", "bytecode"), # its ulab conv kernel (imported only for one, with ulab)

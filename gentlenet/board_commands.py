@@ -199,30 +199,48 @@ def _camera_port(args):
     raise CommandError("no camera: pass --camera PORT (or start one: gentlenet camera-sim)")
 
 
-def cmd_classify(args):
-    """Frames from a serial camera, classified on the board (or the host with --local)."""
-    from firmware_tools import boardclient, cameras, classify
+def _camera_and_board(args):
+    """(camera, board or None with --local, the .gnet the board runs) for classify and
+    collect; the caller closes both. A small board that `flash` gave the
+    shipped MLP in place of the ConvNet is read with the MLP, and said so."""
+    from firmware_tools import boardclient, cameras
 
     given = args.model
     args.model = board_model(args.model)
     q = load_gnet(args.model)
     port, kind = _camera_port(args)
-    cam = board = None
+    cam = cameras.open_camera(kind, port, args.baud, args.res)
+    log("camera: %s on %s" % (cam.describe(), port))
+    if args.local:
+        return cam, None, q
     try:
-        cam = cameras.open_camera(kind, port, args.baud, args.res)
-        log("camera: %s on %s" % (cam.describe(), port))
-        if not args.local:
-            board = boardclient.BoardClient(args.board or _default_port(), log=log).start()
-            info = board.info()
-            other = board.other_model(args.model, info)
-            if other and not given and args.model == SHIPPED_GNET and not board.other_model(SHIPPED_MLP, info):
-                # a small board that `flash` gave the shipped MLP in place of the ConvNet
-                log("the board runs the shipped MLP (the ConvNet did not fit it): classifying with %s" %
-                    shown(SHIPPED_MLP))
-                args.model, q, other = SHIPPED_MLP, load_gnet(SHIPPED_MLP), None
-            if other:
-                raise CommandError(other)
-            log("board: %s, %s backend, %s bytes free" % (info["runtime"], info["backend"], info["mem_free"]))
+        board = boardclient.BoardClient(args.board or _default_port(), log=log).start()
+    except BaseException:
+        cam.close()
+        raise
+    try:
+        info = board.info()
+        other = board.other_model(args.model, info)
+        if other and not given and args.model == SHIPPED_GNET and not board.other_model(SHIPPED_MLP, info):
+            log("the board runs the shipped MLP (the ConvNet did not fit it): classifying with %s" %
+                shown(SHIPPED_MLP))
+            args.model, q, other = SHIPPED_MLP, load_gnet(SHIPPED_MLP), None
+        if other:
+            raise CommandError(other)
+        log("board: %s, %s backend, %s bytes free" % (info["runtime"], info["backend"], info["mem_free"]))
+    except BaseException:
+        board.close()
+        cam.close()
+        raise
+    return cam, board, q
+
+
+def cmd_classify(args):
+    """Frames from a serial camera, classified on the board (or the host with --local)."""
+    from firmware_tools import classify
+
+    cam, board, q = _camera_and_board(args)
+    try:
         result = classify.run(cam, args.frames, q, board, args.save, log=print)
     finally:
         for thing in (board, cam):
@@ -243,24 +261,14 @@ def cmd_classify(args):
 
 def cmd_collect(args):
     """Labelled digits from a serial camera: asked for one at a time, seen, kept or redone."""
-    from firmware_tools import boardclient, cameras, collect
+    from firmware_tools import collect
 
-    args.model = board_model(args.model)
-    q = load_gnet(args.model)
     try:
         labels = [int(c) for c in args.digits] * args.rounds
     except ValueError:
         raise CommandError("--digits is a string of digits to ask for, like 0123456789, not %r" % args.digits) from None
-    port, kind = _camera_port(args)
-    cam = board = None
+    cam, board, q = _camera_and_board(args)
     try:
-        cam = cameras.open_camera(kind, port, args.baud, args.res)
-        log("camera: %s on %s" % (cam.describe(), port))
-        if not args.local:
-            board = boardclient.BoardClient(args.board or _default_port(), log=log).start()
-            other = board.other_model(args.model, board.info())
-            if other:
-                raise CommandError(other)
         kept = collect.run(cam, q, labels, args.out, board, prefix=collect.safe_prefix(args.prefix), log=log)
     finally:
         for thing in (board, cam):
