@@ -136,7 +136,7 @@ class App:
         self.commands = {                         # name -> (handler, argument counts allowed)
             "INFO": (self.info, (0,)),
             "CLASSIFY": (self.classify, (5, 6)),
-            "SNAP": (self.snap, (0, 1)),
+            "SNAP": (self.snap, (0, 1, 2)),
             "CAMERA": (self.set_camera, (2, 3, 4)),
             "REPL": (self.leave, (0,)),
         }
@@ -215,13 +215,14 @@ class App:
             raise Abandon("timeout", "the sender stopped in the middle of %s (%d ms)" % (what, _TIMEOUT_MS))
         return c
 
-    def answer(self, seq, digit=None, d=None, **fields):
+    def answer(self, seq, digit=None, d=None, frame=None, **fields):
         # one JSON line, written a field at a time: a small heap whose free bytes are in
         # pieces never needs the whole text in one block (INFO's is 600 bytes, a digit's
         # 1 KB), nor a dict's (INFO's model). digit (bytes): the "digit" field, base64, a
         # row at a time. The separators are bytes, which a .mpy keeps as objects, not as
         # names (see load_model). d: the fields as a dict (a classification's: **d would
         # copy it, a 320-byte block that a 64 KB board streaming a model may not have).
+        # frame (a view of the frame buffer): the "frame" field, base64, 57 bytes at a time.
         if d is not None:
             fields = d
         fields["seq"] = seq
@@ -247,11 +248,12 @@ class App:
             else:
                 w(json.dumps(v))
             sep = b", "
-        if digit is not None:
-            w(b', "digit": "')
-            for i in range(0, len(digit), _B64_ROW):
-                w(binascii.b2a_base64(digit[i:i + _B64_ROW])[:-1])
-            w(b'"')
+        for k in (digit, frame):
+            if k is not None:
+                w(b', "digit": "' if k is digit else b', "frame": "')
+                for i in range(0, len(k), _B64_ROW):
+                    w(binascii.b2a_base64(k[i:i + _B64_ROW])[:-1])
+                w(b'"')
         w(b"}\n")
 
     def _wait_magic(self):
@@ -429,7 +431,10 @@ class App:
         return done + len(data)
 
     def _classify_frame(self, seq, w, h, is_digit, extra, show=False):
-        # preprocess self.frame (in place: it may be inverted) and answer with the class
+        # preprocess self.frame (in place: it may be inverted) and answer with the class;
+        # show: 1 (True) the answer carries the 28x28, 2 the frame as captured (then it is
+        # preprocessed without being written to: at most 96x96 px, the size it works on
+        # in place, a copy of it is made), 3 both
         if self.model is None:
             raise Abandon("no-model", "no model loaded: %s" % self.model_error)
         gc.collect()  # a whole heap for the preprocessing's temporaries: fragments kill small boards
@@ -444,7 +449,7 @@ class App:
                 raise Abandon("preprocess", "the model expects frames prepared by mnistify v%d, this board has "
                               "v%d: flash a model exported for v%d" % (m.preprocess_version, mnistify.VERSION,
                                                                        mnistify.VERSION))
-            mnistify.mnistify(memoryview(self.frame)[:w * h], w, h, None, self.digit, True, None, self.work)
+            mnistify.mnistify(memoryview(self.frame)[:w * h], w, h, None, self.digit, not show & 2, None, self.work)
         t1 = _ticks_us()
         k, label, conf, scores = self.model.classify(self.digit)
         t2 = _ticks_us()
@@ -453,7 +458,7 @@ class App:
                   "us_model": _ticks_diff(t2, t1), "width": w, "height": h,
                   "digit_crc": binascii.crc32(self.digit) & 0xFFFFFFFF}
         fields.update(extra)
-        self.answer(seq, self.digit if show else None, fields)
+        self.answer(seq, self.digit if show & 1 else None, fields, memoryview(self.frame)[:w * h] if show & 2 else None)
 
     def snap(self, seq, args):
         # capture a frame from the board's camera, preprocess, classify
@@ -466,7 +471,7 @@ class App:
             raise Abandon("camera", str(e))
         extra = {"us_capture": _ticks_diff(_ticks_us(), t0),
                  "frame_crc": binascii.crc32(memoryview(self.frame)[:w * h]) & 0xFFFFFFFF}
-        self._classify_frame(seq, w, h, False, extra, args and args[0] == "digit")
+        self._classify_frame(seq, w, h, False, extra, ("digit" in args) | ("frame" in args) << 1)
         return False
 
     def set_camera(self, seq, args):

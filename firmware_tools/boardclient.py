@@ -42,6 +42,20 @@ def check_classified(a):
     return a
 
 
+def decoded(a, key, crc, n):
+    """The base64 field `key` of an answer as bytes: n of them, their CRC-32 the answer's
+    `crc` field, else a BoardError naming what is wrong."""
+    try:
+        data = base64.b64decode(a[key], validate=True)
+    except (binascii.Error, TypeError, ValueError) as e:
+        raise BoardError("the board's %s is not base64 (%s)" % (key, e), a) from None
+    if len(data) != n:
+        raise BoardError("the board's %s has %d bytes, not %d" % (key, len(data), n), a)
+    if binascii.crc32(data) & 0xFFFFFFFF != a.get(crc):
+        raise BoardError("the board's %s does not match its %s: damaged on the line" % (key, crc), a)
+    return data
+
+
 class BoardClient:
     def __init__(self, url, timeout=10.0, log=None):
         self.url = url
@@ -198,8 +212,19 @@ class BoardClient:
     def camera(self, kind, port, baud=115200, res="80x60"):
         return self.request("CAMERA", [kind, port, baud, res], timeout=max(self.timeout, 15))
 
-    def snap(self, digit=False):
-        return check_classified(self.request("SNAP", ["digit"] if digit else [], timeout=max(self.timeout, 15)))
+    def snap(self, digit=False, frame=False):
+        """A frame from the board's camera, classified there. digit/frame: the answer also
+        carries the 28x28 the network saw and the frame as captured, decoded to bytes and
+        checked against their CRC-32s (digit_crc, frame_crc): a BoardError if damaged."""
+        a = check_classified(self.request("SNAP", (["digit"] if digit else []) + (["frame"] if frame else []),
+                                          timeout=max(self.timeout, 15)))
+        pixels = a.get("width", 0) * a.get("height", 0)
+        for key, crc, n, asked in (("digit", "digit_crc", 784, digit), ("frame", "frame_crc", pixels, frame)):
+            if key in a:
+                a[key] = decoded(a, key, crc, n)
+            elif asked:
+                raise BoardError("the board's answer has no %r field (an older app? gentlenet flash)" % key, a)
+        return a
 
     def leave(self):
         return self.request("REPL")
