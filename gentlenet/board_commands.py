@@ -281,6 +281,54 @@ def cmd_collect(args):
         DEFAULT_MODEL if os.path.exists(DEFAULT_MODEL) else "shipped", args.out))
 
 
+def cmd_watch(args):
+    """The live view: a local web page of what the board sees, until Ctrl-C (or --frames)."""
+    import threading
+
+    from firmware_tools import boardclient, watch
+
+    if args.board_camera:
+        if args.local or args.camera:
+            raise CommandError("--board-camera is the camera wired to the board: drop --local and --camera")
+        args.model = board_model(args.model)
+        q = load_gnet(args.model)
+        cam, board = None, boardclient.BoardClient(args.board or _default_port(), log=log).start()
+        try:
+            other = board.other_model(args.model, board.info())
+            if other:
+                raise CommandError(other)
+            board.camera(args.kind or "ucam", args.board_camera, args.baud or 115200, args.res or "80x60")
+        except BaseException:
+            board.close()
+            raise
+    else:
+        cam, board, q = _camera_and_board(args)
+    live, stop = watch.Live(), threading.Event()
+    server = None
+    try:
+        grab = watch.grabber(cam, board, q, board_camera=bool(args.board_camera))
+        try:
+            server = watch.serve(live, args.host, args.http_port)
+        except OSError as e:
+            raise CommandError("cannot serve the live view on %s:%d (%s): try another --http-port" % (
+                args.host, args.http_port, e)) from None
+        print("live view: http://%s:%d/  (Ctrl-C to stop)" % (
+            "localhost" if args.host in ("127.0.0.1", "localhost") else args.host, server.server_address[1]),
+            flush=True)
+        watch.capture(grab, live, stop, args.frames, log=log)
+        print("%d frames shown" % live.frames)
+    except KeyboardInterrupt:
+        print("stopped after %d frames" % live.frames)
+    finally:
+        stop.set()
+        if server is not None:
+            server.shutdown()
+            server.server_close()
+        for thing in (board, cam):
+            if thing is not None:
+                thing.close()
+
+
 def add_parsers(sub):
     """board, flash, camera-sim, classify, parity, demo."""
     from firmware_tools import board_parity, cameras, scene
@@ -358,6 +406,26 @@ def add_parsers(sub):
     p.add_argument("--model", help="the .gnet the board runs (default: %s once exported, else the shipped %s)" % (
         DEFAULT_GNET, shown(SHIPPED_GNET)))
     p.set_defaults(func=cmd_collect)
+    p = sub.add_parser("watch", help="see what the board sees, live, in a web page: the frame, the box found, the "
+                       "28x28, the scores", description="example: gentlenet watch --camera /dev/ttyUSB0 --board "
+                       "/dev/ttyACM0, then open http://localhost:8000/ (on a headless Pi: --host 0.0.0.0)")
+    p.add_argument("--camera", metavar="PORT", help="camera on this computer (default: the running camera-sim)")
+    p.add_argument("--board-camera", metavar="PORT", help="the camera is wired to the board, on this port of the "
+                   "board's (a UART id such as 1, or 1,4,5 = id, tx, rx; a pty on the virtual board)")
+    p.add_argument("--kind", choices=list(cameras.KINDS), help="camera protocol (default: ucam, or the camera-sim's)")
+    p.add_argument("--res", help="camera resolution, e.g. 80x60, 160x120 (default: the smallest)")
+    p.add_argument("--baud", type=positive_int, help="camera baud rate (default: the kind's)")
+    where = p.add_mutually_exclusive_group()
+    where.add_argument("--board", metavar="PORT", help="board port (default: the running virtual board, else the "
+                       "USB board found)")
+    where.add_argument("--local", action="store_true", help="no board: the network runs on this computer")
+    p.add_argument("--model", help="the .gnet the board runs (default: %s once exported, else the shipped %s)" % (
+        DEFAULT_GNET, shown(SHIPPED_GNET)))
+    p.add_argument("--host", default="127.0.0.1", help="address to serve the page on (default: %(default)s, this "
+                   "computer only; 0.0.0.0 to reach it from a laptop)")
+    p.add_argument("--http-port", type=int, default=8000, help="web port (default: %(default)s; 0: any free one)")
+    p.add_argument("--frames", type=positive_int, help="stop after this many frames (default: until Ctrl-C)")
+    p.set_defaults(func=cmd_watch)
     p = sub.add_parser("parity", help="does my board compute the same bytes? test digits on the board vs the numpy "
                        "reference", description="example: gentlenet parity --port /dev/ttyACM0 --model out/model.gnet "
                        "--n 1000")

@@ -69,6 +69,8 @@ def test_the_readme_commands_run(tmp_path):
             if hardware or cmd in ELSEWHERE:
                 continue
             argv = [a.replace("/dev/ttyACM0", board.port).replace("/dev/ttyUSB0", sim.port) for a in shlex.split(cmd)]
+            if argv[1] == "watch":  # it serves until Ctrl-C: here, 5 frames on any free web port
+                argv += ["--frames", "5", "--http-port", "0"]
             # collect asks at the keyboard: Enter to every question (show, keep)
             r = subprocess.run([exe] + argv[1:], cwd=str(tmp_path), env=env, capture_output=True, text=True,
                                timeout=600, input="\n" * 400 if argv[1] == "collect" else None)
@@ -82,6 +84,7 @@ def test_the_readme_commands_run(tmp_path):
     assert "1000 test digits, 0 mismatches" in said["gentlenet parity --port /dev/ttyACM0"]
     assert len(os.listdir(str(tmp_path / "out" / "frames"))) == 10
     assert len(os.listdir(str(tmp_path / "my_digits"))) == 50
+    assert "5 frames shown" in said["gentlenet watch --camera /dev/ttyUSB0 --board /dev/ttyACM0"]
     assert "your digits (held out)      10 digits" in said["gentlenet train --from shipped --data my_digits --out "
                                                           "out/mine.npz"]
     assert len(ran) >= 6, [c for c, _ in ran]
