@@ -451,3 +451,9 @@ def test_demo_arch_cnn_a_convnet_end_to_end(tmp_path):
     assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-2000:]
     assert "network:  ConvNet conv8s2,conv16s2,conv32s2,dense10, softmax output, 1 epochs" in r.stdout, r.stdout[-1500:]
     assert "6 equal to the host reference" in r.stdout and "feature-maps.png" in r.stdout, r.stdout[-1500:]
+    # the last loop: digits in another hand fine-tune a copy (as `collect` then `train --from` would)
+    assert "own:      100 continental digits learnt" in r.stdout, r.stdout[-1500:]
+    from trainer import mlp
+
+    _, meta = mlp.load(str(tmp_path / "out" / "mine.npz"))
+    assert [t["name"] for t in meta["finetune"]["tests"]] == ["continental (held out)", "MNIST test"]
