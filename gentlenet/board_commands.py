@@ -9,8 +9,8 @@ import sys
 import time
 
 from gentlenet.common import (BOARD_DIR, BOARD_PORT, CAMERA_PORT, DEFAULT_GNET, DEFAULT_MODEL, OUT, SHIPPED_GNET,
-                              SHIPPED_MLP, CommandError, Disagreement, board_model, heap_line, shown, load_gnet, log, network_name,
-                              positive_int)
+                              SHIPPED_MLP, CommandError, Disagreement, board_model, heap_line, shown, load_gnet, log,
+                              network_name, positive_int)
 from gentlenet.model_commands import find_data, run_train, train_args
 
 

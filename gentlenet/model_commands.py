@@ -8,8 +8,8 @@ import json
 import os
 import time
 
-from gentlenet.common import (DEFAULT_GNET, DEFAULT_MODEL, OUT, SHIPPED_GNET, SHIPPED_NPZ, CommandError, data_args, find_data,
-                              fraction, heap_line, log, network_name, positive_float, positive_int, shown)
+from gentlenet.common import (DEFAULT_GNET, DEFAULT_MODEL, OUT, SHIPPED_GNET, SHIPPED_NPZ, CommandError, data_args,
+                              find_data, fraction, heap_line, log, network_name, positive_float, positive_int, shown)
 
 
 def _layers(text):
@@ -337,7 +337,7 @@ DEFAULT_PREDICT_MODELS = (DEFAULT_GNET, DEFAULT_MODEL)
 def cmd_predict(args):
     """What digit is in each photo? Unlabelled pictures in, an answer each, and a sheet of
     what the network saw."""
-    from trainer import data, qformat, report
+    from trainer import data, report
 
     path = args.model or next((p for p in DEFAULT_PREDICT_MODELS if os.path.exists(p)), SHIPPED_GNET)
     _photos_fit(path)
@@ -448,9 +448,9 @@ def train_args(p):
     data_args(p)
     p.add_argument("--out", default=DEFAULT_MODEL, help="checkpoint to write (default: %(default)s)")
     p.add_argument("--from", dest="start", metavar="CHECKPOINT", help="fine-tune: go on training this trained "
-                   "network (.npz; 'shipped': the shipped ConvNet's, %s) on your digits (--data), mixed with MNIST, %d epochs at learning rate %g unless "
-                   "--epochs/--lr; prints its accuracy on your held-out digits and MNIST's test set before and "
-                   "after" % (shown(SHIPPED_NPZ), train.FINETUNE["epochs"], train.FINETUNE["lr"]))
+                   "network (.npz; 'shipped': the shipped ConvNet's, %s) on your digits (--data), mixed with MNIST, "
+                   "%d epochs at learning rate %g unless --epochs/--lr; prints its accuracy on your held-out digits "
+                   "and MNIST's test set before and after" % (shown(SHIPPED_NPZ), train.FINETUNE["epochs"], train.FINETUNE["lr"]))
     p.add_argument("--mix", default=None, metavar="PATH", help="with --from: the MNIST digits mixed in so it does "
                    "not forget them (default: the data gentlenet finds, as for --data; 'none' for none)")
     p.add_argument("--rashid", action="store_true", help="the book's network: %s %s, no biases, lr %g, one digit at a "

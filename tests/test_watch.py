@@ -14,7 +14,6 @@ import threading
 import time
 import urllib.request
 
-import numpy as np
 import pytest
 from conftest import ROOT, micropython
 
