@@ -450,7 +450,8 @@ def train_args(p):
     p.add_argument("--from", dest="start", metavar="CHECKPOINT", help="fine-tune: go on training this trained "
                    "network (.npz; 'shipped': the shipped ConvNet's, %s) on your digits (--data), mixed with MNIST, "
                    "%d epochs at learning rate %g unless --epochs/--lr; prints its accuracy on your held-out digits "
-                   "and MNIST's test set before and after" % (shown(SHIPPED_NPZ), train.FINETUNE["epochs"], train.FINETUNE["lr"]))
+                   "and MNIST's test set before and after" % (
+                       shown(SHIPPED_NPZ), train.FINETUNE["epochs"], train.FINETUNE["lr"]))
     p.add_argument("--mix", default=None, metavar="PATH", help="with --from: the MNIST digits mixed in so it does "
                    "not forget them (default: the data gentlenet finds, as for --data; 'none' for none)")
     p.add_argument("--rashid", action="store_true", help="the book's network: %s %s, no biases, lr %g, one digit at a "
