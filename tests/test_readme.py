@@ -71,6 +71,8 @@ def test_the_readme_commands_run(tmp_path):
             argv = [a.replace("/dev/ttyACM0", board.port).replace("/dev/ttyUSB0", sim.port) for a in shlex.split(cmd)]
             if argv[1] == "watch":  # it serves until Ctrl-C: here, 5 frames on any free web port
                 argv += ["--frames", "5", "--http-port", "0"]
+            if argv[1] == "train" and "--from" in argv:  # fine-tuning: here, 3 epochs (tests/test_own_digits.py)
+                argv += ["--epochs", "3"]
             # collect asks at the keyboard: Enter to every question (show, keep)
             r = subprocess.run([exe] + argv[1:], cwd=str(tmp_path), env=env, capture_output=True, text=True,
                                timeout=600, input="\n" * 400 if argv[1] == "collect" else None)
