@@ -7,6 +7,7 @@ MICROPYTHON ?= $(firstword $(abspath $(wildcard $(BIN)/micropython)) $(shell com
 # Data for tests and benchmarks: the shared MNIST files beside the project, when present.
 SHARED_DATA ?= $(abspath ../shared/datasets/mnist)
 PYTEST_ARGS ?=
+DEMO_ARGS ?=                # e.g. --epochs 20 (.ci/pi-zero/run)
 export MICROPYTHON
 
 .PHONY: help setup demo train export eval report test test-busy test-parity test-pi-install test-pi-system
@@ -98,7 +99,7 @@ check-micropython:
 	fi
 
 demo: setup
-	$(BIN)/gentlenet demo
+	$(BIN)/gentlenet demo $(DEMO_ARGS)
 
 train: setup
 	$(BIN)/gentlenet train --arch cnn
