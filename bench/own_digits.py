@@ -7,7 +7,7 @@
    board's bytes) on `--held` digits of every style and on the official test set.
 2. Fine-tuning, per style and seed: `--own` digits in the style (10 writers) teach the
    float checkpoint `--from` (default: the shipped ConvNet's, weights/*.npz) by
-   `train.train(start=...)` with the settings `gentlenet train --from` uses, mixed with
+   `train.finetune` (the settings `gentlenet train --from` uses), mixed with
    MNIST's training digits; accuracy before and after on `--held` digits by OTHER writers
    of the style and on the official test set, float and int8 (calibrated on the training
    digits as `gentlenet export` does). Floors (the issue's): the held-out style gains at
@@ -16,7 +16,6 @@
 Prints tables; writes bench/results/own_digits.json.
 """
 import argparse
-import copy
 import json
 import os
 import sys
@@ -90,10 +89,9 @@ def main(argv=None):
             splits = {"style": held[style], "mnist": ds.test}
             if before is None or style not in before:
                 before = dict(before or {}, **{style: both(base, ds.train, splits)})
-            s = train.finetune_settings(meta.get("training"), {"seed": seed, "epochs": args.epochs})
             t = time.time()
-            model, _, used = train.train(train.mix(own, ds.train), None, s, log=lambda *a: None, show_progress=False,
-                                         start=copy.deepcopy(base))
+            model, _, used = train.finetune(base, own, ds.train, meta.get("training"),
+                                            {"seed": seed, "epochs": args.epochs})
             secs = time.time() - t
             after = both(model, ds.train, splits)
             b, a = before[style], after

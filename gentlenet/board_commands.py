@@ -98,8 +98,6 @@ def _demo_own_digits(model, meta, ds, source, n=100, held=300, epochs=10):
     from a user) fine-tune a copy of the trained network, as `train --from` does; accuracy
     before and after on `held` digits of the style by other writers and on the test set.
     The fine-tuned checkpoint goes to out/mine.npz."""
-    import copy
-
     from trainer import mlp, train, writers
 
     mine, other = writers.generate(DEMO_STYLE, n, seed=0), writers.generate(DEMO_STYLE, held, seed=1000)
@@ -107,10 +105,8 @@ def _demo_own_digits(model, meta, ds, source, n=100, held=300, epochs=10):
     log("  %d %s digits to learn from, %d by other writers held out: %.1f%% of those read right before" % (
         n, DEMO_STYLE, held, 100 * before[0]))
     epochs = min(epochs, int(meta["training"]["epochs"]))  # a quick demo (--epochs 1) fine-tunes quickly too
-    settings = train.finetune_settings(meta.get("training"), {"epochs": epochs})
     t = time.time()
-    tuned, history, used = train.train(train.mix(mine, ds.train), None, settings, log=lambda *a: None,
-                                       show_progress=False, start=copy.deepcopy(model))
+    tuned, history, used = train.finetune(model, mine, ds.train, meta.get("training"), {"epochs": epochs})
     out = os.path.join(OUT, "mine.npz")
     after = train.accuracy(tuned, other), train.accuracy(tuned, ds.test)
     mlp.save(tuned, out, {"training": used, "history": history, "finetune": {

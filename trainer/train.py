@@ -89,6 +89,15 @@ def finetune_settings(trained, given=None):
     return s
 
 
+def finetune(model, own, base, trained=None, given=None):
+    """(a fine-tuned copy of `model`, history, settings): `own` mixed with `base`, with the
+    settings of `gentlenet train --from` (finetune_settings); `model` is left as it was."""
+    import copy
+
+    return train(mix(own, base), None, finetune_settings(trained, given), log=lambda *a: None, show_progress=False,
+                 start=copy.deepcopy(model))
+
+
 def accuracy(model, split):
     """Fraction correct on a Split (predicted a chunk at a time)."""
     from trainer.evaluate import predict
