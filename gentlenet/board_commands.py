@@ -366,6 +366,21 @@ def cmd_watch(args):
                 thing.close()
 
 
+def _camera_and_board_args(p, board_help, local_help):
+    """collect's and watch's flags for a camera's protocol and a board (_camera_and_board)."""
+    from firmware_tools import cameras
+
+    p.add_argument("--kind", choices=list(cameras.KINDS), help="camera protocol (default: ucam, or the camera-sim's)")
+    p.add_argument("--res", help="camera resolution, e.g. 80x60, 160x120 (default: the smallest)")
+    p.add_argument("--baud", type=positive_int, help="camera baud rate (default: the kind's)")
+    where = p.add_mutually_exclusive_group()
+    where.add_argument("--board", metavar="PORT", help="%s (default: the running virtual board, else the USB board "
+                       "found)" % board_help)
+    where.add_argument("--local", action="store_true", help=local_help)
+    p.add_argument("--model", help="the .gnet the board runs (default: %s once exported, else the shipped %s)" % (
+        DEFAULT_GNET, shown(SHIPPED_GNET)))
+
+
 def add_parsers(sub):
     """board, flash, camera-sim, classify, parity, demo."""
     from firmware_tools import board_parity, cameras, scene
@@ -433,15 +448,8 @@ def add_parsers(sub):
     p.add_argument("--rounds", type=positive_int, default=1, help="times through --digits (default: %(default)s)")
     p.add_argument("--prefix", default="mine", help="start of each file's name (default: %(default)s)")
     p.add_argument("--camera", metavar="PORT", help="camera port (default: the running camera-sim)")
-    p.add_argument("--kind", choices=list(cameras.KINDS), help="camera protocol (default: ucam, or the camera-sim's)")
-    p.add_argument("--res", help="camera resolution, e.g. 80x60, 160x120 (default: the smallest)")
-    p.add_argument("--baud", type=positive_int, help="camera baud rate (default: the kind's)")
-    where = p.add_mutually_exclusive_group()
-    where.add_argument("--board", metavar="PORT", help="board that reads each digit as you collect it, its 28x28 "
-                       "checked against the host's (default: the running virtual board, else the USB board found)")
-    where.add_argument("--local", action="store_true", help="no board: the 28x28 and the reading from this computer")
-    p.add_argument("--model", help="the .gnet the board runs (default: %s once exported, else the shipped %s)" % (
-        DEFAULT_GNET, shown(SHIPPED_GNET)))
+    _camera_and_board_args(p, "board that reads each digit as you collect it, its 28x28 checked against the host's",
+                           "no board: the 28x28 and the reading from this computer")
     p.set_defaults(func=cmd_collect)
     p = sub.add_parser("watch", help="see what the board sees, live, in a web page: the frame, the box found, the "
                        "28x28, the scores", description="example: gentlenet watch --camera /dev/ttyUSB0 --board "
@@ -449,15 +457,7 @@ def add_parsers(sub):
     p.add_argument("--camera", metavar="PORT", help="camera on this computer (default: the running camera-sim)")
     p.add_argument("--board-camera", metavar="PORT", help="the camera is wired to the board, on this port of the "
                    "board's (a UART id such as 1, or 1,4,5 = id, tx, rx; a pty on the virtual board)")
-    p.add_argument("--kind", choices=list(cameras.KINDS), help="camera protocol (default: ucam, or the camera-sim's)")
-    p.add_argument("--res", help="camera resolution, e.g. 80x60, 160x120 (default: the smallest)")
-    p.add_argument("--baud", type=positive_int, help="camera baud rate (default: the kind's)")
-    where = p.add_mutually_exclusive_group()
-    where.add_argument("--board", metavar="PORT", help="board port (default: the running virtual board, else the "
-                       "USB board found)")
-    where.add_argument("--local", action="store_true", help="no board: the network runs on this computer")
-    p.add_argument("--model", help="the .gnet the board runs (default: %s once exported, else the shipped %s)" % (
-        DEFAULT_GNET, shown(SHIPPED_GNET)))
+    _camera_and_board_args(p, "board port", "no board: the network runs on this computer")
     p.add_argument("--host", default="127.0.0.1", help="address to serve the page on (default: %(default)s, this "
                    "computer only; 0.0.0.0 to reach it from a laptop)")
     p.add_argument("--http-port", type=int, default=8000, help="web port (default: %(default)s; 0: any free one)")
