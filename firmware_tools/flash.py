@@ -160,7 +160,9 @@ def _exec(t, code):
     from mpremote.transport import TransportError
 
     try:
-        out, err = t.exec_raw(code, timeout=EXEC_TIMEOUT)
+        # mpremote prints what it read when the raw REPL does not answer (b'' lines); the error says it
+        with contextlib.redirect_stdout(io.StringIO()):
+            out, err = t.exec_raw(code, timeout=EXEC_TIMEOUT)
     except (TransportError, OSError) as e:
         raise _lost(t.device_name, "in the middle of a command", e) from None
     if err:
