@@ -1,6 +1,8 @@
-# Viper kernels for a ConvNet's 3x3 convolutions (gnet_conv.py imports this where the
-# viper backend runs): the integers of gnet_conv.conv3x3, the reference, much faster.
-# At most 4 arguments each (the native emitter's limit on some architectures).
+# Viper kernels for a ConvNet's 3x3 convolutions, max pools and global averages (gnet_conv.py
+# imports this where the viper backend runs): the integers of gnet_conv.conv3x3, maxpool2 and
+# gap, the reference, much faster (a pool: 1/2.2 of a pooled ConvNet's instructions; see
+# docs/MEASUREMENTS.md). At most 4 arguments each (the native emitter's limit on some
+# architectures).
 #
 # A conv's input is first copied into its padded picture P, (hp, wp, c) bytes holding
 # v = x - vmin in 0..255 (vmin: the lowest value the input takes, its zero point after a
@@ -32,6 +34,8 @@ def prepare(m, L, vmin, V):
     # conv layer L's T, G, and its weights transposed (in place of its rows in L.chunks);
     # L.P and L.out: the model's shared ones (made for its first conv); L.V = V, this
     # module (gnet_weights.py hands it over). vmin: the lowest value L's input takes.
+    if L.typ != 2:  # a max pool or global average
+        return prepare_pool(m, L, V)
     h, w, c, oh, ow, co, stride, pt, pl = L.g
     hp = (oh - 1) * stride + 3  # the rows and columns that windows read
     wp = (ow - 1) * stride + 3
@@ -111,12 +115,86 @@ def _transpose(W: ptr8, placed: ptr8, rows: int, n: int):
     W[n1] = int(W[n1]) ^ 0x80
 
 
+def prepare_pool(m, L, V):
+    # a max pool's or global average's T: its geometry L.g, (9,) int32, and for an average
+    # its (c,) channel sums after; none for the model's first layer (the picture's uint8
+    # bytes: the reference loops make them int8 first)
+    if L.index:
+        L.T = array("i", L.g + ((0,) * L.g[2] if L.typ == 4 else ()))
+        L.V = V
+
+
 def layer(L, x, offset):
-    # gnet_conv.layer for a prepared conv: L.out <- the layer of x (the picture's bytes for
-    # the first layer: G says how to read them, so offset is not needed here)
-    fill(x, L.P, L.G, 0)
-    conv(L.P, L.chunks, L.T, L.out)
+    # gnet_conv.layer for a prepared layer: L.out <- the layer of x (for a conv, the picture's
+    # bytes if it is the first layer: G says how to read them, so offset is not needed here)
+    if L.typ == 2:
+        fill(x, L.P, L.G, 0)
+        conv(L.P, L.chunks, L.T, L.out)
+    elif L.typ == 3:
+        pool(x, L.T, L.out)
+    else:  # the average, rounded half up: (2 sum + n) // 2n, of the sums made >= 0 (+128 a
+        # value, so that no rounding of a negative quotient is in question), less 128 after
+        T = L.T
+        sums(x, T, L.out)
+        n = T[0] * T[1]
+        out = L.out
+        for ch in range(T[2]):
+            out[ch] = (2 * T[9 + ch] + n) // (2 * n) - 128
     return L.out
+
+
+@micropython.viper
+def pool(x: ptr8, T: ptr32, out: ptr8):
+    # out (oh, ow, c) <- the largest of each 2x2 window of x (h, w, c), both int8 bytes,
+    # compared as x ^ 0x80 (0..255, the order of the int8 values: no sign extension); T:
+    # the layer's geometry (h, w, c, oh, ow, ...). An odd last row or column is not read.
+    w = int(T[1])
+    c = int(T[2])
+    oh = int(T[3])
+    ow = int(T[4])
+    wc = w * c
+    o = 0
+    i = 0
+    while i < oh:
+        a = 2 * i * wc            # the window's top left pixel
+        j = 0
+        while j < ow:
+            end = a + c
+            while a < end:        # each channel: top left, top right, bottom left, bottom right
+                v = int(x[a]) ^ 0x80
+                t = int(x[a + c]) ^ 0x80
+                if t > v:
+                    v = t
+                t = int(x[a + wc]) ^ 0x80
+                if t > v:
+                    v = t
+                t = int(x[a + wc + c]) ^ 0x80
+                if t > v:
+                    v = t
+                out[o] = v ^ 0x80
+                o += 1
+                a += 1
+            a += c                # past the window's right column: the next window
+            j += 1
+        i += 1
+
+
+@micropython.viper
+def sums(x: ptr8, T: ptr32, out: ptr8):
+    # T[9 + ch] <- the sum over the picture x (h, w, c) int8 bytes of channel ch's values
+    # plus 128 each (x ^ 0x80: 0..255); T: the geometry (h, w, c, ...), then the sums. out:
+    # unused (the average is taken by layer(), in Python: c divisions an image).
+    c = int(T[2])
+    end = int(T[0]) * int(T[1]) * c
+    ch = 0
+    while ch < c:
+        s = 0
+        p = ch
+        while p < end:
+            s += int(x[p]) ^ 0x80
+            p += c
+        T[9 + ch] = s
+        ch += 1
 
 
 @micropython.viper

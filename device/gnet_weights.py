@@ -53,26 +53,29 @@ def load(m, f, stream):
             # RAM, as int8 (its kernel reads them as numbers), K its biases as they are; the
             # first layer, unless a backend's kernel reads the picture's bytes itself
             # (prepare sets L.T), makes them int8 in x0
+            # the backend's kernels for it, gnet_conv_<backend>.py (viper, ulab), where they
+            # exist and run here: their prepare(m, L, vmin, itself) makes its tables and sets
+            # L.T and L.V (then gnet_conv.layer hands L to it); else gnet_conv's reference
+            # loops run. (Names as bytes, no new attribute here: gnet_load.py says why.)
+            V = None
+            if m.backend != b"python".decode():
+                try:
+                    V = m._module(b"gnet_conv_".decode() + m.backend)
+                except (ImportError, SyntaxError, ValueError, NotImplementedError):
+                    pass
             if L.typ == 2:  # a conv
                 L.out = 0  # (not None: _read_layer makes no (n_out,) buffer for it)
                 _read_layer(m, f, L, 0, None, False)
                 L.zx = z
-                # the backend's conv kernel, gnet_conv_<backend>.py (viper, ulab), where there is one
-                # and it runs here: its prepare(m, L, vmin, itself) makes its tables and sets L.T and
-                # L.V (then gnet_conv.layer hands L to it); else gnet_conv's reference loops run.
-                # (Names as bytes, no new attribute here: gnet_load.py says why.)
-                if m.backend != b"python".decode():
-                    try:
-                        V = m._module(b"gnet_conv_".decode() + m.backend)
-                    except (ImportError, SyntaxError, ValueError, NotImplementedError):
-                        V = None
-                    if V is not None:
-                        V.prepare(m, L, vmin, V)
+                if V is not None:
+                    V.prepare(m, L, vmin, V)
                 z = L.zero
                 vmin = L.lo
                 zx = L.lo if sparse else 0
             if not L.out:
                 L.out = array("b", bytes(L.size))
+            if V is not None and L.typ != 2:  # a max pool or average: after its output
+                V.prepare(m, L, vmin, V)
             if not L.index and L.T is None:
                 L.x0 = array("b", bytes(m.width * m.height * m.channels))
             continue

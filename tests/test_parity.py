@@ -202,6 +202,25 @@ def test_one_lsb_in_one_conv_weight_is_detected(convnet, images, tmp_path):
         assert bad == int(changed[:n].sum()) > 0, (interp, backend)
 
 
+@pytest.mark.parametrize("what,edits", [
+    ("the average rounded down", [("gnet_conv.py", "out[ch] = (2 * s + n) // (2 * n)", "out[ch] = s // n"),
+                                  ("gnet_conv_viper.py", "(2 * T[9 + ch] + n) // (2 * n)", "T[9 + ch] // n"),
+                                  ("gnet_conv_ulab.py", "(2 * int(round(S[ch])) + n) // (2 * n)",
+                                   "int(round(S[ch])) // n")]),
+    ("the pool's bottom right pixel left out", [
+        ("gnet_conv.py", "x[b + ch], x[b + c + ch])", "x[b + ch])"),
+        ("gnet_conv_viper.py", "t = int(x[a + wc + c]) ^ 0x80", "t = 0"),
+        ("gnet_conv_ulab.py", "np.maximum(np.take(X, d, axis=0), np.take(X, e, axis=0))", "np.take(X, d, axis=0)")]),
+])
+def test_a_change_in_the_pool_or_average_is_detected(convnet, images, labels, tmp_path, what, edits):
+    """The max pool and the global average have a kernel in every backend: a change to one
+    rule in each (in all of them at once) makes every runtime fail."""
+    device = _mutated_device(tmp_path, edits)
+    (tmp_path / "work").mkdir()
+    rows = _convnet_rows(convnet, images, labels, tmp_path / "work", device=device)
+    assert len(rows) >= (7 if wasm() else 4) and all(r["mismatches"] > 0 for r in rows), (what, rows)
+
+
 def test_a_rounding_change_in_the_conv_is_detected(convnet, images, labels, tmp_path):
     """gnet_conv.py's requantisation rounding down instead of half up: every runtime fails."""
     device = _mutated_device(tmp_path, [("gnet_conv.py", "half = 1 << (s - 1)", "half = 0"),
