@@ -69,9 +69,17 @@ def as_float64(layers):
 def check_gradients(layers, x, eps=1e-6, tol=1e-6):
     # loss = sum(y * r): d loss / d y = r; every input and parameter value nudged both ways
     rng = np.random.default_rng(4)
+    first = layers[0].first
+    layers[0].first = False  # the input's gradient too, checked below
     y = L.forward(layers, x)
     r = rng.standard_normal(y.shape)
     dx = L.backward(layers, r)
+    if first:  # marked first (build does), the same parameter gradients and no input gradient
+        kept = [g.copy() for layer in layers for g in layer.grads]
+        layers[0].first = True
+        assert L.backward(layers, r) is None
+        assert all(np.array_equal(a, b) for a, b in zip(kept, [g for layer in layers for g in layer.grads]))
+        layers[0].first = False
     grads = [g for layer in layers for g in layer.grads]
     params = [p for layer in layers for p in layer.params]
     loss = lambda: float((L.forward(layers, x) * r).sum())  # noqa: E731
@@ -123,15 +131,27 @@ def test_build_names_what_is_wrong(spec, words):
         L.build(spec)
 
 
-def test_dense_is_the_mlps_layer():
-    # the MLP's first layer, as a Dense: the same numbers (the MLP will become such a stack)
+def test_the_mlp_is_a_stack_of_dense_layers():
+    # Dense, Act, Dense, ...: its W and b are the layers' own arrays, and its backward is
+    # the layers' (the book's way too, which takes the error through W, not the delta)
     from trainer.mlp import MLP
 
-    m = MLP([784, 20, 10], seed=3)
-    d = L.Dense(784, 20, np.random.default_rng(0))
-    d.W[:], d.b[:] = m.W[0], m.b[0]
-    x = np.random.default_rng(1).random((5, 784), dtype=np.float32)
-    assert np.array_equal(d.forward(x), x @ m.W[0].T + m.b[0])
+    for kw in (dict(), dict(hidden="sigmoid", output="sigmoid", bias=False)):
+        m = MLP([12, 7, 5, 3], seed=3, **kw)
+        assert [type(layer).__name__ for layer in m.layers] == ["Dense", "Act", "Dense", "Act", "Dense"]
+        assert all(a is d.W for a, d in zip(m.W, m.dense)) and all(a is d.b for a, d in zip(m.b, m.dense))
+        x = np.random.default_rng(1).random((4, 12), dtype=np.float32)
+        h1 = m.act.forward(x @ m.W[0].T + (m.b[0] if m.bias else 0))
+        h2 = m.act.forward(h1 @ m.W[1].T + (m.b[1] if m.bias else 0))
+        acts = m.forward(x)
+        assert np.allclose(m.layers[3].a, h2)
+        _, delta, error = m.loss_and_delta(acts[-1], np.array([0, 1, 2, 0]))
+        g = m.backward(acts, delta)
+        assert np.allclose(g[0], (m.act.backprop(m.act.backprop(delta @ m.W[2], h2) @ m.W[1], h1)).T @ x, atol=1e-6)
+        if error is not None:  # the book's: the error goes back through W, the slope only where W is updated
+            g = m.backward(acts, delta, error)
+            assert np.allclose(g[0], m.act.backprop((error @ m.W[2]) @ m.W[1], h1).T @ x, atol=1e-6)
+            assert not np.allclose(g[0], m.backward(acts, delta)[0], atol=1e-6)
 
 
 def test_multiply_adds_are_counted_per_layer():

@@ -13,8 +13,12 @@ from trainer.mlp import MLP, CheckpointError
 
 
 def _f64(model):
-    model.W = [w.astype(np.float64) for w in model.W]
-    model.b = [b.astype(np.float64) for b in model.b]
+    # the MLP's layers in float64 (its W and b are theirs)
+    for d in model.dense:
+        d.W, d.b = d.W.astype(np.float64), d.b.astype(np.float64)
+        d.params = [d.W, d.b]
+    model.W = [d.W for d in model.dense]
+    model.b = [d.b for d in model.dense]
     return model
 
 

@@ -17,23 +17,30 @@ from __future__ import annotations
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
+from trainer import activations
+
 
 class Layer:
-    """A layer without parameters unless it says so; `params` and `grads` pair up."""
+    """A layer without parameters unless it says so; `params` and `grads` pair up. `first`:
+    the network's first layer, whose backward need not pass a gradient on (the picture
+    has none to take: a Dense or Conv2d then returns None and saves the product)."""
     params: list = []
     grads: list = []
+    first = False
 
     def out_shape(self, shape):
         return shape
 
 
 class Dense(Layer):
-    """y = x W.T + b: x (n, n_in) -> (n, n_out)."""
+    """y = x W.T + b: x (n, n_in) -> (n, n_out). bias=False: y = x W.T (Rashid's network;
+    b stays zeros and its gradient is zeros)."""
 
-    def __init__(self, n_in, n_out, rng, std=None):
+    def __init__(self, n_in, n_out, rng, std=None, bias=True):
         std = (2.0 / n_in) ** 0.5 if std is None else std  # He: the ReLU after keeps the variance
         self.W = (rng.standard_normal((n_out, n_in)) * std).astype(np.float32)  # (n_out, n_in)
         self.b = np.zeros(n_out, np.float32)  # (n_out,)
+        self.bias = bool(bias)
         self.params = [self.W, self.b]
 
     def out_shape(self, shape):
@@ -41,11 +48,14 @@ class Dense(Layer):
 
     def forward(self, x):
         self.x = x
-        return x @ self.W.T + self.b
+        y = x @ self.W.T  # (n, n_out)
+        if self.bias:
+            y += self.b
+        return y
 
     def backward(self, dy):
-        self.grads = [dy.T @ self.x, dy.sum(axis=0)]
-        return dy @ self.W
+        self.grads = [dy.T @ self.x, dy.sum(axis=0) if self.bias else np.zeros_like(self.b)]
+        return None if self.first else dy @ self.W
 
 
 def pads(size, stride, padding):
@@ -99,6 +109,8 @@ class Conv2d(Layer):
         t, le, hp, wp = self.pads
         d2 = dy.reshape(-1, co)  # (n*oh*ow, c_out)
         self.grads = [(d2.T @ self.cols).reshape(self.W.shape), d2.sum(axis=0)]
+        if self.first:
+            return None
         dcols = (d2 @ self.W.reshape(co, -1)).reshape(n, oh, ow, 3, 3, c)
         dxp = np.zeros((n, hp, wp, c), dy.dtype)
         for ky in range(3):  # each input pixel gets the gradient of every window it is in
@@ -170,6 +182,21 @@ class ReLU(Layer):
         return dy * self.on
 
 
+class Act(Layer):
+    """A hidden layer's activation, by name (trainer/activations.py: sigmoid, relu, ...):
+    forward keeps its output a, backward multiplies by the slope taken from a."""
+
+    def __init__(self, name):
+        self.act = activations.get(name)
+
+    def forward(self, z):
+        self.a = self.act.forward(z)
+        return self.a
+
+    def backward(self, dy):
+        return self.act.backprop(dy, self.a)
+
+
 def build(spec, input_shape=(28, 28, 1), seed=0):
     """A readable spec -> a list of layers, a ReLU after every conv and dense but the last.
 
@@ -211,6 +238,7 @@ def build(spec, input_shape=(28, 28, 1), seed=0):
         if k < len(parts) - 1 and isinstance(new[-1], (Conv2d, Dense)):
             new.append(ReLU())
         layers += new
+    layers[0].first = True
     return layers
 
 
@@ -221,9 +249,25 @@ def forward(layers, x):
 
 
 def backward(layers, dy):
+    """The gradient of the loss through the layers, last to first, each filling its grads;
+    returns the input's, None when the first layer is marked `first`."""
     for layer in reversed(layers):
         dy = layer.backward(dy)
     return dy
+
+
+def softmax(z):
+    """Each row of z (n, classes) -> its probabilities, in place: z is overwritten."""
+    z -= z.max(axis=1, keepdims=True)
+    np.exp(z, out=z)
+    z /= z.sum(axis=1, keepdims=True)
+    return z
+
+
+def grads(held):
+    """The gradients of the layers that hold weights, as a trainer steps them: every
+    weight array's, then every bias's (trainer/train.py pairs them with `params`)."""
+    return [layer.grads[0] for layer in held] + [layer.grads[1] for layer in held]
 
 
 def macs(layers, input_shape=(28, 28, 1)):
@@ -260,10 +304,7 @@ class Net:
 
     def forward(self, x):
         """x: (n, 784) or (n, 28, 28) float32 -> [x, probabilities (n, classes)]."""
-        z = forward(self.layers, x.reshape((len(x),) + self.input_shape))
-        z = z - z.max(axis=1, keepdims=True)
-        e = np.exp(z)
-        return [x, e / e.sum(axis=1, keepdims=True)]
+        return [x, softmax(forward(self.layers, x.reshape((len(x),) + self.input_shape)))]
 
     def loss_and_delta(self, out, labels, targets=None):
         rows = np.arange(len(labels))
@@ -274,4 +315,4 @@ class Net:
 
     def backward(self, acts, delta, error=None):
         backward(self.layers, delta)
-        return [layer.grads[0] for layer in self.held] + [layer.grads[1] for layer in self.held]
+        return grads(self.held)

@@ -1,4 +1,5 @@
-"""A multi-layer perceptron in numpy float32, and its checkpoint file.
+"""A multi-layer perceptron in numpy float32 (a stack of trainer/layers.py's Dense and
+activation layers), and its checkpoint file.
 
     x (n, 784) -> [W0 x + b0 -> act] -> ... -> [W_last x + b_last -> out_act] -> (n, 10)
 
@@ -17,7 +18,7 @@ import zipfile
 
 import numpy as np
 
-from trainer import activations
+from trainer import activations, layers
 from trainer.activations import sigmoid
 
 HIDDEN = activations.HIDDEN
@@ -25,6 +26,10 @@ OUTPUT = ("softmax", "sigmoid")
 
 
 class MLP:
+    """A stack of trainer/layers.py's layers: Dense, Act (the hidden activation), Dense, ...,
+    Dense, with the output's softmax or sigmoid on top. `W` and `b` are the Dense layers'
+    own arrays (training and a checkpoint load update them in place)."""
+
     def __init__(self, sizes, hidden="relu", output="softmax", bias=True, input_scaling="unit", seed=0, init=None):
         sizes = [int(s) for s in sizes]
         if len(sizes) < 2 or min(sizes) < 1:
@@ -37,13 +42,18 @@ class MLP:
         self.sizes, self.hidden, self.output, self.bias = sizes, hidden, output, bool(bias)
         self.input_scaling = input_scaling
         rng = np.random.default_rng(seed)
-        self.W, self.b = [], []
+        self.layers = []
         for n_in, n_out in zip(sizes[:-1], sizes[1:]):
             # Rashid: N(0, n_in^-1/2) everywhere; otherwise the hidden activation's own.
-            hidden_layer = len(self.W) < len(sizes) - 2
+            hidden_layer = len(self.layers) < 2 * (len(sizes) - 2)
             std = self.act.init_std(n_in) if (init != "rashid" and hidden_layer) else n_in ** -0.5
-            self.W.append((rng.standard_normal((n_out, n_in)) * std).astype(np.float32))  # (n_out, n_in)
-            self.b.append(np.zeros(n_out, np.float32))  # (n_out,)
+            self.layers.append(layers.Dense(n_in, n_out, rng, std=std, bias=self.bias))  # W: (n_out, n_in)
+            if hidden_layer:
+                self.layers.append(layers.Act(hidden))
+        self.layers[0].first = True  # (the pixels need no gradient)
+        self.dense = self.layers[::2]
+        self.W = [d.W for d in self.dense]
+        self.b = [d.b for d in self.dense]
 
     @property
     def params(self):
@@ -51,24 +61,10 @@ class MLP:
 
     # ---------------------------------------------------------------- forward / backward
     def forward(self, x):
-        """x: (n, n_in) float32 -> list of every layer's output, x first, probabilities last."""
-        acts = [x]
-        last = len(self.W) - 1
-        for l, (W, b) in enumerate(zip(self.W, self.b)):
-            z = acts[-1] @ W.T  # (n, n_out)
-            if self.bias:
-                z += b
-            if l < last:
-                a = self.act.forward(z)
-            elif self.output == "softmax":
-                z -= z.max(axis=1, keepdims=True)
-                a = np.exp(z, out=z)
-                a /= a.sum(axis=1, keepdims=True)
-            else:
-                a = sigmoid(z)
-            acts.append(a)
-        return acts
-
+        """x: (n, n_in) float32 -> [x, probabilities (n, n_classes)] (each layer keeps what
+        its backward needs)."""
+        z = layers.forward(self.layers, x)  # (n, n_classes), a new array
+        return [x, layers.softmax(z) if self.output == "softmax" else sigmoid(z)]
     def loss_and_delta(self, out, labels, targets=(0.01, 0.99)):
         """(loss, delta, error): delta = d loss / d z of the output layer, (n, n_classes),
         averaged over the batch; error = the book's output error -(t - o) / n for a sigmoid
@@ -91,27 +87,24 @@ class MLP:
         return loss, delta, error
 
     def backward(self, acts, delta, error=None):
-        """Gradients [dW0, .., db0, ..] from the output delta.
+        """Gradients [dW0, .., db0, ..] from the output delta, through the layers.
 
         With the output `error` given, propagates the book's way: a layer's error is
         W.T @ (next layer's error), not of its delta, and the activation's slope is applied
         only where the weights are updated (Rashid, "Make Your Own Neural Network", train()).
         """
-        L = len(self.W)
-        gW, gb = [None] * L, [None] * L
-        err = error
-        for l in range(L - 1, -1, -1):
-            gW[l] = delta.T @ acts[l]  # (n_out, n_in)
-            gb[l] = delta.sum(axis=0) if self.bias else np.zeros_like(self.b[l])
-            if l == 0:
-                break
-            a = acts[l]
-            if err is not None:
-                err = err @ self.W[l]  # (n, n_in of layer l)
-                delta = self.act.backprop(err, a)
-            else:
-                delta = self.act.backprop(delta @ self.W[l], a)  # (n, n_in of layer l)
-        return gW + gb
+        if error is None:
+            layers.backward(self.layers, delta)
+        else:
+            err = error
+            for layer in reversed(self.layers):
+                if isinstance(layer, layers.Act):
+                    delta = layer.backward(err)  # the slope, applied to the error
+                else:
+                    layer.backward(delta)  # its gradients (what it passes on is not the book's)
+                    if not layer.first:
+                        err = err @ layer.W  # (n, n_in of the layer)
+        return layers.grads(self.dense)
 
     # ---------------------------------------------------------------- checkpoints
     def architecture(self):
