@@ -17,7 +17,8 @@
 # Memory: every conv of a model shares one P (the largest any of them needs) and one
 # output buffer: a conv has copied all of its input into P before it writes its output,
 # and the next layer reads that output before another conv writes it. (3.4 KB of the
-# shipped ConvNet's 6.8 KB of pictures.) K, M and S live in T, not beside it.
+# shipped ConvNet's 6.8 KB of pictures.) P is the dense layers' gather buffer where that
+# is large enough. K, M and S live in T, not beside it.
 #
 # T, array('i'), one per conv layer (prepare):
 #   T[0:10]           wp * c (a row of P), c, oh, ow, co, stride, 0, 0, zero + 128, lo + 128
@@ -52,7 +53,11 @@ def prepare(m, L, vmin, V):
                 g = Q.g
                 n_p = max(n_p, ((g[3] - 1) * g[6] + 3) * ((g[4] - 1) * g[6] + 3) * g[2])
                 n_out = max(n_out, g[3] * g[4] * g[5])
-        L.P = bytearray(n_p)                 # (hp, wp, c) uint8 of the conv running: v = x - vmin
+        # (hp, wp, c) uint8 of the conv running: v = x - vmin. The dense layers' gathered
+        # inputs (m._pairs) where those are large enough: they are made only after the last
+        # conv has run (1.8 KB of the shipped ConvNet's heap)
+        pairs = m._pairs
+        L.P = pairs if isinstance(pairs, bytearray) and len(pairs) >= n_p else bytearray(n_p)
         L.out = array("b", bytes(n_out))     # (oh, ow, co) int8 of the conv last run
     else:
         L.P, L.out = shared.P, shared.out

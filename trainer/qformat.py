@@ -274,8 +274,10 @@ def runtime_heap(q, backend="python"):
         per = max(1, _CHUNK_BYTES // n_in)
         weights += n_out * n_in + _HEAP_CHUNK * (-(-n_out // per))
         shape = (n_out,)
-    fixed += sum(shared)
     widest_in = max(L["W"].shape[1] for L in dense)
+    if 4 * widest_in + 16 >= shared[0]:  # the padded input is the dense layers' gather buffer
+        shared[0] = 0
+    fixed += sum(shared)
     # the gathered inputs; the accumulators (viper sums in registers and keeps each layer's
     # constants in one table: about the same bytes as K, M, S and the LUT apart)
     fixed += 4 * widest_in + 4 * (1 if backend == "viper" else max(L["W"].shape[0] for L in dense))
