@@ -296,16 +296,35 @@ def conv(P: ptr8, W: ptr8, T: ptr32, out: ptr8):
                     if v:
                         sv += v
                         Wr = ptr8(uint(W) + (t + k) * co)
-                        r = 0
-                        while r < co4:   # four channels a step
-                            A[r] += int(Wr[r]) * v
-                            A[r + 1] += int(Wr[r + 1]) * v
-                            A[r + 2] += int(Wr[r + 2]) * v
-                            A[r + 3] += int(Wr[r + 3]) * v
-                            r += 4
-                        while r < co:
-                            A[r] += int(Wr[r]) * v
-                            r += 1
+                        k2 = k + 1       # the row's next value that is not 0: both in one pass
+                        while k2 < run and int(P[a + k2]) == 0:
+                            k2 += 1
+                        if k2 < run:
+                            u = int(P[a + k2])
+                            sv += u
+                            Wu = ptr8(uint(W) + (t + k2) * co)
+                            r = 0
+                            while r < co4:   # four channels a step, each sum loaded and stored once for two values
+                                A[r] += int(Wr[r]) * v + int(Wu[r]) * u
+                                A[r + 1] += int(Wr[r + 1]) * v + int(Wu[r + 1]) * u
+                                A[r + 2] += int(Wr[r + 2]) * v + int(Wu[r + 2]) * u
+                                A[r + 3] += int(Wr[r + 3]) * v + int(Wu[r + 3]) * u
+                                r += 4
+                            while r < co:
+                                A[r] += int(Wr[r]) * v + int(Wu[r]) * u
+                                r += 1
+                            k = k2
+                        else:
+                            r = 0
+                            while r < co4:
+                                A[r] += int(Wr[r]) * v
+                                A[r + 1] += int(Wr[r + 1]) * v
+                                A[r + 2] += int(Wr[r + 2]) * v
+                                A[r + 3] += int(Wr[r + 3]) * v
+                                r += 4
+                            while r < co:
+                                A[r] += int(Wr[r]) * v
+                                r += 1
                     k += 1
                 a += row
                 t += run
