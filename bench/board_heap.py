@@ -3,18 +3,23 @@ found by bisection on the virtual board (real MicroPython, `-X heapsize=`), besi
 trainer/qformat.py's board_heap() estimates (what `gentlenet export` prints and
 `gentlenet flash` warns with).
 
-    python bench/board_heap.py [--data DIR] [--model M.gnet ...] [--frames 20]
+    python bench/board_heap.py [--data DIR] [--model M.gnet ...] [--frames 20] [--parts]
 
 A heap "serves" when the app loads the model and 20 desk-camera frames are classified
 exactly as the host does. Two numbers per model: the smallest heap that serves at all
 (the app streams the model there) and the smallest on which the app holds it in RAM
 (beside a 160x128 frame buffer, its rule). Resolution 1 KB.
+--parts: before the bisection, where the heap goes, part by part, with an 80x60 frame
+(firmware_tools/onboard/heap_parts.py on the flashed files: the code of each module, the
+model's data, the frame and mnistify's tables); the bisected heap less their sum is the
+App object, the load's peak, the heap's holes and the app's headroom.
 Writes bench/results/board_heap.json. The unix port is 64-bit: a 32-bit board's objects
 are smaller, so a real board of the same heap has some room to spare.
 """
 import argparse
 import json
 import os
+import subprocess
 import sys
 import tempfile
 
@@ -24,7 +29,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
 from firmware_tools import boardclient, cameras, camsim, classify, flash, scene  # noqa: E402
-from firmware_tools.interpreter import find_micropython  # noqa: E402
+from firmware_tools.interpreter import find_micropython, onboard  # noqa: E402
 from firmware_tools.vboard import VirtualBoard  # noqa: E402
 from trainer import mlp, qformat, quantize  # noqa: E402
 
@@ -57,6 +62,16 @@ def serves(flash_dir, heap_kb, q, sc, frames, mode):
         b.stop()
 
 
+def heap_parts(flash_dir, stream):
+    """[(bytes, part)] from firmware_tools/onboard/heap_parts.py on the flashed files, an
+    80x60 frame; the last is the total."""
+    cmd = onboard(find_micropython(), "heap_parts", "model.gnet", int(stream), 80, 60, device=".", heapsize="1024k")
+    r = subprocess.run(cmd, cwd=flash_dir, capture_output=True, text=True, timeout=120)
+    if r.returncode != 0:
+        raise SystemExit("heap_parts.py failed: %s" % (r.stderr or r.stdout)[-2000:])
+    return [(int(line.split(" ", 1)[0]), line.split(" ", 1)[1]) for line in r.stdout.splitlines() if line.strip()]
+
+
 def bisect(ok, lo, hi):
     """The smallest n in (lo, hi] with ok(n), given ok(hi) and not ok(lo)."""
     while hi - lo > 1:
@@ -82,6 +97,7 @@ def main(argv=None):
     ap.add_argument("--data", default=os.path.join(ROOT, "..", "shared", "datasets", "mnist"))
     ap.add_argument("--model", nargs="*", help="models (default: the shipped one and the book's 784-200-10)")
     ap.add_argument("--frames", type=int, default=20)
+    ap.add_argument("--parts", action="store_true", help="also where the heap goes, part by part")
     ap.add_argument("--json", default=os.path.join(ROOT, "bench", "results", "board_heap.json"))
     args = ap.parse_args(argv)
     sc = scene.load_scene(args.data, seed=1, log=lambda *a: None)
@@ -99,6 +115,13 @@ def main(argv=None):
             flash.flash(b.port, path, show_progress=False, log=lambda *a: None)
         finally:
             b.stop()
+        parts = {}
+        if args.parts:
+            for mode in ("streamed", "in RAM"):
+                parts[mode] = heap_parts(fdir, mode == "streamed")
+                print("%s, %s, 80x60 frames: where the heap goes" % (os.path.basename(path), mode))
+                for n, name in parts[mode]:
+                    print("  %8.1f KB  %s" % (n / 1024, name))
         lo = 24
         for mode in ("streamed", "in RAM"):
             ok = lambda kb: serves(fdir, kb, q, sc, args.frames, mode)  # noqa: E731
@@ -112,6 +135,9 @@ def main(argv=None):
             estimate = model + qformat.APP_HEAP[key]
             row = {"model": os.path.basename(path), "mode": mode, "min_heap": kb * 1024, "model_heap": model,
                    "estimate": estimate, "app_heap": kb * 1024 - model}
+            if mode in parts:
+                row["parts"] = [{"bytes": n, "part": name} for n, name in parts[mode]]
+                row["beyond_parts"] = kb * 1024 - parts[mode][-1][0]
             rows.append(row)
             print("%-28s %-9s %8d KB %8.1f KB %8.1f KB %8.1f KB" % (row["model"], mode, kb, model / 1024,
                                                                   estimate / 1024, row["app_heap"] / 1024))

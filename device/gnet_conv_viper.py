@@ -21,7 +21,8 @@
 # is large enough. K, M and S live in T, not beside it.
 #
 # T, array('i'), one per conv layer (prepare):
-#   T[0:10]           wp * c (a row of P), c, oh, ow, co, stride, 0, 0, zero + 128, lo + 128
+#   T[0:10]           wp * c (a row of P), c, oh, ow, co, stride, c0 and n (the chunk of
+#                     output channels being run), zero + 128, lo + 128
 #   T[10:10+co]       K, int32 (read as two halfwords: a ptr32 load does not sign-extend
 #                     on a 64-bit machine)
 #   T[10+co:10+2co]   M | S << 16
@@ -77,16 +78,11 @@ def prepare(m, L, vmin, V):
                 total += W[i]
             T[10 + k] = L.K[k] + vmin * total
             T[10 + co + k] = L.M[k] | L.S[k] << 16
-    if len(L.chunks) == 1:  # (co, 9c) int8, as gnet_weights.py reads a conv's weights: transposed in place
-        Wt = L.chunks[0][2]
-        _transpose(Wt, bytearray((n * co + 7) >> 3), co, n * co)
-    else:  # (a fragmented heap gave them in pieces)
-        Wt = bytearray(n * co)
-        for c0, rows, W in L.chunks:
-            for r in range(rows):
-                for i in range(n):
-                    Wt[i * co + c0 + r] = W[r * n + i] + 128
-    L.T, L.G, L.chunks, L.V = T, G, Wt, V
+    # each chunk (rows, 9c) int8, as gnet_weights.py reads a conv's weights (one, unless a
+    # fragmented heap had no block that large), transposed in place: (9c, rows) bytes w + 128
+    for c0, rows, W in L.chunks:
+        _transpose(W, bytearray((n * rows + 7) >> 3), rows, n * rows)
+    L.T, L.G, L.V = T, G, V
     L.K = L.M = L.S = None
 
 
@@ -134,7 +130,11 @@ def layer(L, x, offset):
     # bytes if it is the first layer: G says how to read them, so offset is not needed here)
     if L.typ == 2:
         fill(x, L.P, L.G, 0)
-        conv(L.P, L.chunks, L.T, L.out)
+        T = L.T
+        for c0, rows, W in L.chunks:  # its output channels c0 .. c0 + rows - 1 (T[6], T[7])
+            T[6] = c0
+            T[7] = rows
+            conv(L.P, W, T, L.out)
     elif L.typ == 3:
         pool(x, L.T, L.out)
     else:  # the average, rounded half up: (2 sum + n) // 2n, of the sums made >= 0 (+128 a
@@ -260,29 +260,32 @@ def fill(x: ptr8, P: ptr8, G: ptr32, n: int):
 
 @micropython.viper
 def conv(P: ptr8, W: ptr8, T: ptr32, out: ptr8):
-    # out[(i * ow + j) * co + ch] for every output pixel and channel: the requantised sum
-    # over window (i, j) of P, clamped to lo..127. W: the weights transposed, (3, 3, c,
-    # co) bytes w + 128: a window's value v meets the co weights of its tap in a row, so
-    # a v of 0 (an input at its lowest: most of a digit's paper, every dead ReLU) skips
-    # them all. The sums in T[10+2co:10+3co], all >= 0.
+    # out[(i * ow + j) * co + ch] for every output pixel and channel ch of c0 .. c0 + n - 1
+    # (c0 = T[6], n = T[7]: one chunk of the layer's weights): the requantised sum over
+    # window (i, j) of P, clamped to lo..127. W: the chunk's weights transposed, (3, 3, c,
+    # n) bytes w + 128: a window's value v meets the n weights of its tap in a row, so a v
+    # of 0 (an input at its lowest: most of a digit's paper, every dead ReLU) skips them
+    # all. The sums in T[10+2co:10+2co+n], all >= 0.
     row = int(T[0])
     c = int(T[1])
     oh = int(T[2])
     ow = int(T[3])
     co = int(T[4])
     stride = int(T[5])
+    c0 = int(T[6])
+    n = int(T[7])
     zero = int(T[8]) - 128
     lo = int(T[9]) - 128
     T16 = ptr16(T)
-    A = ptr32(uint(T) + 4 * (10 + 2 * co))  # (co,) the sums
+    A = ptr32(uint(T) + 4 * (10 + 2 * co))  # (n,) the sums
     run = 3 * c               # a window row: 3 pixels of c channels, consecutive in P
-    co4 = co & ~3
+    co4 = n & ~3
     i = 0
     while i < oh:
         j = 0
         while j < ow:
             r = 0
-            while r < co:
+            while r < n:
                 A[r] = 0
                 r += 1
             sv = 0                # the window's sum of v
@@ -295,14 +298,14 @@ def conv(P: ptr8, W: ptr8, T: ptr32, out: ptr8):
                     v = int(P[a + k])
                     if v:
                         sv += v
-                        Wr = ptr8(uint(W) + (t + k) * co)
+                        Wr = ptr8(uint(W) + (t + k) * n)
                         k2 = k + 1       # the row's next value that is not 0: both in one pass
                         while k2 < run and int(P[a + k2]) == 0:
                             k2 += 1
                         if k2 < run:
                             u = int(P[a + k2])
                             sv += u
-                            Wu = ptr8(uint(W) + (t + k2) * co)
+                            Wu = ptr8(uint(W) + (t + k2) * n)
                             r = 0
                             while r < co4:   # four channels a step, each sum loaded and stored once for two values
                                 A[r] += int(Wr[r]) * v + int(Wu[r]) * u
@@ -310,7 +313,7 @@ def conv(P: ptr8, W: ptr8, T: ptr32, out: ptr8):
                                 A[r + 2] += int(Wr[r + 2]) * v + int(Wu[r + 2]) * u
                                 A[r + 3] += int(Wr[r + 3]) * v + int(Wu[r + 3]) * u
                                 r += 4
-                            while r < co:
+                            while r < n:
                                 A[r] += int(Wr[r]) * v + int(Wu[r]) * u
                                 r += 1
                             k = k2
@@ -322,7 +325,7 @@ def conv(P: ptr8, W: ptr8, T: ptr32, out: ptr8):
                                 A[r + 2] += int(Wr[r + 2]) * v
                                 A[r + 3] += int(Wr[r + 3]) * v
                                 r += 4
-                            while r < co:
+                            while r < n:
                                 A[r] += int(Wr[r]) * v
                                 r += 1
                     k += 1
@@ -330,12 +333,12 @@ def conv(P: ptr8, W: ptr8, T: ptr32, out: ptr8):
                 t += run
                 ky += 1
             corr = sv << 7            # 128 * sum v: what reading w as w + 128 added
-            o = (i * ow + j) * co
+            o = (i * ow + j) * co + c0
             r = 0
-            while r < co:
-                h2 = 2 * (10 + r)     # K[r] as two halfwords, the high one sign-extended
+            while r < n:
+                h2 = 2 * (10 + c0 + r)  # K[c0 + r] as two halfwords, the high one sign-extended
                 kk = int(T16[h2]) | (((int(T16[h2 + 1]) ^ 0x8000) - 0x8000) << 16)
-                ms = int(T[10 + co + r])
+                ms = int(T[10 + co + c0 + r])
                 shift = ms >> 16
                 y = zero + (((kk + int(A[r]) - corr) * (ms & 0xFFFF) + (1 << (shift - 1))) >> shift)
                 if y > 127:
