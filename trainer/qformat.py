@@ -259,12 +259,14 @@ def runtime_heap(q, backend="python"):
             viper = kind == "conv" and backend == "viper"
             x0 = i == 0 and not viper
             fixed += _HEAP_LAYER + 160 + (0 if viper else int(np.prod(out))) + (int(np.prod(shape)) if x0 else 0)
+            if kind != "conv" and backend == "viper" and i:  # a pool's or average's table: its geometry, the sums
+                fixed += 112 + (4 * shape[2] if kind == "gap" else 0)
             if kind == "conv":
                 co, n = len(L["W"]), L["W"][0].size
                 fixed += co * n + _HEAP_CHUNK
-                if viper:  # its table (K, M, S in it); one padded input and one output for all convs
+                if viper:  # its table (K, M, S in it); its chunk list; one padded input and one output for all convs
                     padded = ((out[0] - 1) * L["stride"] + 3) * ((out[1] - 1) * L["stride"] + 3) * shape[2]
-                    fixed += 12 * co
+                    fixed += 12 * co + 96
                     shared = [max(shared[0], padded), max(shared[1], int(np.prod(out)))]
                 else:
                     fixed += 8 * co
