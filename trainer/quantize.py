@@ -18,8 +18,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from trainer import activations, qformat
-from trainer.preprocess import to_input
+from trainer import qformat
 
 
 def requant_params(m, A):
@@ -35,53 +34,26 @@ def requant_params(m, A):
 
 
 def calibrate(model, images, chunk=2000):
-    """Per layer: the |pre-activations| observed on `images`, (n * n_out,) float32 each."""
-    seen = [[] for _ in model.W]
-    for i in range(0, len(images), chunk):
-        x = to_input(images[i:i + chunk], model.input_scaling)
-        for l, (W, b) in enumerate(zip(model.W, model.b)):
-            z = x @ W.T + (b if model.bias else 0)  # (n, n_out)
-            seen[l].append(np.abs(z).ravel())
-            x = model.act.forward(z)
-    return [np.concatenate(s) for s in seen]
+    """Per layer: the |pre-activations| observed on `images`, (n * n_out,) float32 each
+    (trainer/qlayers.py's calibrate, 2,000 digits at a time)."""
+    from trainer import qlayers
+
+    return qlayers.calibrate(model, images, chunk)
 
 
 def quantize(model, calib_images, percentile=99.99, labels=None, ideal=False, seen=None):
-    """A QModel from a float MLP, its activation ranges taken from `calib_images` (training
-    digits, (n, 28, 28) uint8) at `percentile` of |pre-activation| (100 = the maximum).
-    seen: calibrate(model, calib_images) when already computed.
-    ideal=True returns float multipliers instead (not storable): the precision reference."""
+    """A QModel from a float MLP (trainer/qlayers.py's quantize_net: its Dense layers' records),
+    its activation ranges taken from `calib_images` (training digits, (n, 28, 28) uint8)
+    at `percentile` of |pre-activation| (100 = the maximum). seen: calibrate(model,
+    calib_images) when already computed. ideal=True returns float multipliers instead
+    (not storable): the precision reference."""
+    from trainer import qlayers
+
     seen = calibrate(model, calib_images) if seen is None else seen
-    ranges = [float(np.percentile(v, percentile)) if percentile < 100 else float(v.max()) for v in seen]
-    # input: real = a * pixel + c = a * (q + 128) + c, with q = pixel - 128
-    a, c = (1 / 255, 0.0) if model.input_scaling == "unit" else (0.99 / 255, 0.01)
-    s_x, z_x = a, -128
-    layers, last = [], len(model.W) - 1
-    for l, (W, b) in enumerate(zip(model.W, model.b)):
-        W = W.astype(np.float64)  # (n_out, n_in)
-        b = (b.astype(np.float64) if model.bias else np.zeros(len(W))) + c * W.sum(axis=1)  # input offset folded in
-        c = 0.0
-        s_w = np.maximum(np.abs(W).max(axis=1), 1e-12) / 127  # (n_out,)
-        Wq = np.clip(np.round(W / s_w[:, None]), -127, 127).astype(np.int8)
-        act = activations.get("none") if l == last else model.act  # the last layer's outputs are the scores
-        zero, s_y = act.scale(ranges[l])
-        bias = np.round(b / (s_x * s_w)) - z_x * Wq.astype(np.int64).sum(axis=1)
-        lim = qformat.LIMIT // 2 - 384 * np.abs(Wq.astype(np.int64)).sum(axis=1)
-        bias = np.clip(bias, -lim, lim).astype(np.int32)
-        m = s_x * s_w / s_y  # (n_out,) real multipliers
-        A = qformat.bounds(Wq, bias)[0]
-        if ideal:
-            M, S = m, None
-        else:
-            MS = [requant_params(float(mi), int(Ai)) for mi, Ai in zip(m, A)]
-            M = np.array([p[0] for p in MS], np.uint16)
-            S = np.array([p[1] for p in MS], np.uint8)
-        lut = act.lut(s_y) if act.lut else None
-        s_x, z_x = act.next_input(s_y) if act.next_input else (s_y, zero)  # the next layer's input
-        layers.append({"W": Wq, "bias": bias, "M": M, "S": S, "act": act.name, "zero": zero, "lut": lut})
+    layers = qlayers.quantize_net(model, calib_images, percentile, seen=seen, ideal=ideal)
     output = "softmax" if model.output == "softmax" else "sigmoid"
     return qformat.QModel(layers, labels or [str(i) for i in range(model.sizes[-1])], output,
-                          output_table(output, s_y), input_offset=-128)
+                          output_table(output, layers[-1]["scale"]), input_offset=-128)
 
 
 def output_table(output, s):
@@ -105,31 +77,14 @@ def confidence(q, scores):
     return T[top + 128]
 
 
-def reference(q, images, chunk=4096):
+def reference(q, images):
     """(n, 28, 28) or (n, 784) uint8 -> (n, n_classes) int8 scores: FORMAT.md's arithmetic,
-    in int64 numpy (exact, as every intermediate is < 2^30 in magnitude)."""
-    if q.convnet:  # a ConvNet (format version 2)
-        from trainer import qlayers
+    in int64 numpy (exact, as every intermediate is < 2^30 in magnitude): trainer/qlayers.py's
+    reference, which has each kind's."""
+    from trainer import qlayers
 
-        return qlayers.reference(q.layers, images, (q.height, q.width, q.channels), q.input_offset)
-    x_all = np.asarray(images, np.uint8).reshape(len(images), -1)
-    out = np.empty((len(x_all), len(q.labels)), np.int8)
-    for i in range(0, len(x_all), chunk):
-        x = x_all[i:i + chunk].astype(np.int64) + q.input_offset  # (n, n_in) int8 values
-        for L in q.layers:
-            acc = x @ L["W"].T.astype(np.int64) + L["bias"].astype(np.int64)  # (n, n_out)
-            if L["S"] is None:  # ideal (float) multiplier: round half up
-                y = np.floor(acc * L["M"] + 0.5).astype(np.int64)
-            else:
-                y = (acc * L["M"].astype(np.int64) + (np.int64(1) <<
-                                                      (L["S"].astype(np.int64) - 1))) >> L["S"].astype(np.int64)
-            y += L["zero"]
-            y = np.clip(y, *activations.get(L["act"]).clamp(L["zero"]))
-            if L["lut"] is not None:
-                y = L["lut"].astype(np.int64)[y + 128]
-            x = y
-        out[i:i + chunk] = x
-    return out
+    shape = (q.height, q.width, q.channels) if q.convnet else (q.layers[0]["W"].shape[1],)
+    return qlayers.reference(q.layers, images, shape, q.input_offset)
 
 
 def argmax(scores):
