@@ -4,6 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from trainer.data import N_CLASSES
+from trainer.layers import forget
 from trainer.preprocess import to_input
 
 
@@ -11,9 +12,10 @@ def predict(model, images, chunk=None):
     """(n, 28, 28) uint8 -> (labels (n,) int, probabilities (n, 10) float32). chunk: images
     at a time (default 2,000; a ConvNet 250: its convolutions' columns take 45 KB an image)."""
     chunk = chunk or (250 if hasattr(model, "spec") else 2000)
-    probs = [
-        model.forward(to_input(images[i:i + chunk], model.input_scaling))[-1] for i in range(0, len(images), chunk)
-    ]
+    probs = []
+    for i in range(0, len(images), chunk):
+        probs.append(model.forward(to_input(images[i:i + chunk], model.input_scaling))[-1])
+        forget(model.layers)  # (what a backward would need: none comes)
     p = np.concatenate(probs) if probs else np.zeros((0, N_CLASSES), np.float32)
     return p.argmax(axis=1), p
 
