@@ -182,6 +182,8 @@ def _images_for(interp, backend, shipped=True, convnet=False):
     # frees none of it: measured), so that 3,500 images exhaust it; else "all"
     if backend == "python" and interp == "wasm" and (convnet or not shipped):
         return "few"  # the other MLP shapes too: the shipped MLP runs "some" there, all of them every image in ulab
+    if interp == sys.executable and (convnet or not shipped):
+        return "few"  # CPython runs the unix port's pure-Python loops, which see "some" of these (45 s of CI a ConvNet)
     if interp == sys.executable or backend == "python" and (interp == "wasm" or not shipped or convnet):
         return "some"
     if convnet and backend == "ulab":

