@@ -13,6 +13,9 @@ exactly as the host does. Two numbers per model: the smallest heap that serves a
 (firmware_tools/onboard/heap_parts.py on the flashed files: the code of each module, the
 model's data, the frame and mnistify's tables); the bisected heap less their sum is the
 App object, the load's peak, the heap's holes and the app's headroom.
+--romfs (with --parts): the same parts with the code run in place from a ROMFS image
+(`mpremote romfs build` of the flashed .mpy files), as on a board with a ROM partition
+(MicroPython 1.25+; not the Pico and ESP32 builds): what the code would cost there.
 Writes bench/results/board_heap.json. The unix port is 64-bit: a 32-bit board's objects
 are smaller, so a real board of the same heap has some room to spare.
 """
@@ -62,10 +65,28 @@ def serves(flash_dir, heap_kb, q, sc, frames, mode):
         b.stop()
 
 
-def heap_parts(flash_dir, stream):
+def romfs_image(flash_dir):
+    """A ROMFS image of the flashed .mpy files (mpremote romfs build), for heap_parts."""
+    src = flash_dir + ".romfs-files"  # beside the board's folder, not in it
+    os.makedirs(src, exist_ok=True)
+    for name in os.listdir(flash_dir):
+        if name.endswith(".mpy"):
+            with open(os.path.join(flash_dir, name), "rb") as a, open(os.path.join(src, name), "wb") as b:
+                b.write(a.read())
+    image = flash_dir + ".romfs"
+    mpremote = os.path.join(os.path.dirname(sys.executable), "mpremote")
+    r = subprocess.run([mpremote if os.path.exists(mpremote) else "mpremote", "romfs", "--no-mpy", "-o", image,
+                        "build", src], capture_output=True, text=True, timeout=120)
+    if r.returncode != 0 or not os.path.exists(image):
+        raise SystemExit("mpremote romfs build failed: %s" % (r.stderr or r.stdout)[-2000:])
+    return image
+
+
+def heap_parts(flash_dir, stream, romfs=None):
     """[(bytes, part)] from firmware_tools/onboard/heap_parts.py on the flashed files, an
-    80x60 frame; the last is the total."""
-    cmd = onboard(find_micropython(), "heap_parts", "model.gnet", int(stream), 80, 60, device=".", heapsize="1024k")
+    80x60 frame (romfs: their ROMFS image, run in place); the last is the total."""
+    cmd = onboard(find_micropython(), "heap_parts", "model.gnet", int(stream), 80, 60, *([romfs] if romfs else []),
+                  device=".", heapsize="1024k")
     r = subprocess.run(cmd, cwd=flash_dir, capture_output=True, text=True, timeout=120)
     if r.returncode != 0:
         raise SystemExit("heap_parts.py failed: %s" % (r.stderr or r.stdout)[-2000:])
@@ -98,6 +119,7 @@ def main(argv=None):
     ap.add_argument("--model", nargs="*", help="models (default: the shipped one and the book's 784-200-10)")
     ap.add_argument("--frames", type=int, default=20)
     ap.add_argument("--parts", action="store_true", help="also where the heap goes, part by part")
+    ap.add_argument("--romfs", action="store_true", help="with --parts: also with the code in a ROMFS image")
     ap.add_argument("--json", default=os.path.join(ROOT, "bench", "results", "board_heap.json"))
     args = ap.parse_args(argv)
     sc = scene.load_scene(args.data, seed=1, log=lambda *a: None)
@@ -122,6 +144,12 @@ def main(argv=None):
                 print("%s, %s, 80x60 frames: where the heap goes" % (os.path.basename(path), mode))
                 for n, name in parts[mode]:
                     print("  %8.1f KB  %s" % (n / 1024, name))
+                if args.romfs:
+                    rom = heap_parts(fdir, mode == "streamed", romfs_image(fdir))
+                    parts[mode + ", code in ROMFS"] = rom
+                    print("  the same with the code run in place from a ROMFS image:")
+                    for n, name in rom:
+                        print("  %8.1f KB  %s" % (n / 1024, name))
         lo = 24
         for mode in ("streamed", "in RAM"):
             ok = lambda kb: serves(fdir, kb, q, sc, args.frames, mode)  # noqa: E731
@@ -138,6 +166,8 @@ def main(argv=None):
             if mode in parts:
                 row["parts"] = [{"bytes": n, "part": name} for n, name in parts[mode]]
                 row["beyond_parts"] = kb * 1024 - parts[mode][-1][0]
+            if mode + ", code in ROMFS" in parts:
+                row["parts_romfs"] = [{"bytes": n, "part": name} for n, name in parts[mode + ", code in ROMFS"]]
             rows.append(row)
             print("%-28s %-9s %8d KB %8.1f KB %8.1f KB %8.1f KB" % (row["model"], mode, kb, model / 1024,
                                                                   estimate / 1024, row["app_heap"] / 1024))

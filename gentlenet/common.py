@@ -113,10 +113,12 @@ def board_model(path):
 def heap_line(h):
     """What a board needs for a model (qformat.board_heap), in one line (export, demo, flash)."""
     kb = lambda n: "%.0f KB" % (n / 1024)  # noqa: E731
+    frames = h.get("frames", {"in_ram": "160x128", "streamed": "80x60"})  # (a card from before they were given)
     return ("board heap: the model takes %s in RAM or %s streamed from flash; with the board app, about %s "
-            "(in RAM, 160x128 frames) or %s (streamed, 80x60 frames), estimated for 64-bit MicroPython "
+            "(in RAM, %s frames) or %s (streamed, %s frames), estimated for 64-bit MicroPython "
             "(bench/board_heap.py). The app streams when RAM is short." % (
-                kb(h["model"]["in_ram"]), kb(h["model"]["streamed"]), kb(h["app"]["in_ram"]), kb(h["app"]["streamed"])))
+                kb(h["model"]["in_ram"]), kb(h["model"]["streamed"]), kb(h["app"]["in_ram"]), frames["in_ram"],
+                kb(h["app"]["streamed"]), frames["streamed"]))
 
 
 def network_name(model):

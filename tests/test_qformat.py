@@ -100,6 +100,18 @@ def test_shipped_model_and_card(mnist, name, spec, most_bytes, least):
     acc = float((quantize.argmax(quantize.reference(q, test.images)) == test.labels).mean())
     assert acc == pytest.approx(card["accuracy"]["int8"], abs=1e-5)  # the card tells the truth
     assert acc >= least and card["accuracy"]["float"] - acc <= 0.001
+    if "board_heap" in card:  # what the demo and `gentlenet board` print: the card's estimate is today's
+        assert card["board_heap"] == dict(qformat.board_heap(q), note=card["board_heap"]["note"])
+
+
+def test_heap_line_names_the_frame_of_each_estimate():
+    # a ConvNet's in-RAM estimate is the smallest heap that holds it in RAM at all, beside
+    # an 80x60 frame; an MLP's is the heap where the app has a 160x128 frame beside it
+    from gentlenet.common import heap_line
+
+    for name, in_ram in (("mnist-784-100-10", "160x128"), ("mnist-cnn-8s2-16s2-32s2-10", "80x60")):
+        line = heap_line(qformat.board_heap(qformat.load(os.path.join(ROOT, "weights", name + ".gnet"))))
+        assert "(in RAM, %s frames)" % in_ram in line and "(streamed, 80x60 frames)" in line, line
 
 
 def test_round_trip(tmp_path):

@@ -232,10 +232,14 @@ APP_HEAP_CONVNET = {"streamed": 69 * 1024, "in_ram": 67 * 1024}
 
 def board_heap(q):
     """The heap a board needs for q: {"model": {"in_ram", "streamed"}, the model alone;
-    "app": {"in_ram", "streamed"}, the board app with it}, in bytes (estimates)."""
+    "app": {"in_ram", "streamed"}, the board app with it, in bytes (estimates); "frames":
+    {"in_ram", "streamed"}, the frame buffer the app has beside the model at that heap}.
+    (An MLP in RAM: the app wants a 160x128 frame beside it. A ConvNet's in-RAM figure is
+    the smallest heap that holds it in RAM at all, where the frame is 80x60.)"""
     model = runtime_heap(q)
     app = APP_HEAP_CONVNET if q.convnet else APP_HEAP
-    return {"model": model, "app": {k: model[k] + app[k] for k in model}}
+    return {"model": model, "app": {k: model[k] + app[k] for k in model},
+            "frames": {"in_ram": "80x60" if q.convnet else "160x128", "streamed": "80x60"}}
 
 
 def runtime_heap(q, backend="python"):

@@ -1,7 +1,7 @@
 # Where the board app's heap goes, part by part, for one model: the device side of
 # `python bench/board_heap.py --parts`.
 #
-#   micropython -X heapsize=1024k firmware_tools/onboard/heap_parts.py -d FLASH_DIR MODEL STREAM W H
+#   micropython -X heapsize=1024k firmware_tools/onboard/heap_parts.py -d FLASH_DIR MODEL STREAM W H [ROMFS]
 #
 # FLASH_DIR: the files as a board holds them (.mpy where precompiled). Each part is taken
 # in the order the app takes it, and measured as the heap it adds (gc.mem_alloc() after a
@@ -11,12 +11,29 @@
 # model's data (STREAM 1: streamed), mnistify's code, a W x H frame with mnistify's
 # tables. One line a part: "<bytes> <name>". What the bisected smallest heap holds beyond
 # their sum is the App object, the load's peak, the heap's holes and the app's headroom.
+# ROMFS: an image of the .mpy files (`mpremote romfs build`), mounted first, as a board
+# with a ROM partition has it (MicroPython 1.25+, vfs.VfsRom): its bytecode runs in place.
+# Here the image is read into the heap; that block is not counted (a board maps it from
+# flash), so the parts are what its code takes in RAM.
 import gc
 import sys
 
 import prologue
 
 ARGV = prologue.setup(sys.argv)
+IMAGE = None
+SKIP = 0  # the image's block, left out of the interpreter's part
+if len(ARGV) > 5:
+    import vfs
+
+    gc.collect()
+    SKIP = gc.mem_alloc()
+    with open(ARGV[5], "rb") as f:
+        IMAGE = f.read()
+    gc.collect()
+    SKIP = gc.mem_alloc() - SKIP
+    vfs.mount(vfs.VfsRom(IMAGE), "/rom")
+    sys.path.insert(0, "/rom")
 
 
 def used():
@@ -25,12 +42,13 @@ def used():
 
 
 def main(path, stream, w, h):
-    at = used()
-    print(at, "the interpreter (and this script)")
+    at = used() - SKIP
+    print(at, "the interpreter (and this script)" + (" and the ROMFS mounted (its %d-byte image not counted)" % len(
+        IMAGE) if IMAGE else ""))
 
     def part(name):
         nonlocal at
-        now = used()
+        now = used() - SKIP
         print(now - at, name)
         at = now
 
