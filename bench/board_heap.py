@@ -22,6 +22,7 @@ are smaller, so a real board of the same heap has some room to spare.
 import argparse
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -71,8 +72,7 @@ def romfs_image(flash_dir):
     os.makedirs(src, exist_ok=True)
     for name in os.listdir(flash_dir):
         if name.endswith(".mpy"):
-            with open(os.path.join(flash_dir, name), "rb") as a, open(os.path.join(src, name), "wb") as b:
-                b.write(a.read())
+            shutil.copyfile(os.path.join(flash_dir, name), os.path.join(src, name))
     image = flash_dir + ".romfs"
     mpremote = os.path.join(os.path.dirname(sys.executable), "mpremote")
     r = subprocess.run([mpremote if os.path.exists(mpremote) else "mpremote", "romfs", "--no-mpy", "-o", image,

@@ -181,8 +181,8 @@ def _images_for(interp, backend, shipped=True, convnet=False):
     # every ulab array an image makes (550 KB an image with the shipped ConvNet, gc.collect
     # frees none of it: measured), so that 3,500 images exhaust it; and for the MLP shapes
     # other than the shipped one with ulab there (the same kernels as the shipped MLP's,
-    # which sees every image, in RAM and streamed: 2 min of CI's CPU for 4 x 9,600 digits
-    # more); else "all"
+    # which sees every image, in RAM and streamed: their 4 x 9,600 digits more took 130 s
+    # of the CI's parity jobs); else "all"
     if backend == "python" and interp == "wasm" and (convnet or not shipped):
         return "few"  # the other MLP shapes too: the shipped MLP runs "some" there, all of them every image in ulab
     if interp == sys.executable and (convnet or not shipped):
