@@ -139,13 +139,14 @@ def main(argv=None):
             b.stop()
         parts = {}
         if args.parts:
+            image = romfs_image(fdir) if args.romfs else None
             for mode in ("streamed", "in RAM"):
                 parts[mode] = heap_parts(fdir, mode == "streamed")
                 print("%s, %s, 80x60 frames: where the heap goes" % (os.path.basename(path), mode))
                 for n, name in parts[mode]:
                     print("  %8.1f KB  %s" % (n / 1024, name))
-                if args.romfs:
-                    rom = heap_parts(fdir, mode == "streamed", romfs_image(fdir))
+                if image:
+                    rom = heap_parts(fdir, mode == "streamed", image)
                     parts[mode + ", code in ROMFS"] = rom
                     print("  the same with the code run in place from a ROMFS image:")
                     for n, name in rom:

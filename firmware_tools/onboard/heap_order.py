@@ -4,10 +4,10 @@
 # mnistify's code then finds no block large enough (docs/REFERENCE.md). Loading the model
 # first lets the app's code, small pieces, go into those holes.
 #
-#   micropython -X heapsize=78k firmware_tools/onboard/heap_order.py -d FLASH_DIR ORDER MODEL STREAM W H
+#   micropython -X heapsize=78k firmware_tools/onboard/heap_order.py -d FLASH_DIR ORDER MODEL STREAM
 #
 # ORDER: "app-first" (as the app does it) or "load-first". Prints "OK <bytes free>" when the
-# model, the app's code, mnistify's code, a W x H frame and mnistify's tables all fit, else
+# model, the app's code, mnistify's code, an 80x60 frame and mnistify's tables all fit, else
 # "FAIL <error>". Only the parts: no App object, no serving (bench/board_heap.py bisects that).
 import gc
 import sys
@@ -17,26 +17,29 @@ import prologue
 ARGV = prologue.setup(sys.argv)
 
 
-def main(order, path, stream, w, h):
+_W, _H = 80, 60
+_TABLES = 5912  # app._tables(80, 60): not imported from app, whose code's place is what is measured
+
+
+def main(order, path, stream):
     import gnet
 
     try:
         if order == "app-first":
             import app  # noqa: F401
-        hold = bytearray(w * h + 5912)  # the frame and mnistify's tables (app._tables(80, 60))
+        hold = bytearray(_W * _H + _TABLES)  # held for the frame and mnistify's tables, as the app does
         m = gnet.Model(path, stream=stream)
         if order != "app-first":
             import app  # noqa: F401,F811
         import mnistify
         hold = None
         gc.collect()
-        frame = bytearray(w * h)
-        work = mnistify.Work(w, h)
+        frame = bytearray(_W * _H)  # noqa: F841 (held while the free heap is read)
+        work = mnistify.Work(_W, _H)  # noqa: F841
         gc.collect()
-        print("OK", gc.mem_free())
-        return m, hold, frame, work
+        print("OK", gc.mem_free(), len(m.layers))
     except MemoryError as e:
         print("FAIL", e)
 
 
-main(ARGV[1], ARGV[2], ARGV[3] == "1", int(ARGV[4]), int(ARGV[5]))
+main(ARGV[1], ARGV[2], ARGV[3] == "1")
